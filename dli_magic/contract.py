@@ -1,0 +1,101 @@
+"""Facts of the DLI Flink job API (shared/dli-api.md), in one place for the client and the emulator."""
+
+from __future__ import annotations
+
+API_PREFIX = "/v1.0/{project_id}/streaming"
+
+# The 14 documented job statuses (dli-api.md section 1).
+JOB_STATUSES: tuple[str, ...] = (
+    "job_init",
+    "job_submitting",
+    "job_submit_fail",
+    "job_running",
+    "job_running_exception",
+    "job_downloading",
+    "job_idle",
+    "job_canceling",
+    "job_cancel_success",
+    "job_cancel_fail",
+    "job_savepointing",
+    "job_arrearage_stopped",
+    "job_arrearage_recovering",
+    "job_finish",
+)
+
+# A job in one of these has not yet settled after a run request: `--wait` polls until it leaves them.
+PENDING_RUN_STATUSES: frozenset[str] = frozenset({"job_init", "job_submitting"})
+
+# A job in one of these is busy stopping: `%dli_stop --wait` polls until it leaves them.
+PENDING_STOP_STATUSES: frozenset[str] = frozenset({"job_savepointing", "job_canceling"})
+
+# Statuses from which a run request is accepted (a job that is not running or on its way).
+RUNNABLE_STATUSES: frozenset[str] = frozenset(
+    {
+        "job_init",
+        "job_submit_fail",
+        "job_running_exception",
+        "job_cancel_success",
+        "job_cancel_fail",
+        "job_finish",
+        "job_idle",
+        "job_arrearage_stopped",
+    }
+)
+
+JOB_TYPES: tuple[str, ...] = (
+    "flink_sql_job",
+    "flink_jar_job",
+    "flink_opensource_sql_job",
+    "flink_edge_sql_job",
+    "flink_sql_edge_job",
+)
+
+LIST_PAGE_MAX = 100  # `limit` maximum of the list API
+LIST_PAGE_DEFAULT = 10
+JOB_NAME_MAX = 57
+INT64_MAX = 2**63 - 1
+
+# Error codes and the HTTP status each comes with (dli-api.md section 4).
+ERROR_CODES: dict[str, tuple[int, str]] = {
+    "DLI.0001": (400, "parameter check error"),
+    "DLI.0002": (400, "object does not exist"),
+    "DLI.0003": (400, "permission check failed"),
+    "DLI.0007": (400, "operation not supported"),
+    "DLI.0009": (400, "system restriction"),
+    "DLI.0012": (400, "resource unavailable"),
+    "DLI.0013": (401, "user authentication error"),
+    "DLI.0014": (401, "service authentication error"),
+    "DLI.0015": (400, "token parsing error"),
+    "DLI.0023": (404, "no related resources found"),
+    "DLI.0999": (400, "server-side error"),
+    "DLI.1028": (400, "quota insufficient"),
+    "DLI.16001": (400, "Flink job not found"),
+    "DLI.13024": (400, "no job-running queue selected"),
+    "APIGW.0101": (404, "API does not exist"),
+    "APIGW.0201": (400, "request error"),
+    "APIGW.0301": (401, "incorrect token or signature"),
+    "APIGW.0302": (403, "not authorised"),
+    "APIGW.0303": (401, "app authentication failed or clock skew"),
+    "APIGW.0308": (429, "throttled"),
+}
+
+# The official SDK's environment variables, honoured as fallbacks.
+SDK_ENV_AK = "HUAWEICLOUD_SDK_AK"
+SDK_ENV_SK = "HUAWEICLOUD_SDK_SK"
+SDK_ENV_PROJECT_ID = "HUAWEICLOUD_SDK_PROJECT_ID"
+
+REQUEST_ID_HEADER = "X-Request-Id"
+SIGNATURE_MAX_SKEW_SECONDS = 15 * 60
+
+
+def parse_is_success(value: object) -> bool | None:
+    """``True``/``False`` for a JSON bool or the strings "true"/"false" in any case; None otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+    return None

@@ -1,0 +1,193 @@
+"""The one exception hierarchy, and the one mapping from an HTTP error answer to it.
+
+Every error carries what a user needs to act: HTTP status, ``error_code``, ``error_msg``, the
+service's ``X-Request-Id`` (what cloud support asks for), the job ids concerned and a next step.
+``_render_traceback_`` keeps a notebook cell short while IPython still publishes a real ``error``
+output, so papermill and nbclient fail the cell. No IPython import here.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Iterable, Sequence
+
+# Set by ``%config DliMagic.debug = True`` (or DLI_DEBUG=1): show the full traceback instead.
+SHOW_FULL_TRACEBACK = False
+
+_MAX_IDS_SHOWN = 8
+
+
+def _format_ids(job_ids: Sequence[int]) -> str:
+    ids = list(job_ids)
+    shown = ", ".join(str(i) for i in ids[:_MAX_IDS_SHOWN])
+    if len(ids) > _MAX_IDS_SHOWN:
+        shown += f", … ({len(ids)} in all)"
+    return shown
+
+
+class DLIError(Exception):
+    """Base of every dli-magic error."""
+
+    hint = "Check the message above; set `%config DliMagic.debug = True` for the full traceback."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        error_msg: str | None = None,
+        request_id: str | None = None,
+        job_ids: Iterable[int] | None = None,
+        hint: str | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+        self.error_msg = error_msg
+        self.request_id = request_id
+        self.job_ids: list[int] = list(job_ids or [])
+        self.attempts = attempts
+        if hint is not None:
+            self.hint = hint
+
+    def details(self) -> str:
+        parts = []
+        if self.job_ids:
+            parts.append(f"jobs: {_format_ids(self.job_ids)}")
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}" + (f" {self.error_code}" if self.error_code else ""))
+        elif self.error_code:
+            parts.append(self.error_code)
+        if self.request_id:
+            parts.append(f"request id: {self.request_id}")
+        if self.attempts and self.attempts > 1:
+            parts.append(f"attempts: {self.attempts}")
+        return " | ".join(parts)
+
+    def __str__(self) -> str:
+        details = self.details()
+        return f"{self.message} ({details})" if details else self.message
+
+    def _render_traceback_(self) -> list[str]:
+        if SHOW_FULL_TRACEBACK:
+            return traceback.format_exception(type(self), self, self.__traceback__)
+        lines = [f"{type(self).__name__}: {self.message}"]
+        details = self.details()
+        if details:
+            lines.append(f"  {details}")
+        if self.hint:
+            lines.append(f"  What to do: {self.hint}")
+        return lines
+
+
+class BadInputError(DLIError, ValueError):
+    """Invalid arguments or settings, found before anything was sent."""
+
+    hint = "Fix the input; nothing was sent to DLI."
+
+
+class ConfigError(BadInputError):
+    """Missing or inconsistent settings (endpoint, project id, credentials)."""
+
+    hint = "Set it with %dli_config / %config DliMagic.<name>, an environment variable or the profile file."
+
+
+class AuthError(DLIError):
+    """Authentication or authorisation refused (401/403, IAM failures)."""
+
+    hint = "Check the token or AK/SK (and the machine clock for AK/SK); `%dli_config` shows where each came from."
+
+
+class NotFoundError(DLIError):
+    """The job (or API) does not exist."""
+
+    hint = "Check the job id; `%dli_jobs` lists the jobs of this project."
+
+
+class ThrottledError(DLIError):
+    """429 from the gateway after the retry budget was spent."""
+
+    hint = "The service is throttling: wait a few seconds, or lower --chunk-size / concurrency, and retry."
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class RequestRejectedError(DLIError):
+    """The service refused the request as a whole (a 400 other than not-found)."""
+
+    hint = "Read error_msg above: the service says what it refused; nothing was started."
+
+
+class ServiceError(DLIError):
+    """The service failed (5xx, gateway pages, DLI.0999)."""
+
+    hint = "The service failed; retry later and quote the request id to support if it persists."
+
+
+class TransportError(DLIError):
+    """The request could not be completed: connection refused, reset or timed out."""
+
+    hint = "Check the endpoint and network; for run/stop, `%dli_jobs` shows whether the call took effect."
+
+
+class MalformedResponseError(DLIError):
+    """The service answered something that is not the documented shape."""
+
+    hint = "The answer did not match the DLI API; quote the request id to support. Nothing was guessed."
+
+
+def excerpt(body: bytes | str | None, limit: int = 160) -> str:
+    """A short, single-line view of a response body for error messages."""
+    if body is None:
+        return ""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = " ".join(body.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_from_response(
+    status: int,
+    body: Any,
+    *,
+    request_id: str | None = None,
+    job_ids: Iterable[int] | None = None,
+    raw: bytes | str | None = None,
+    retry_after: float | None = None,
+    attempts: int | None = None,
+) -> DLIError:
+    """Map an HTTP error answer (status + decoded JSON body or None) to the hierarchy."""
+    error_code = error_msg = None
+    if isinstance(body, dict):
+        error_code = body.get("error_code") or body.get("code")
+        error_msg = body.get("error_msg") or body.get("message") or body.get("msg")
+        request_id = request_id or body.get("request_id")
+    common = dict(
+        status=status,
+        error_code=error_code,
+        error_msg=error_msg,
+        request_id=request_id,
+        job_ids=job_ids,
+        attempts=attempts,
+    )
+    if error_msg:
+        text = str(error_msg)
+    elif raw:
+        text = f"HTTP {status} with a non-JSON body: {excerpt(raw)}"
+    else:
+        text = f"HTTP {status}"
+    code = str(error_code or "")
+    if status == 429 or code.endswith(".0308"):
+        return ThrottledError(text, retry_after=retry_after, **common)
+    if status in (401, 403) or code in ("DLI.0013", "DLI.0014", "DLI.0015", "DLI.0003"):
+        return AuthError(text, **common)
+    if code in ("DLI.16001", "DLI.0002", "DLI.0023") or status == 404:
+        return NotFoundError(text, **common)
+    if status >= 500 or code == "DLI.0999":
+        return ServiceError(text, **common)
+    return RequestRejectedError(text, **common)

@@ -1,0 +1,171 @@
+"""Typed results and the one DataFrame schema every surface returns (magic, Python API, panel).
+
+pandas is imported only inside the functions that build a frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+# The schema of a run/stop result: one row per requested job, in request order.
+OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("job_id", "Int64"),
+    ("name", "string"),
+    ("is_success", "boolean"),
+    ("message", "string"),
+    ("status", "string"),
+    ("request_id", "string"),
+)
+
+# The schema of a job listing (%dli_jobs, the panel's picker).
+JOB_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("job_id", "Int64"),
+    ("name", "string"),
+    ("status", "string"),
+    ("job_type", "string"),
+    ("queue_name", "string"),
+    ("has_savepoint", "boolean"),
+    ("create_time", "datetime64[ms, UTC]"),
+    ("start_time", "datetime64[ms, UTC]"),
+    ("user_name", "string"),
+    ("status_desc", "string"),
+)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What the service said about one job of a run/stop call.
+
+    ``is_success`` is None when the answer could not be attributed to this job (count mismatch)
+    or the call for its chunk failed; ``message`` then says why.
+    """
+
+    job_id: int
+    is_success: bool | None
+    message: str
+    request_id: str | None = None
+    name: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One Flink job as the list/detail API describes it."""
+
+    job_id: int
+    name: str | None = None
+    status: str | None = None
+    job_type: str | None = None
+    queue_name: str | None = None
+    has_savepoint: bool | None = None
+    create_time: int | None = None  # epoch ms
+    start_time: int | None = None  # epoch ms, 0/None = never started
+    user_name: str | None = None
+    status_desc: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "Job":
+        return cls(
+            job_id=int(data["job_id"]),
+            name=data.get("name"),
+            status=data.get("status"),
+            job_type=data.get("job_type"),
+            queue_name=data.get("queue_name"),
+            has_savepoint=data.get("has_savepoint"),
+            create_time=data.get("create_time"),
+            start_time=data.get("start_time") or None,
+            user_name=data.get("user_name"),
+            status_desc=data.get("status_desc"),
+            raw=dict(data),
+        )
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one run or stop call over many jobs (possibly several HTTP requests)."""
+
+    action: str  # "run" | "stop"
+    outcomes: list[JobOutcome]
+    endpoint: str
+    project_id: str
+    options: dict[str, Any] = field(default_factory=dict)  # resume_savepoint / trigger_savepoint
+    started: datetime | None = None
+    finished: datetime | None = None
+    attempts: int = 0  # HTTP attempts, retries included
+    requests: int = 0  # distinct chunk requests
+    dry_run: bool = False
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for o in self.outcomes if o.is_success is True)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if o.is_success is False)
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for o in self.outcomes if o.is_success is None)
+
+    def summary(self) -> str:
+        return (
+            f"{self.action}: {len(self.outcomes)} jobs, {self.succeeded} ok, {self.failed} failed, "
+            f"{self.unknown} unknown"
+        )
+
+    def attrs(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "endpoint": self.endpoint,
+            "project_id": self.project_id,
+            **self.options,
+            "started": self.started.isoformat() if self.started else None,
+            "finished": self.finished.isoformat() if self.finished else None,
+            "attempts": self.attempts,
+            "requests": self.requests,
+            "dry_run": self.dry_run,
+        }
+
+    def to_frame(self):
+        return outcomes_frame(self.outcomes, attrs=self.attrs())
+
+
+def _typed_frame(rows: list[dict[str, Any]], columns: Iterable[tuple[str, str]]):
+    import pandas as pd
+
+    columns = tuple(columns)
+    data = {name: [row.get(name) for row in rows] for name, _ in columns}
+    frame = pd.DataFrame(data, columns=[name for name, _ in columns])
+    for name, dtype in columns:
+        if dtype.startswith("datetime64"):
+            frame[name] = pd.to_datetime(frame[name], unit="ms", utc=True)
+        else:
+            frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+def outcomes_frame(outcomes: Iterable[JobOutcome], attrs: Mapping[str, Any] | None = None):
+    """The run/stop DataFrame (OUTCOME_COLUMNS), metadata in ``df.attrs``."""
+    rows = [
+        {
+            "job_id": o.job_id,
+            "name": o.name,
+            "is_success": o.is_success,
+            "message": o.message,
+            "status": o.status,
+            "request_id": o.request_id,
+        }
+        for o in outcomes
+    ]
+    frame = _typed_frame(rows, OUTCOME_COLUMNS)
+    frame.attrs.update(attrs or {})
+    return frame
+
+
+def jobs_frame(jobs: Iterable[Job]):
+    """The job listing DataFrame (JOB_COLUMNS)."""
+    rows = [{name: getattr(job, name) for name, _ in JOB_COLUMNS} for job in jobs]
+    return _typed_frame(rows, JOB_COLUMNS)
