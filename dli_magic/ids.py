@@ -1,0 +1,57 @@
+"""Job id validation shared by every entry point (Python API, magics, panel). No third-party imports.
+
+Validation happens before any request: a bad id means nothing is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Any, Iterable
+
+from .contract import INT64_MAX
+from .errors import BadInputError
+
+
+@dataclass(frozen=True)
+class ValidatedIds:
+    ids: list[int]  # unique, in first-seen order
+    duplicates: list[int]  # dropped repeats, in order of appearance
+
+    def notice(self) -> str | None:
+        if not self.duplicates:
+            return None
+        shown = ", ".join(str(i) for i in dict.fromkeys(self.duplicates))
+        return f"Dropped {len(self.duplicates)} duplicate job id(s): {shown}"
+
+
+def check_job_id(value: Any, shown: str | None = None) -> int:
+    """One job id as an int, or BadInputError naming the offending token."""
+    label = shown if shown is not None else repr(value)
+    # bool is an int subclass: True must not become job 1.
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        kind = type(value).__name__
+        raise BadInputError(f"Job id {label} is not an integer ({kind}); job ids are positive integers.")
+    number = int(value)
+    if number <= 0:
+        raise BadInputError(f"Job id {label} is not positive; job ids are positive integers.")
+    if number > INT64_MAX:
+        raise BadInputError(f"Job id {label} is larger than a 64-bit integer allows.")
+    return number
+
+
+def validate_job_ids(values: Iterable[Any]) -> ValidatedIds:
+    """Check every value, drop repeats keeping first-seen order; empty input is an error."""
+    if isinstance(values, (str, bytes)):
+        raise BadInputError(f"Job ids must be integers, not the string {values!r}.")
+    seen: dict[int, None] = {}
+    duplicates: list[int] = []
+    for value in values:
+        number = check_job_id(value)
+        if number in seen:
+            duplicates.append(number)
+        else:
+            seen[number] = None
+    if not seen:
+        raise BadInputError("No job ids given; pass at least one, e.g. `%dli_run 131 130`.")
+    return ValidatedIds(list(seen), duplicates)
