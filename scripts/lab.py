@@ -1,0 +1,46 @@
+"""JupyterLab on notebooks/, bound to 127.0.0.1 with a token, next to a local DLI emulator."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import local_emulator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8888)
+    parser.add_argument("--use-configured", action="store_true",
+                        help="use the DLI configured in the environment / profile instead of an emulator")
+    args = parser.parse_args()
+    proc = None
+    if not args.use_configured:
+        proc, settings = local_emulator.start()
+        os.environ.update(settings)
+        print(f"DLI emulator with demo jobs at {settings['DLI_ENDPOINT']} (its token is in the kernel's env only)")
+    # No --ip other than loopback and never an empty token: this server runs code.
+    token = secrets.token_hex(24)
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={args.port}", "--port-retries=0",
+           "--no-browser", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    print(f"Open http://127.0.0.1:{args.port}/lab?token={token}")
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc is not None:
+            local_emulator.stop(proc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

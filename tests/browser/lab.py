@@ -1,0 +1,97 @@
+"""Start JupyterLab on 127.0.0.1 with its token and an isolated HOME, for the real-browser test.
+
+Recipe and pitfalls: shared/browser-testing.md (kernel-ready race, writes to HOME, news toast).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def isolated_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "HUAWEICLOUD_SDK_", "JUPYTER"))}
+    for name, sub in {
+        "HOME": "",
+        "XDG_CONFIG_HOME": ".config",
+        "XDG_CACHE_HOME": ".cache",
+        "XDG_DATA_HOME": ".local/share",
+        "JUPYTER_CONFIG_DIR": ".jupyter",
+        "JUPYTER_RUNTIME_DIR": ".jupyter-runtime",
+        "IPYTHONDIR": ".ipython",
+        "TMPDIR": "tmp",
+    }.items():
+        path = home / sub
+        path.mkdir(parents=True, exist_ok=True)
+        env[name] = str(path)
+    settings = home / ".jupyter/lab/user-settings/@jupyterlab/apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def jupyterlab(root: Path, home: Path, log_path: Path, extra_env: dict[str, str] | None = None):
+    """Yield (base_url, token) of a JupyterLab serving ``root``; stopped by PID afterwards."""
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+        f"--IdentityProvider.token={token}", "--no-browser", "--allow-root",
+        f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--expose-app-in-browser",
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=isolated_env(home, extra_env), stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"JupyterLab exited with {proc.returncode}; see {log_path}")
+                try:
+                    with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start in 60 s; see {log_path}")
+                time.sleep(0.2)
+            yield base, token
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
