@@ -1,0 +1,706 @@
+"""The DLI Flink job client: one ``requests.Session``, bounded retries, chunked batches, typed results.
+
+No IPython and no pandas here: the magic layer and the Python API build on this.
+
+Retry policy (why it is this strict): a run/stop POST is replayed only when the service provably
+did not process it — a 429, or a connection that failed before anything was sent. After a read
+timeout or a dropped connection the jobs may already be starting, so the caller gets a
+``TransportError`` saying so instead of a silent second submission.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from . import __version__, contract, signing
+from .auth import AkSkAuth, PasswordAuth, TokenAuth, get_logger, make_auth, register_secrets, scrub, secret_values
+from .config import CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, env_var, is_loopback, resolve_settings, with_overrides
+from .errors import (
+    BadInputError,
+    ConfigError,
+    DLIError,
+    MalformedResponseError,
+    NotFoundError,
+    RequestRejectedError,
+    TransportError,
+    error_from_response,
+    excerpt,
+)
+from .ids import check_job_id, validate_job_ids
+from .results import BatchResult, Job, JobOutcome
+
+log = get_logger()
+
+USER_AGENT = f"dli-magic/{__version__}"
+THROTTLE_CODE = "APIGW.0308"
+_RETRY_STATUSES_GET = frozenset({502, 503, 504})
+_BATCH_OPTIONS = {"run": "resume_savepoint", "stop": "trigger_savepoint"}
+_ORDERS = ("asc", "desc")
+
+# Errors about one chunk's content (an unknown id, a refused job): the other chunks still go out.
+# Anything else (auth, throttling, transport) would fail every chunk, so sending stops.
+_CHUNK_SPECIFIC = (NotFoundError, RequestRejectedError)
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _validate_base_url(url: str | None, settings: Settings, name: str) -> str:
+    if not url:
+        raise ConfigError(
+            f"No DLI endpoint: set {env_var('endpoint')} (e.g. https://dli.eu-de.otc.t-systems.com) "
+            f"or {env_var('region')} (e.g. eu-de)."
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"Setting {name}={url!r} is not an http(s) URL.")
+    if parts.username or parts.password:
+        raise ConfigError(f"Setting {name} must not carry credentials in the URL; use the auth settings.")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"Setting {name}={url!r} must not have a query or fragment.")
+    if parts.scheme == "http" and not settings.allow_http and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"Refusing plain http:// for {parts.hostname} ({name} from {settings.source(name)}): "
+            f"credentials would travel unencrypted. Use https://, or set allow_http=True "
+            f"({env_var('allow_http')}=1) for a trusted network."
+        )
+    return url.rstrip("/")
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (args, .reason, __cause__, __context__)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        linked.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        stack.extend(e for e in linked if isinstance(e, BaseException))
+
+
+def classify_transport_error(exc: requests.exceptions.RequestException) -> str:
+    """"connect" (nothing was sent), "timeout" (read timeout), "tls", "dropped" or "other"."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        for inner in _exception_chain(exc):
+            if isinstance(inner, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+                return "connect"
+            if isinstance(inner, urllib3.exceptions.ReadTimeoutError):
+                return "timeout"
+        return "dropped"
+    return "other"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - _utcnow()).total_seconds())
+
+
+def _decode_json(response: requests.Response) -> Any:
+    """The JSON body, or a sentinel when there is none / it is not JSON."""
+    if not response.content:
+        return _NO_JSON
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return _NO_JSON
+
+
+_NO_JSON = object()
+_DEFAULT = object()
+
+
+def _scrubbed(error: DLIError) -> DLIError:
+    """Errors built from a server's words: make sure no secret we know rides along."""
+    error.message = scrub(error.message)
+    if error.error_msg:
+        error.error_msg = scrub(str(error.error_msg))
+    error.args = (error.message,)
+    return error
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise BadInputError(f"{name} must be True or False, not {value!r}.")
+    return value
+
+
+def _check_count(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadInputError(f"{name} must be an integer from {low} to {high}, not {value!r}.")
+    return value
+
+
+def _suggest(value: str, choices: Sequence[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f" Did you mean {close[0]!r}?" if close else f" Choose from: {', '.join(choices)}."
+
+
+@dataclass
+class _ChunkOk:
+    outcomes: list[JobOutcome]
+    attempts: int
+
+
+@dataclass
+class _ChunkFailed:
+    job_ids: list[int]
+    error: DLIError
+
+
+@dataclass
+class _ChunkSkipped:
+    job_ids: list[int]
+
+
+# --- the client ---------------------------------------------------------------------------------
+
+
+class DliClient:
+    """A DLI Flink job client for one endpoint + project + credentials."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        if settings is None:
+            settings = resolve_settings(explicit=overrides)
+        elif overrides:
+            settings = with_overrides(settings, overrides)
+        self.settings = settings
+        register_secrets(*secret_values(settings))
+        self.endpoint = _validate_base_url(settings.endpoint, settings, "endpoint")
+        self.iam_endpoint = _validate_base_url(settings.iam_endpoint or self.endpoint, settings, "iam_endpoint")
+        self._project_id = settings.project_id
+        self._auth: TokenAuth | AkSkAuth | PasswordAuth | None = None
+        self._lock = threading.RLock()
+        self._session = requests.Session()
+        self._session.verify = settings.verify_tls
+        # urllib3 retries are off: every retry decision is made (and counted) in _send.
+        pool = max(10, settings.max_workers + 2)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._sleep = time.sleep
+
+    # ---- lifecycle / repr
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "DliClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"DliClient(endpoint={self.endpoint!r}, project_id={self._project_id!r}, "
+            f"auth={self.settings.auth_method() or 'none'!r})"
+        )
+
+    __str__ = __repr__
+
+    # ---- auth and project
+
+    @property
+    def auth(self) -> TokenAuth | AkSkAuth | PasswordAuth:
+        """The auth object (built on first use; ConfigError when no credentials are set)."""
+        with self._lock:
+            if self._auth is None:
+                self._auth = make_auth(self.settings, iam_endpoint=self.iam_endpoint, post=self._iam_post)
+            return self._auth
+
+    def _iam_post(self, url: str, body: bytes) -> requests.Response:
+        # Asking for a token twice is harmless, so this POST may be replayed like a GET.
+        response, attempts = self._send("POST", url, body, idempotent=True, auth=None, dli=False,
+                                        what="IAM login")
+        if response.status_code >= 300:
+            raise self._error(response, attempts=attempts)
+        return response
+
+    @property
+    def project_id(self) -> str:
+        with self._lock:
+            if not self._project_id:
+                self._project_id = self._lookup_project_id()
+            return self._project_id
+
+    def _lookup_project_id(self) -> str:
+        auth = self.auth
+        if isinstance(auth, PasswordAuth) and auth.project_id:
+            return auth.project_id
+        region = self.settings.region
+        if not region:
+            raise ConfigError(
+                f"No project id: set {env_var('project_id')}, or {env_var('region')} (e.g. eu-de) so it "
+                "can be looked up via IAM."
+            )
+        url = f"{self.iam_endpoint}/v3/projects?{signing.canonical_query([('name', region)])}"
+        response, attempts = self._send("GET", url, idempotent=True, auth=auth, dli=False,
+                                        what="IAM project lookup")
+        data = self._ok_json(response, attempts, what="the IAM project lookup")
+        projects = data.get("projects") if isinstance(data, dict) else None
+        if not isinstance(projects, list):
+            raise self._malformed(response, attempts, "the IAM project lookup", "no `projects` array")
+        for project in projects:
+            if isinstance(project, dict) and project.get("id") and project.get("name", region) == region:
+                log.debug("project id for region %s looked up via IAM: %s", region, project["id"])
+                return str(project["id"])
+        raise ConfigError(
+            f"IAM at {self.iam_endpoint} lists no project named {region!r} for these credentials; "
+            f"set {env_var('project_id')} or check {env_var('region')}."
+        )
+
+    # ---- HTTP core
+
+    def _api_url(self, path: str, params: Iterable[tuple[str, object]] | None = None) -> str:
+        url = f"{self.endpoint}{contract.API_PREFIX.format(project_id=quote(self.project_id, safe=''))}/{path}"
+        query = signing.canonical_query(params or [])
+        return f"{url}?{query}" if query else url
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        *,
+        idempotent: bool,
+        auth: Any = _DEFAULT,
+        dli: bool = True,
+        job_ids: Sequence[int] = (),
+        what: str = "",
+    ) -> tuple[requests.Response, int]:
+        """Send with the retry policy; returns the final response (any status) and the attempt count."""
+        s = self.settings
+        if auth is _DEFAULT:
+            auth = self.auth
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if dli:
+            headers["X-Project-Id"] = self.project_id  # as the official SDK does on every DLI call
+        deadline = time.monotonic() + s.retry_deadline
+        attempts = retries = 0
+        reauthenticated = False
+        while True:
+            attempts += 1
+            started = time.monotonic()
+            if body is not None and dli:
+                log.debug("%s %s attempt %d body %s", method, url, attempts, excerpt(body, 300))
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    auth=auth,
+                    timeout=(s.connect_timeout, s.read_timeout),
+                    allow_redirects=False,  # a redirect must not carry X-Auth-Token elsewhere
+                )
+            except requests.exceptions.RequestException as exc:
+                kind = classify_transport_error(exc)
+                log.debug("%s %s attempt %d failed: %s (%s)", method, url, attempts, kind, exc)
+                retryable = kind == "connect" or (idempotent and kind == "dropped")
+                if retryable and retries < s.max_retries and time.monotonic() < deadline:
+                    retries += 1
+                    self._backoff(retries, None, deadline, f"{kind} failure")
+                    continue
+                raise self._transport_error(exc, kind, method, url, idempotent, job_ids, attempts, what) from None
+            request_id = response.headers.get(contract.REQUEST_ID_HEADER)
+            log.debug(
+                "%s %s attempt %d -> HTTP %d in %.0f ms (request id %s)",
+                method, url, attempts, response.status_code, (time.monotonic() - started) * 1000, request_id,
+            )
+            status = response.status_code
+            if status == 401 and not reauthenticated and auth is not None and auth.invalidate():
+                reauthenticated = True  # the IAM token may have expired early: renew once
+                log.debug("HTTP 401: renewing the IAM token and retrying once")
+                continue
+            retryable = status == 429 or (idempotent and status in _RETRY_STATUSES_GET)
+            if retryable and retries < s.max_retries and time.monotonic() < deadline:
+                retries += 1
+                self._backoff(retries, _retry_after(response), deadline, f"HTTP {status}")
+                continue
+            return response, attempts
+
+    def _backoff(self, retry: int, retry_after: float | None, deadline: float, why: str) -> None:
+        base = self.settings.backoff_base
+        delay = retry_after if retry_after is not None else base * 2 ** (retry - 1) * random.uniform(0.5, 1.5)
+        delay = max(0.0, min(delay, deadline - time.monotonic()))
+        log.debug("retry %d after %s in %.3f s", retry, why, delay)
+        if delay:
+            self._sleep(delay)
+
+    def _transport_error(
+        self,
+        exc: Exception,
+        kind: str,
+        method: str,
+        url: str,
+        idempotent: bool,
+        job_ids: Sequence[int],
+        attempts: int,
+        what: str,
+    ) -> TransportError:
+        host = urlsplit(url).netloc
+        label = what or f"{method} request"
+        if kind == "connect":
+            text = f"Could not connect to {host} for the {label}; nothing was sent."
+        elif kind == "tls":
+            text = f"TLS verification failed for {host}: {type(exc).__name__}. Fix the certificate or endpoint."
+        elif kind == "timeout":
+            text = f"No answer from {host} within {self.settings.read_timeout:g} s to the {label}."
+        else:
+            text = f"The connection to {host} was closed before an answer to the {label} arrived."
+        hint = None
+        if kind in ("timeout", "dropped") and not idempotent:
+            text += " The call may have taken effect: check `%dli_jobs` before sending it again."
+            hint = "Do not resend blindly: `%dli_jobs` (or get_job) shows whether the jobs are starting."
+        return TransportError(scrub(text), job_ids=job_ids, attempts=attempts, hint=hint)
+
+    def _error(self, response: requests.Response, *, job_ids: Sequence[int] = (), attempts: int) -> DLIError:
+        data = _decode_json(response)
+        body = data if isinstance(data, dict) else None
+        if response.status_code == 429 and body is not None and not (body.get("error_code") or body.get("code")):
+            body = {**body, "error_code": THROTTLE_CODE}
+        elif response.status_code == 429 and body is None:
+            body = {"error_code": THROTTLE_CODE, "error_msg": f"Throttled by the API gateway (HTTP 429)"}
+        error = error_from_response(
+            response.status_code,
+            body,
+            request_id=response.headers.get(contract.REQUEST_ID_HEADER),
+            job_ids=job_ids,
+            raw=None if body is not None else scrub(response.text),
+            retry_after=_retry_after(response),
+            attempts=attempts,
+        )
+        return _scrubbed(error)
+
+    def _malformed(self, response: requests.Response, attempts: int, what: str, why: str,
+                   job_ids: Sequence[int] = ()) -> MalformedResponseError:
+        text = (
+            f"DLI answered HTTP {response.status_code} to {what} with {why}: "
+            f"{excerpt(scrub(response.text)) or '(empty body)'}"
+        )
+        return MalformedResponseError(
+            text,
+            status=response.status_code,
+            request_id=response.headers.get(contract.REQUEST_ID_HEADER),
+            job_ids=job_ids,
+            attempts=attempts,
+        )
+
+    def _ok_json(self, response: requests.Response, attempts: int, *, what: str, job_ids: Sequence[int] = ()) -> Any:
+        """The decoded body of a successful answer; error answers raise the mapped DLIError."""
+        if response.status_code >= 300:
+            raise self._error(response, job_ids=job_ids, attempts=attempts)
+        data = _decode_json(response)
+        if data is _NO_JSON:
+            raise self._malformed(response, attempts, what, "a body that is not JSON", job_ids)
+        return data
+
+    def _call(self, method: str, path: str, *, params=None, payload=None, what: str, idempotent: bool,
+              job_ids: Sequence[int] = ()) -> tuple[dict, requests.Response]:
+        """A JSON-object call whose body carries ``is_success`` (list, detail, create, delete)."""
+        url = self._api_url(path, params)
+        body = json.dumps(payload, separators=(",", ":")).encode("utf-8") if payload is not None else None
+        response, attempts = self._send(method, url, body, idempotent=idempotent, job_ids=job_ids, what=what)
+        data = self._ok_json(response, attempts, what=f"the {what}", job_ids=job_ids)
+        if not isinstance(data, dict):
+            raise self._malformed(response, attempts, f"the {what}", "JSON that is not an object", job_ids)
+        if "is_success" in data:
+            ok = contract.parse_is_success(data["is_success"])
+            if ok is None:
+                raise self._malformed(response, attempts, f"the {what}", "an unreadable is_success", job_ids)
+            if not ok:
+                raise _scrubbed(
+                    RequestRejectedError(
+                        str(data.get("message") or f"DLI refused the {what}"),
+                        status=response.status_code,
+                        request_id=response.headers.get(contract.REQUEST_ID_HEADER),
+                        job_ids=job_ids,
+                        attempts=attempts,
+                    )
+                )
+        return data, response
+
+    # ---- run / stop
+
+    def run_jobs(self, job_ids, resume_savepoint: bool = False, *, chunk_size=None, max_workers=None) -> BatchResult:
+        """Submit jobs to run (``POST jobs/run``), ``chunk_size`` ids per request, in id order."""
+        options = {"resume_savepoint": _check_bool("resume_savepoint", resume_savepoint)}
+        return self._batch("run", job_ids, options, chunk_size, max_workers)
+
+    def stop_jobs(self, job_ids, trigger_savepoint: bool = False, *, chunk_size=None, max_workers=None) -> BatchResult:
+        """Stop jobs (``POST jobs/stop``), ``chunk_size`` ids per request, in id order."""
+        options = {"trigger_savepoint": _check_bool("trigger_savepoint", trigger_savepoint)}
+        return self._batch("stop", job_ids, options, chunk_size, max_workers)
+
+    def _chunking(self, chunk_size, max_workers) -> tuple[int, int]:
+        size = self.settings.chunk_size if chunk_size is None else chunk_size
+        workers = self.settings.max_workers if max_workers is None else max_workers
+        return (
+            _check_count("chunk_size", size, 1, CHUNK_SIZE_MAX),
+            _check_count("max_workers", workers, 1, MAX_WORKERS_MAX),
+        )
+
+    def _batch(self, action: str, job_ids, options: dict, chunk_size, max_workers) -> BatchResult:
+        ids = validate_job_ids(job_ids).ids
+        size, workers = self._chunking(chunk_size, max_workers)
+        url = self._api_url(f"jobs/{action}")  # settles project id and credentials before sending
+        self.auth
+        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+        halt = threading.Event()
+
+        def send(chunk: list[int]):
+            if halt.is_set():
+                return _ChunkSkipped(chunk)
+            try:
+                return self._send_chunk(url, action, chunk, options)
+            except DLIError as error:
+                if not isinstance(error, _CHUNK_SPECIFIC):
+                    halt.set()
+                return _ChunkFailed(chunk, error)
+
+        started = _utcnow()
+        if len(chunks) == 1:
+            results = [send(chunks[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="dli-chunk") as pool:
+                results = list(pool.map(send, chunks))  # map keeps id order
+        finished = _utcnow()
+
+        failures = [r for r in results if isinstance(r, _ChunkFailed)]
+        if failures and not any(isinstance(r, _ChunkOk) for r in results):
+            raise failures[0].error  # nothing took effect for sure: one error, not rows
+        outcomes: list[JobOutcome] = []
+        attempts = 0
+        for result in results:
+            if isinstance(result, _ChunkOk):
+                outcomes.extend(result.outcomes)
+                attempts += result.attempts
+            elif isinstance(result, _ChunkFailed):
+                err = result.error
+                attempts += err.attempts or 1
+                rid = f" (request id {err.request_id})" if err.request_id else ""
+                message = f"{type(err).__name__}: {err.message}{rid}"
+                outcomes.extend(JobOutcome(j, None, message, request_id=err.request_id) for j in result.job_ids)
+            else:
+                first = failures[0].error
+                message = f"not sent: stopped after {type(first).__name__} in another chunk: {first.message}"
+                outcomes.extend(JobOutcome(j, None, message) for j in result.job_ids)
+        return BatchResult(
+            action=action,
+            outcomes=outcomes,
+            endpoint=self.endpoint,
+            project_id=self.project_id,
+            options=dict(options),
+            started=started,
+            finished=finished,
+            attempts=attempts,
+            requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped)),
+        )
+
+    def _send_chunk(self, url: str, action: str, chunk: list[int], options: dict) -> _ChunkOk:
+        body = json.dumps({"job_ids": chunk, **options}, separators=(",", ":")).encode("utf-8")
+        what = f"{action} request"
+        response, attempts = self._send("POST", url, body, idempotent=False, job_ids=chunk, what=what)
+        data = self._ok_json(response, attempts, what=f"the {what}", job_ids=chunk)
+        request_id = response.headers.get(contract.REQUEST_ID_HEADER)
+        if not isinstance(data, list):
+            raise self._malformed(response, attempts, f"the {what}", "JSON that is not an array", chunk)
+        if len(data) != len(chunk):
+            # Never guess which element belongs to which job.
+            message = (
+                f"the service answered {len(data)} results for {len(chunk)} jobs; outcome unknown — "
+                "check %dli_jobs"
+            )
+            return _ChunkOk([JobOutcome(j, None, message, request_id=request_id) for j in chunk], attempts)
+        outcomes = []
+        for job_id, element in zip(chunk, data):
+            ok = contract.parse_is_success(element.get("is_success")) if isinstance(element, dict) else None
+            if ok is None:
+                raise self._malformed(
+                    response, attempts, f"the {what}", "an element without a readable is_success", chunk
+                )
+            message = element.get("message")
+            outcomes.append(JobOutcome(job_id, ok, "" if message is None else str(message), request_id=request_id))
+        return _ChunkOk(outcomes, attempts)
+
+    # ---- list / get
+
+    def iter_jobs(
+        self,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        job_type: str | None = None,
+        queue_name: str | None = None,
+        tags: str | Mapping[str, str] | None = None,
+        order: str = "desc",
+        show_detail: bool = False,
+        page_size: int = contract.LIST_PAGE_MAX,
+    ) -> Iterator[Job]:
+        """Every matching job, fetched lazily one page (offset/limit) at a time."""
+        params = self._list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size)
+        return self._pages(params, page_size)
+
+    def _pages(self, params: list[tuple[str, object]], page_size: int) -> Iterator[Job]:
+        offset = 0
+        while True:
+            data, response = self._call(
+                "GET", "jobs", params=params + [("limit", page_size), ("offset", offset)],
+                what="job list request", idempotent=True,
+            )
+            listing = data.get("job_list")
+            jobs = listing.get("jobs") if isinstance(listing, dict) else None
+            if not isinstance(jobs, list) or not all(isinstance(j, dict) and "job_id" in j for j in jobs):
+                raise self._malformed(response, 1, "the job list request", "no readable job_list.jobs")
+            for job in jobs:
+                yield Job.from_api(job)
+            total = listing.get("total_count")
+            offset += len(jobs)
+            if not jobs or (isinstance(total, int) and offset >= total) or (total is None and len(jobs) < page_size):
+                return
+
+    @staticmethod
+    def _list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size):
+        params: list[tuple[str, object]] = []
+        if status is not None:
+            if status not in contract.JOB_STATUSES:
+                raise BadInputError(f"Unknown job status {status!r}." + _suggest(str(status), contract.JOB_STATUSES))
+            params.append(("status", status))
+        if job_type is not None:
+            if job_type not in contract.JOB_TYPES:
+                raise BadInputError(f"Unknown job type {job_type!r}." + _suggest(str(job_type), contract.JOB_TYPES))
+            params.append(("job_type", job_type))
+        if name is not None:
+            if not isinstance(name, str) or len(name) > contract.JOB_NAME_MAX:
+                raise BadInputError(f"name must be a string of at most {contract.JOB_NAME_MAX} characters.")
+            params.append(("name", name))
+        if queue_name is not None:
+            params.append(("queue_name", str(queue_name)))
+        if tags:
+            if isinstance(tags, Mapping):
+                tags = ",".join(f"{k}={v}" for k, v in tags.items())
+            params.append(("tags", str(tags)))
+        if order not in _ORDERS:
+            raise BadInputError(f"order must be 'asc' or 'desc', not {order!r}.")
+        params.append(("order", order))
+        if _check_bool("show_detail", show_detail):
+            params.append(("show_detail", True))
+        _check_count("page_size", page_size, 1, contract.LIST_PAGE_MAX)
+        return params
+
+    def list_jobs(self, **filters: Any) -> list[Job]:
+        """All matching jobs (every page); same filters as ``iter_jobs``."""
+        return list(self.iter_jobs(**filters))
+
+    def get_job(self, job_id: int) -> Job:
+        job_id = check_job_id(job_id)
+        data, response = self._call("GET", f"jobs/{job_id}", what="job detail request", idempotent=True,
+                                    job_ids=[job_id])
+        detail = data.get("job_detail")
+        if not isinstance(detail, dict) or "job_id" not in detail:
+            raise self._malformed(response, 1, "the job detail request", "no readable job_detail", [job_id])
+        return Job.from_api(detail)
+
+    # ---- create / delete
+
+    def _create(self, path: str, kind: str, name: str, fields: dict) -> int:
+        if not isinstance(name, str) or not name.strip() or len(name) > contract.JOB_NAME_MAX:
+            raise BadInputError(f"A job name must be 1 to {contract.JOB_NAME_MAX} characters, not {name!r}.")
+        tags = fields.get("tags")
+        if isinstance(tags, Mapping):
+            fields["tags"] = [{"key": str(k), "value": str(v)} for k, v in tags.items()]
+        payload = {"name": name, **fields}
+        data, response = self._call("POST", path, payload=payload, what=f"create {kind} job request",
+                                    idempotent=False)
+        job = data.get("job")
+        job_id = job.get("job_id") if isinstance(job, dict) else None
+        if isinstance(job_id, bool) or not isinstance(job_id, int):
+            raise self._malformed(response, 1, f"the create {kind} job request", "no job.job_id")
+        return job_id
+
+    def create_sql_job(self, name: str, sql_body: str = "", **fields: Any) -> int:
+        """Create a Flink SQL job (``POST sql-jobs``); returns its job id."""
+        return self._create("sql-jobs", "SQL", name, {"sql_body": sql_body, **fields})
+
+    def create_jar_job(self, name: str, **fields: Any) -> int:
+        """Create a Flink Jar job (``POST flink-jobs``); returns its job id."""
+        return self._create("flink-jobs", "Jar", name, dict(fields))
+
+    def delete_job(self, job_id: int) -> None:
+        job_id = check_job_id(job_id)
+        self._call("DELETE", f"jobs/{job_id}", what="delete request", idempotent=False, job_ids=[job_id])
+
+    # ---- dry run
+
+    def describe_request(self, action: str, job_ids, **options: Any) -> dict:
+        """What ``run_jobs``/``stop_jobs`` would send (first chunk), secrets redacted; sends nothing."""
+        if action not in _BATCH_OPTIONS:
+            raise BadInputError(f"action must be 'run' or 'stop', not {action!r}.")
+        option = _BATCH_OPTIONS[action]
+        chunk_size = options.pop("chunk_size", None)
+        options.pop("max_workers", None)
+        unknown = set(options) - {option}
+        if unknown:
+            raise BadInputError(f"Unknown option(s) for {action}: {', '.join(sorted(unknown))}; only {option}.")
+        value = _check_bool(option, options.get(option, False))
+        ids = validate_job_ids(job_ids).ids
+        size, _ = self._chunking(chunk_size, None)
+        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+        project = self._project_id or "{project_id}"
+        url = f"{self.endpoint}{contract.API_PREFIX.format(project_id=project)}/jobs/{action}"
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Project-Id": project}
+        try:
+            headers.update(self.auth.describe_headers())
+        except ConfigError as exc:
+            headers["X-Auth-Token"] = f"(no credentials configured: {exc.message})"
+        described = {
+            "method": "POST",
+            "url": url,
+            "headers": {k: scrub(v) for k, v in headers.items()},
+            "json": {"job_ids": chunks[0], option: value},
+            "requests": len(chunks),
+        }
+        if not self._project_id:
+            described["note"] = "the project id is looked up via IAM when the call is made"
+        return described
