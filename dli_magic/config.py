@@ -367,6 +367,8 @@ def resolve_settings(
         if "iam_endpoint" not in values:
             values["iam_endpoint"] = iam_from_endpoint(values["endpoint"])
             sources["iam_endpoint"] = "derived from endpoint"
+    for name in FIELD_NAMES:
+        sources.setdefault(name, "default")
     return Settings(**values, sources=sources)
 
 
