@@ -269,25 +269,27 @@ class DliClient:
         if isinstance(auth, PasswordAuth) and auth.project_id:
             return auth.project_id
         region = self.settings.region
-        if not region:
-            raise ConfigError(
-                f"No project id: set {env_var('project_id')}, or {env_var('region')} (e.g. eu-de) so it "
-                "can be looked up via IAM."
-            )
-        url = f"{self.iam_endpoint}/v3/projects?{signing.canonical_query([('name', region)])}"
+        # Without a region, list what the credentials can see: one project is unambiguous.
+        query = signing.canonical_query([("name", region)] if region else [])
+        url = f"{self.iam_endpoint}/v3/projects" + (f"?{query}" if query else "")
         response, attempts = self._send("GET", url, idempotent=True, auth=auth, dli=False,
                                         what="IAM project lookup")
         data = self._ok_json(response, attempts, what="the IAM project lookup")
         projects = data.get("projects") if isinstance(data, dict) else None
         if not isinstance(projects, list):
             raise self._malformed(response, attempts, "the IAM project lookup", "no `projects` array")
-        for project in projects:
-            if isinstance(project, dict) and project.get("id") and project.get("name", region) == region:
-                log.debug("project id for region %s looked up via IAM: %s", region, project["id"])
-                return str(project["id"])
+        found = [p for p in projects if isinstance(p, dict) and p.get("id") and (not region or p.get("name") == region)]
+        if len(found) == 1:
+            log.debug("project id for region %s looked up via IAM: %s", found[0].get("name"), found[0]["id"])
+            return str(found[0]["id"])
+        if region:
+            raise ConfigError(
+                f"IAM at {self.iam_endpoint} lists no project named {region!r} for these credentials; "
+                f"set {env_var('project_id')} or check {env_var('region')}."
+            )
+        names = ", ".join(sorted(str(p.get("name")) for p in found)) or "none"
         raise ConfigError(
-            f"IAM at {self.iam_endpoint} lists no project named {region!r} for these credentials; "
-            f"set {env_var('project_id')} or check {env_var('region')}."
+            f"No project id: set {env_var('project_id')}, or {env_var('region')} (projects visible: {names})."
         )
 
     # ---- HTTP core
