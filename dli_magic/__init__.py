@@ -6,4 +6,49 @@ a feature needs them (``%load_ext dli_magic`` registers the magics lazily).
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+# Public names resolved on first use (PEP 562), so importing the package imports none of them.
+_LAZY = {
+    "run_jobs": ("dli_magic.api", "run_jobs"),
+    "stop_jobs": ("dli_magic.api", "stop_jobs"),
+    "list_jobs": ("dli_magic.api", "list_jobs"),
+    "history": ("dli_magic.api", "history"),
+    "connect": ("dli_magic.api", "connect"),
+    "JobsFailedError": ("dli_magic.api", "JobsFailedError"),
+    "DliClient": ("dli_magic.client", "DliClient"),
+    "panel": ("dli_magic.panel", "panel"),
+}
+
+__all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'dli_magic' has no attribute {name!r}") from None
+    value = getattr(import_module(module_name), attribute)
+    # Not cached: importing the submodule `dli_magic.history` rebinds that name to the module, which is
+    # callable for exactly this reason (see history.py).
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext dli_magic``: register %dli_run, %dli_stop, %dli_jobs, %dli_config, …"""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

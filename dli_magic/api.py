@@ -1,0 +1,363 @@
+"""The plain Python API: ``dli_magic.run_jobs``, ``stop_jobs``, ``list_jobs``, ``history``, ``connect``.
+
+No IPython here: the magics (and the panel) call these functions and only parse and display.
+One run = validate ids → (dry run: describe and stop) → run/stop call → ONE listing pass for names
+and statuses → optional wait (list API polling) → the OUTCOME_COLUMNS frame → history → --strict.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Iterable
+
+from . import contract, history as _history
+from .errors import BadInputError, ConfigError, DLIError, _format_ids
+from .results import JobOutcome, jobs_frame, outcomes_frame
+from .waiting import WaitState, list_statuses, wait_for_jobs
+
+# After waiting, a job in one of these did not do what was asked (for --strict).
+FAILED_AFTER_RUN = frozenset({"job_submit_fail", "job_running_exception"})
+FAILED_AFTER_STOP = frozenset({"job_cancel_fail"})
+
+_ACTIONS = {
+    # action: (client method, option name, pending statuses, failed-after-wait statuses)
+    "run": ("run_jobs", "resume_savepoint", contract.PENDING_RUN_STATUSES, FAILED_AFTER_RUN),
+    "stop": ("stop_jobs", "trigger_savepoint", contract.PENDING_STOP_STATUSES, FAILED_AFTER_STOP),
+}
+
+DRY_RUN_MESSAGE = "dry run: not sent"
+
+
+class JobsFailedError(DLIError):
+    """``strict=True`` / ``--strict``: some jobs failed or their outcome is unknown. ``.frame`` has every row."""
+
+    hint = "See err.frame (or the variable given with --out) for every row; the other jobs were processed."
+
+    def __init__(self, message: str, *, frame: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.frame = frame
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def connect(**settings: Any):
+    """A ``DliClient`` from settings (explicit > environment > profile file); reuse it via ``client=``."""
+    from .client import DliClient
+
+    return DliClient(**settings)
+
+
+def _client_for(client: Any, profile: str | None, settings: dict[str, Any]) -> tuple[Any, bool]:
+    """(client, owned): the given client, or a new one the caller must close."""
+    if client is not None:
+        if settings or profile:
+            raise BadInputError("Pass either client= or settings/profile, not both.")
+        return client, False
+    if profile is not None:
+        settings = {**settings, "profile": profile}
+    return connect(**settings), True
+
+
+def _coerce_ids(job_ids: Any):
+    from .idargs import ids_from_object
+    from .ids import validate_job_ids
+
+    return validate_job_ids(ids_from_object(job_ids, "job_ids"))
+
+
+def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
+    if value is None:
+        return
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+        kind = "a positive integer" if integer else "a positive number of seconds"
+        raise BadInputError(f"{name} must be {kind}, not {value!r}.")
+
+
+def _is_failure(row: JobOutcome, waited: bool, failed_statuses: frozenset[str], pending: set[int]) -> bool:
+    if row.is_success is not True:
+        return True
+    if waited:
+        return row.status is None or row.status in failed_statuses or row.job_id in pending
+    return False
+
+
+def execute(
+    action: str,
+    job_ids: Any,
+    option: bool = False,
+    *,
+    wait: bool = False,
+    timeout: float | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
+    chunk_size: int | None = None,
+    profile: str | None = None,
+    client: Any = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    on_state: Callable[[WaitState], None] | None = None,
+    notify: Callable[[str], None] | None = _stderr,
+    echo: Callable[[str], None] | None = print,
+    source: str = "api",
+    **settings: Any,
+):
+    """Run or stop jobs and return the OUTCOME_COLUMNS frame (see ``run_jobs``)."""
+    if action not in _ACTIONS:
+        raise BadInputError(f"Unknown action {action!r}; use 'run' or 'stop'.")
+    method_name, option_name, pending_statuses, failed_statuses = _ACTIONS[action]
+    notify = notify or (lambda text: None)
+    if not isinstance(option, bool):
+        raise BadInputError(f"{option_name} must be True or False, not {option!r}.")
+    _check_number("timeout", timeout)
+    _check_number("chunk_size", chunk_size, integer=True)
+    validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
+    client, owned = _client_for(client, profile, settings)
+    try:
+        ids = validated.ids
+        if validated.notice():
+            notify(validated.notice())
+        if dry_run:
+            return _dry_run(client, action, ids, option_name, option, chunk_size, echo, validated.duplicates)
+
+        result = getattr(client, method_name)(ids, option, chunk_size=chunk_size)
+        client_settings = client.settings
+        wait_timeout = timeout if timeout is not None else client_settings.wait_timeout
+        state = WaitState(job_ids=list(ids))
+        extra_attrs: dict[str, Any] = {
+            "wait": bool(wait),
+            "strict": bool(strict),
+            "duplicates": list(validated.duplicates),
+        }
+        if chunk_size is not None:
+            extra_attrs["chunk_size"] = chunk_size
+        try:
+            # One listing pass fills name and status (never one detail call per job). The call
+            # itself already happened: a failing listing must not lose its result.
+            try:
+                statuses, names = list_statuses(client, ids)
+                state.statuses.update(statuses)
+                state.names.update(names)
+                state.rounds = 1
+            except DLIError as exc:
+                notify(f"Could not read job statuses after the {action} call: {exc}")
+                extra_attrs["status_error"] = str(exc)
+            if wait:
+                accepted = {o.job_id for o in result.outcomes if o.is_success is True}
+                state.pending = {
+                    i for i in ids if i in accepted and state.statuses.get(i) in pending_statuses
+                }
+                updates = _fan_out(progress, on_state)
+                wait_for_jobs(
+                    client,
+                    state,
+                    pending_statuses,
+                    timeout=wait_timeout,
+                    poll_interval=client_settings.poll_interval,
+                    on_update=updates,
+                )
+        except KeyboardInterrupt:
+            state.interrupted = True
+        except DLIError as exc:  # polling failed: keep the call's result, say why waiting stopped
+            notify(f"Stopped waiting: {exc}")
+            extra_attrs["wait_error"] = str(exc)
+        outcomes = [
+            _finish_outcome(o, state, wait, action, wait_timeout) for o in result.outcomes
+        ]
+        if wait or state.interrupted:
+            extra_attrs.update(
+                timeout=wait_timeout,
+                wait_timed_out=state.timed_out,
+                wait_interrupted=state.interrupted,
+                wait_seconds=round(state.elapsed, 3),
+                wait_rounds=state.rounds,
+            )
+        frame = outcomes_frame(outcomes, attrs={**result.attrs(), **extra_attrs})
+        if state.interrupted:
+            notify(f"Stopped waiting (Ctrl-C); the jobs were not cancelled. {_pending_note(state)}")
+        elif state.timed_out:
+            notify(f"Wait timeout of {wait_timeout:g} s reached. {_pending_note(state)}")
+        if state.missing:
+            notify(f"Not found in the job list, status unknown: {_format_ids(sorted(state.missing))}")
+        run_id = _history.record(frame, settings=client_settings, source=source)
+        if run_id:
+            frame.attrs["history_run_id"] = run_id
+        if strict:
+            failing = [o.job_id for o in outcomes if _is_failure(o, wait, failed_statuses, state.pending)]
+            if failing:
+                raise JobsFailedError(
+                    f"{action}: {len(failing)} of {len(outcomes)} jobs failed or have an unknown outcome",
+                    frame=frame,
+                    job_ids=failing,
+                )
+        return frame
+    finally:
+        if owned:
+            client.close()
+
+
+def _fan_out(progress, on_state):
+    if progress is None and on_state is None:
+        return None
+
+    def update(state: WaitState) -> None:
+        if on_state is not None:
+            on_state(state)
+        if progress is not None:
+            progress(state.counts())
+
+    return update
+
+
+def _pending_note(state: WaitState) -> str:
+    if not state.pending:
+        return ""
+    return f"Still pending: {_format_ids(sorted(state.pending))}."
+
+
+def _finish_outcome(outcome: JobOutcome, state: WaitState, wait: bool, action: str, timeout: float) -> JobOutcome:
+    """The client's outcome + name/status from the listing (+ what waiting found)."""
+    job_id = outcome.job_id
+    message = outcome.message
+    if job_id in state.missing:
+        message = f"{message}; status unknown: not found in the job list"
+    elif job_id in state.pending:
+        if state.interrupted:
+            message = f"{message}; still {state.statuses.get(job_id)} when waiting was interrupted"
+        elif state.timed_out:
+            message = f"{message}; still {state.statuses.get(job_id)} after the {timeout:g} s wait timeout"
+    return JobOutcome(
+        job_id=job_id,
+        is_success=outcome.is_success,
+        message=message,
+        request_id=outcome.request_id,
+        name=state.names.get(job_id, outcome.name),
+        status=state.statuses.get(job_id, outcome.status),
+    )
+
+
+def _dry_run(client, action, ids, option_name, option, chunk_size, echo, duplicates):
+    """Validate settings and credentials, show the exact request, send nothing."""
+    from .display import format_request
+
+    if client.settings.auth_method() is None:
+        raise ConfigError(
+            "No credentials: set DLI_AUTH_TOKEN, DLI_AK + DLI_SK or DLI_USERNAME + DLI_PASSWORD "
+            "(or use %dli_login / the profile file). Nothing was sent."
+        )
+    request = client.describe_request(action, ids, **{option_name: option, "chunk_size": chunk_size})
+    if echo is not None:
+        echo(format_request(request))
+    outcomes = [JobOutcome(job_id=i, is_success=None, message=DRY_RUN_MESSAGE) for i in ids]
+    attrs = {
+        "action": action,
+        "endpoint": client.endpoint,
+        "project_id": client.settings.project_id,
+        option_name: option,
+        "dry_run": True,
+        "request": request,
+        "duplicates": list(duplicates),
+    }
+    return outcomes_frame(outcomes, attrs=attrs)
+
+
+def run_jobs(
+    job_ids: Any,
+    resume_savepoint: bool = False,
+    *,
+    wait: bool = False,
+    timeout: float | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
+    chunk_size: int | None = None,
+    profile: str | None = None,
+    client: Any = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    **settings: Any,
+):
+    """Start Flink jobs; one DataFrame row per job (OUTCOME_COLUMNS), metadata in ``df.attrs``.
+
+    ``job_ids``: an int or an iterable of ints (list, range, Series, a DataFrame with ``job_id``).
+    ``wait``: poll until each accepted job leaves job_init/job_submitting (``timeout`` seconds at most,
+    default ``settings.wait_timeout``; Ctrl-C stops waiting and never cancels a job).
+    ``strict``: raise ``JobsFailedError`` (``err.frame``) when a job failed or its outcome is unknown.
+    ``dry_run``: validate and describe the request, send nothing. ``progress(counts)`` is called with
+    ``{status: count}`` while waiting. ``client`` reuses a ``DliClient``; other keywords are settings.
+    """
+    return execute(
+        "run", job_ids, resume_savepoint, wait=wait, timeout=timeout, strict=strict, dry_run=dry_run,
+        chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
+    )
+
+
+def stop_jobs(
+    job_ids: Any,
+    trigger_savepoint: bool = False,
+    *,
+    wait: bool = False,
+    timeout: float | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
+    chunk_size: int | None = None,
+    profile: str | None = None,
+    client: Any = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    **settings: Any,
+):
+    """Stop Flink jobs; same frame as ``run_jobs``. ``wait`` polls until they leave savepointing/canceling."""
+    return execute(
+        "stop", job_ids, trigger_savepoint, wait=wait, timeout=timeout, strict=strict, dry_run=dry_run,
+        chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
+    )
+
+
+def list_jobs(
+    status: str | None = None,
+    name: str | None = None,
+    job_type: str | None = None,
+    queue_name: str | None = None,
+    tags: Any = None,
+    *,
+    order: str = "desc",
+    profile: str | None = None,
+    client: Any = None,
+    **settings: Any,
+):
+    """Every job of the project matching the filters (all pages) as a JOB_COLUMNS DataFrame."""
+    if status is not None and status not in contract.JOB_STATUSES:
+        import difflib
+
+        close = difflib.get_close_matches(status, contract.JOB_STATUSES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise BadInputError(f"Unknown job status {status!r}.{hint}")
+    client, owned = _client_for(client, profile, settings)
+    try:
+        jobs = client.iter_jobs(
+            status=status, name=name, job_type=job_type, queue_name=queue_name, tags=tags, order=order
+        )
+        return jobs_frame(jobs)
+    finally:
+        if owned:
+            client.close()
+
+
+def history(limit: int | None = None, *, path: str | None = None, **settings: Any):
+    """Every recorded run/stop outcome (this and earlier sessions); ``limit`` = the N latest runs."""
+    from .config import resolve_settings
+
+    if path is None:
+        resolved = resolve_settings(explicit=settings)  # the profile file may name history_path
+        path = str(_history.default_path(resolved))
+    return _history.load(path, limit=limit)
+
+
+__all__ = [
+    "JobsFailedError",
+    "connect",
+    "execute",
+    "history",
+    "list_jobs",
+    "run_jobs",
+    "stop_jobs",
+]

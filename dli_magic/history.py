@@ -1,0 +1,241 @@
+"""Run history: every run/stop outcome of this and earlier sessions, in a local SQLite file.
+
+Plain Python (no IPython) so the magics, the Python API and the panel all record the same way:
+``record(result_frame)`` after a call, ``load()`` for ``%dli_history`` / ``dli_magic.history()``.
+Only what the result frame holds is stored (ids, names, outcomes, request ids, endpoint without
+credentials): never a token, key or password. A broken or locked file never fails a run: ``record``
+warns and returns None.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import uuid
+import warnings
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import DLIError
+
+HISTORY_ENV = "DLI_HISTORY_PATH"
+
+# The `%dli_history` schema (one row per job outcome), oldest run first.
+HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "string"),
+    ("action", "string"),
+    ("started", "datetime64[ns, UTC]"),
+    ("finished", "datetime64[ns, UTC]"),
+    ("endpoint", "string"),
+    ("project_id", "string"),
+    ("options", "string"),
+    ("job_id", "Int64"),
+    ("name", "string"),
+    ("is_success", "boolean"),
+    ("message", "string"),
+    ("status", "string"),
+    ("request_id", "string"),
+    ("attempts", "Int64"),
+    ("source", "string"),
+)
+
+# attrs keys of a result frame that describe how the call was made (stored as JSON `options`).
+_OPTION_KEYS = (
+    "resume_savepoint",
+    "trigger_savepoint",
+    "wait",
+    "timeout",
+    "strict",
+    "chunk_size",
+    "requests",
+    "wait_timed_out",
+    "wait_interrupted",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT UNIQUE NOT NULL,
+    action TEXT, started TEXT, finished TEXT, endpoint TEXT, project_id TEXT,
+    options TEXT, attempts INTEGER, source TEXT
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_seq INTEGER NOT NULL REFERENCES runs(seq),
+    position INTEGER NOT NULL,
+    job_id INTEGER, name TEXT, is_success INTEGER, message TEXT, status TEXT, request_id TEXT
+);
+CREATE INDEX IF NOT EXISTS outcomes_run ON outcomes(run_seq, position);
+"""
+
+
+def default_path(settings: Any = None, environ: Mapping[str, str] | None = None) -> Path:
+    """settings.history_path, else $DLI_HISTORY_PATH, else the XDG user data dir."""
+    environ = os.environ if environ is None else environ
+    configured = getattr(settings, "history_path", None) or environ.get(HISTORY_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    data_home = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(data_home) / "dli-magic" / "history.sqlite"
+
+
+def enabled(settings: Any = None) -> bool:
+    return bool(getattr(settings, "history", True))
+
+
+def _public_endpoint(endpoint: Any) -> str | None:
+    """The endpoint without user info or query: nothing secret may reach the file."""
+    if not endpoint:
+        return None
+    parts = urlsplit(str(endpoint))
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Two kernels may record at once: wait a little for the other writer instead of failing.
+    connection = sqlite3.connect(str(path), timeout=5.0)
+    connection.executescript(_SCHEMA)
+    return connection
+
+
+def _cell(value: Any) -> Any:
+    """A frame cell as a SQLite value (pandas NA → NULL, numpy scalars → Python)."""
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item"):
+        value = value.item()
+    return value
+
+
+def record(
+    frame: Any,
+    *,
+    settings: Any = None,
+    path: str | os.PathLike | None = None,
+    source: str = "api",
+) -> str | None:
+    """Append one run (a run/stop result frame with its attrs) and return its run id.
+
+    Dry runs and disabled history record nothing (None). Any failure becomes a warning.
+    """
+    attrs = dict(getattr(frame, "attrs", {}) or {})
+    if attrs.get("dry_run") or not enabled(settings):
+        return None
+    target = Path(path) if path is not None else default_path(settings)
+    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    options = {key: attrs[key] for key in _OPTION_KEYS if key in attrs}
+    try:
+        with closing(_connect(target)) as connection, connection:
+            cursor = connection.execute(
+                "INSERT INTO runs (run_id, action, started, finished, endpoint, project_id, options,"
+                " attempts, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    attrs.get("action"),
+                    attrs.get("started"),
+                    attrs.get("finished"),
+                    _public_endpoint(attrs.get("endpoint")),
+                    attrs.get("project_id"),
+                    json.dumps(options, sort_keys=True, default=str),
+                    attrs.get("attempts"),
+                    source,
+                ),
+            )
+            run_seq = cursor.lastrowid
+            rows = [
+                (
+                    run_seq,
+                    position,
+                    _cell(row.job_id),
+                    _cell(row.name),
+                    _cell(row.is_success),
+                    _cell(row.message),
+                    _cell(row.status),
+                    _cell(row.request_id),
+                )
+                for position, row in enumerate(frame.itertuples(index=False))
+            ]
+            connection.executemany("INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    except (sqlite3.Error, OSError) as exc:
+        warnings.warn(
+            f"dli-magic could not write the run history to {target} ({type(exc).__name__}: {exc}); "
+            "the run itself is unaffected. Set DLI_HISTORY_PATH or `history = false` to change this.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return run_id
+
+
+def load(
+    path: str | os.PathLike | None = None,
+    *,
+    limit: int | None = None,
+    settings: Any = None,
+):
+    """Every recorded outcome as a DataFrame (HISTORY_COLUMNS); ``limit`` = the N most recent runs."""
+    import pandas as pd
+
+    if limit is not None and limit < 1:
+        raise DLIError(f"--limit must be a positive number of runs, not {limit}.")
+    target = Path(path) if path is not None else default_path(settings)
+    rows: list[tuple] = []
+    if target.exists():
+        query = (
+            "SELECT r.run_id, r.action, r.started, r.finished, r.endpoint, r.project_id, r.options,"
+            " o.job_id, o.name, o.is_success, o.message, o.status, o.request_id, r.attempts, r.source"
+            " FROM runs r JOIN outcomes o ON o.run_seq = r.seq"
+        )
+        params: tuple = ()
+        if limit is not None:
+            query += " WHERE r.seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?)"
+            params = (limit,)
+        query += " ORDER BY r.seq, o.position"
+        try:
+            with closing(sqlite3.connect(str(target), timeout=5.0)) as connection:
+                rows = connection.execute(query, params).fetchall()
+        except sqlite3.Error as exc:
+            raise DLIError(
+                f"The run history at {target} cannot be read ({type(exc).__name__}: {exc}).",
+                hint="Move the file away (a new one is created on the next run) or set DLI_HISTORY_PATH.",
+            ) from None
+    names = [name for name, _ in HISTORY_COLUMNS]
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    for name, dtype in HISTORY_COLUMNS:
+        if dtype.startswith("datetime64"):
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+        elif dtype == "boolean":
+            frame[name] = frame[name].map(lambda v: None if v is None or pd.isna(v) else bool(v))
+            frame[name] = frame[name].astype("boolean")
+        else:
+            frame[name] = frame[name].astype(dtype)
+    frame.attrs["path"] = str(target)
+    return frame
+
+
+class _CallableModule(type(sys)):
+    """``dli_magic.history()`` must work although importing this submodule makes
+    ``dli_magic.history`` refer to the module: calling the module = ``dli_magic.api.history``."""
+
+    def __call__(self, limit: int | None = None, **kwargs: Any):
+        from .api import history
+
+        return history(limit, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

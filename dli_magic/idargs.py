@@ -1,0 +1,178 @@
+"""Job ids as typed on a magic line: `131 130`, `1,2,3`, `130-138`, `$ids`, `{range(1, 4)}`.
+
+Plain Python (no IPython, no pandas) so the panel can parse the same text. Everything is checked
+before any request; an error names the offending token. Validation of the numbers themselves is
+`dli_magic.ids` (one place); this module only turns text and Python objects into candidate ids.
+"""
+
+from __future__ import annotations
+
+import re
+from numbers import Integral
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import BadInputError
+from .ids import ValidatedIds, check_job_id, validate_job_ids
+
+# A typo like `1-100000000` must not allocate millions of ids before anything else is checked.
+MAX_RANGE_SIZE = 100_000
+
+_INT = re.compile(r"[+-]?\d+")
+_RANGE = re.compile(r"(\d+)\s*-\s*(\d*)|(\d*)\s*-\s*(\d+)")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split on whitespace and commas, keeping `{expr}`, brackets and quoted strings whole."""
+    tokens: list[str] = []
+    current: list[str] = []
+    stack: list[str] = []
+    quote: str | None = None
+    for char in text:
+        if quote:
+            current.append(char)
+            if char == quote:
+                quote = None
+            continue
+        if char in "'\"":
+            quote = char
+        elif char in _OPEN:
+            stack.append(_OPEN[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+        elif not stack and (char.isspace() or char == ","):
+            if current:
+                tokens.append("".join(current))
+                current = []
+            continue
+        current.append(char)
+    if quote or stack:
+        raise BadInputError(f"Unbalanced brackets or quotes in {text.strip()!r}.")
+    if current:
+        tokens.append("".join(current))
+    return tokens
+
+
+def _shown(token: str) -> str:
+    """A token for an error message, cut short: a pasted secret must not be echoed whole."""
+    return repr(token) if len(token) <= 24 else repr(token[:16] + "…")
+
+
+def _literal_ids(token: str) -> list[int]:
+    if _INT.fullmatch(token):
+        return [check_job_id(int(token), shown=_shown(token))]
+    match = _RANGE.fullmatch(token)
+    if match:
+        start_text = match.group(1) or match.group(3)
+        end_text = match.group(2) or match.group(4)
+        if not start_text or not end_text:
+            raise BadInputError(f"Bad range {token!r}: write START-END with both ends, e.g. 130-138.")
+        start, end = int(start_text), int(end_text)
+        if start > end:
+            raise BadInputError(f"Bad range {token!r}: the start is after the end; write {end}-{start}.")
+        if end - start + 1 > MAX_RANGE_SIZE:
+            raise BadInputError(f"Range {token!r} holds more than {MAX_RANGE_SIZE} ids; split it up.")
+        check_job_id(start, shown=repr(token))
+        check_job_id(end, shown=repr(token))
+        return list(range(start, end + 1))
+    raise BadInputError(
+        f"Job id {_shown(token)} is not an integer; use numbers, ranges (130-138), $variable or {{expression}}."
+    )
+
+
+def ids_from_object(value: Any, label: str) -> list[int]:
+    """An int, or an iterable of ints (list, range, Series, a DataFrame's `job_id` column)."""
+    if isinstance(value, (str, bytes)):
+        raise BadInputError(f"{label} holds a string ({value!r:.40}), not job ids; use integers.")
+    if isinstance(value, bool) or value is None:
+        check_job_id(value, shown=f"{label} ({value!r})")
+    if isinstance(value, Integral):
+        return [check_job_id(value, shown=label)]
+    if isinstance(value, Mapping):
+        raise BadInputError(f"{label} is a {type(value).__name__}; pass a list of job ids instead.")
+    columns = getattr(value, "columns", None)
+    if columns is not None:  # a DataFrame: its job_id column, as %dli_jobs returns it
+        if "job_id" not in list(columns):
+            raise BadInputError(f"{label} is a table without a `job_id` column.")
+        value = value["job_id"]
+    if hasattr(value, "tolist"):  # pandas Series, numpy array: plain Python values
+        value = value.tolist()
+    try:
+        items = list(value)
+    except TypeError:
+        raise BadInputError(
+            f"{label} is a {type(value).__name__}, not a job id or a collection of job ids."
+        ) from None
+    result = []
+    for index, item in enumerate(items):
+        shown = f"{label}[{index}] ({item!r:.40})"
+        if isinstance(item, (str, bytes)):
+            raise BadInputError(f"Job id {shown} is a string; job ids are positive integers.")
+        result.append(check_job_id(item, shown=shown))
+    return result
+
+
+def resolve_token(
+    token: str,
+    lookup: Callable[[str], Any],
+    evaluate: Callable[[str], Any],
+) -> list[int]:
+    """One token to ids; `lookup(name)` reads a variable, `evaluate(expr)` runs `{expr}`."""
+    if token.startswith("$"):
+        name = token[1:]
+        if not _NAME.fullmatch(name):
+            raise BadInputError(f"{token!r} is not a variable name; for expressions write {{expr}}.")
+        return ids_from_object(lookup(name), token)
+    if token.startswith("{") and token.endswith("}"):
+        expr = token[1:-1].strip()
+        if not expr:
+            raise BadInputError("Empty {} in the job ids.")
+        return ids_from_object(evaluate(expr), token)
+    return _literal_ids(token)
+
+
+def namespace_resolvers(
+    user_ns: Mapping[str, Any], local_ns: Mapping[str, Any] | None = None
+) -> tuple[Callable[[str], Any], Callable[[str], Any]]:
+    """`lookup` and `evaluate` over a notebook's namespaces (locals first, as Python does)."""
+    local_ns = local_ns if local_ns is not None else {}
+
+    def lookup(name: str) -> Any:
+        if name in local_ns:
+            return local_ns[name]
+        if name in user_ns:
+            return user_ns[name]
+        raise BadInputError(f"${name} is not defined.")
+
+    def evaluate(expr: str) -> Any:
+        try:
+            globals_ = user_ns if isinstance(user_ns, dict) else dict(user_ns)
+            return eval(expr, globals_, dict(local_ns))  # noqa: S307 - the user's own notebook code
+        except Exception as exc:  # the user's expression failed: say which one, briefly
+            raise BadInputError(f"{{{expr}}} failed: {type(exc).__name__}: {exc}") from None
+
+    return lookup, evaluate
+
+
+def collect_ids(
+    tokens: Iterable[str],
+    user_ns: Mapping[str, Any] | None = None,
+    local_ns: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """All id tokens of a line → checked ids in order, duplicates kept (the API reports them)."""
+    lookup, evaluate = namespace_resolvers(user_ns or {}, local_ns)
+    values: list[int] = []
+    for token in tokens:
+        for part in split_tokens(token):
+            values.extend(resolve_token(part, lookup, evaluate))
+    return values
+
+
+def parse_job_ids(
+    tokens: Iterable[str],
+    user_ns: Mapping[str, Any] | None = None,
+    local_ns: Mapping[str, Any] | None = None,
+) -> ValidatedIds:
+    """All id tokens of a line → unique ids in order (+ the dropped duplicates)."""
+    return validate_job_ids(collect_ids(tokens, user_ns, local_ns))
