@@ -44,9 +44,13 @@ class SecretScrubber(logging.Filter):
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
 
+    # Shorter values are not scrubbed: replacing every "t" would garble logs and hide nothing real
+    # (IAM tokens, SKs and cloud passwords are far longer).
+    MIN_LENGTH = 4
+
     def add(self, *values: str | None) -> None:
         with self._lock:
-            self._secrets.update(v for v in values if v)
+            self._secrets.update(v for v in values if v and len(v) >= self.MIN_LENGTH)
 
     def scrub(self, text: str) -> str:
         with self._lock:
