@@ -1,0 +1,86 @@
+"""The emulator's state: clock, job store, authenticator, faults, request log. No web code here."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Iterable
+
+from .auth import Authenticator
+from .faults import FaultSet
+from .reqlog import RequestLog
+from .store import JobStore
+
+DEFAULT_PROJECT_ID = "0b6a1c2d3e4f40a1b2c3d4e5f6a7b8c9"  # a fixed, realistic-looking 32-hex id
+DEFAULT_REGION = "eu-de"
+UNKNOWN_ID_MODES = ("item", "error")
+
+
+class EmulatorCore:
+    def __init__(
+        self,
+        *,
+        project_id: str = DEFAULT_PROJECT_ID,
+        region: str = DEFAULT_REGION,
+        token: str | None = None,
+        ak: str | None = None,
+        sk: str | None = None,
+        users: Iterable[tuple[str, str, str]] = (),
+        demo: bool = False,
+        speed: float = 1.0,
+        db: str | None = None,
+        token_ttl: float = 86400,
+        unknown_ids: str = "item",
+        faults: dict[str, Any] | None = None,
+    ) -> None:
+        if unknown_ids not in UNKNOWN_ID_MODES:
+            raise ValueError(f"unknown_ids must be 'item' or 'error', not {unknown_ids!r}")
+        if not speed or speed <= 0:
+            raise ValueError("speed must be a positive number")
+        if token_ttl <= 0:
+            raise ValueError("token_ttl must be positive")
+        if (ak is None) != (sk is None):
+            raise ValueError("ak and sk go together: give both or neither")
+        self.project_id = project_id
+        self.region = region
+        self.unknown_ids = unknown_ids
+        self._offset = 0.0
+        self._clock_lock = threading.Lock()
+        self.store = JobStore(db, self.now_ms, speed)
+        self.auth = Authenticator(now_ms=self.now_ms, token=token, ak=ak, sk=sk, users=users, token_ttl=token_ttl)
+        self.faults = FaultSet(faults)
+        self.log = RequestLog()
+        if demo and self.store.count_all() == 0:  # a restart with the same --db keeps its jobs
+            from .demo import seed_demo
+
+            seed_demo(self.store, project_id, self.now_ms(), self.auth.default_user)
+
+    # The emulator clock: wall clock plus whatever advance_clock added.
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def now_ms(self) -> int:
+        return int((time.time() + self._offset) * 1000)
+
+    def advance_clock(self, seconds: float) -> float:
+        with self._clock_lock:
+            self._offset += float(seconds)
+            return self._offset
+
+    def create_job(
+        self,
+        name: str = "x",
+        status: str = "job_init",
+        job_type: str = "flink_sql_job",
+        has_savepoint: bool = False,
+        queue_name: str = "default",
+        project_id: str | None = None,
+        **fields: Any,
+    ) -> int:
+        fields.update(name=name, status=status, job_type=job_type, has_savepoint=has_savepoint, queue_name=queue_name)
+        if has_savepoint and not fields.get("savepoint_path"):
+            fields["savepoint_path"] = f"obs://dli-emulator/savepoints/{name}"
+        return self.store.create(project_id or self.project_id, fields)
+
+    def get_job(self, job_id: int, project_id: str | None = None) -> dict | None:
+        return self.store.get(project_id or self.project_id, int(job_id))

@@ -1,0 +1,59 @@
+"""``--demo``: a realistic set of jobs (names, types, statuses, savepoints) in the default project."""
+
+from __future__ import annotations
+
+from .store import JobStore
+
+_DAY_MS = 86_400_000
+
+# (job_id, name, job_type, status, queue, has_savepoint, age in days, user)
+DEMO_JOBS = (
+    (130, "orders_enrichment", "flink_sql_job", "job_running", "dli_prod", False, 12.0, None),
+    (131, "clickstream_sessionize", "flink_opensource_sql_job", "job_cancel_success", "dli_prod", True, 11.5, None),
+    (137, "payments_fraud_score", "flink_jar_job", "job_running", "dli_prod", True, 9.0, "ops_anna"),
+    (138, "inventory_cdc_sync", "flink_opensource_sql_job", "job_init", "dli_dev", False, 8.2, None),
+    (142, "sensor_anomaly_detect", "flink_sql_job", "job_submit_fail", "dli_dev", False, 7.0, "ops_anna"),
+    (155, "ad_impressions_rollup", "flink_opensource_sql_job", "job_finish", "dli_prod", False, 6.1, None),
+    (160, "user_profile_updater", "flink_jar_job", "job_cancel_success", "dli_dev", False, 5.0, "dev_kai"),
+    (171, "logistics_eta_stream", "flink_opensource_sql_job", "job_running_exception", "dli_prod", True, 4.0, None),
+    (188, "kafka_to_obs_archive", "flink_sql_job", "job_idle", "dli_dev", False, 3.0, "dev_kai"),
+    (204, "billing_events_dedup", "flink_opensource_sql_job", "job_init", "dli_prod", False, 2.0, None),
+    (219, "iot_window_agg", "flink_jar_job", "job_arrearage_stopped", "dli_dev", True, 1.0, None),
+    (230, "search_query_trends", "flink_opensource_sql_job", "job_cancel_fail", "dli_prod", False, 0.5, "ops_anna"),
+)
+
+_SQL = (
+    "CREATE SOURCE STREAM src (id BIGINT, payload STRING) WITH (type = \"kafka\");\n"
+    "INSERT INTO sink SELECT id, payload FROM src;"
+)
+
+
+def seed_demo(store: JobStore, project_id: str, now_ms: int, default_user: str) -> list[int]:
+    ids = []
+    for job_id, name, job_type, status, queue, savepoint, age_days, user in DEMO_JOBS:
+        created = now_ms - int(age_days * _DAY_MS)
+        started = created + 60_000 if status not in ("job_init",) else None
+        fields = dict(
+            job_id=job_id,
+            name=name,
+            job_type=job_type,
+            status=status,
+            queue_name=queue,
+            user_name=user or default_user,
+            create_time=created,
+            start_time=started,
+            has_savepoint=savepoint,
+            savepoint_path=f"obs://dli-demo/savepoints/{name}/sp-{job_id}" if savepoint else None,
+            desc=f"Demo job {name.replace('_', ' ')}",
+            sql_body=None if job_type == "flink_jar_job" else _SQL,
+            main_class="com.example.flink.Main" if job_type == "flink_jar_job" else None,
+            tags=[{"key": "env", "value": "prod" if queue == "dli_prod" else "dev"},
+                  {"key": "team", "value": "data" if job_id % 2 else "platform"}],
+            restart_times=1 if status == "job_running_exception" else 0,
+        )
+        if status == "job_submit_fail":
+            fields["status_desc"] = "Submit failed: the queue dli_dev has no free CUs."
+        if status == "job_running_exception":
+            fields["status_desc"] = "Job is running with exception: TaskManager lost; restarting."
+        ids.append(store.create(project_id, fields))
+    return ids

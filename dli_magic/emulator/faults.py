@@ -1,0 +1,125 @@
+"""Switchable faults (the fault JSON of docs/emulator.md), shared by the CLI flags and admin routes.
+
+Counted faults fire on the next ``count`` matching calls, then disarm (``count`` < 0: never disarm).
+Without ``path``, a fault matches only DLI API calls (``/v1.0/…``); with ``path`` (a substring) it
+may match IAM calls too. Admin routes are never faulted, so a test can always clear faults.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+COUNTED = ("throttle", "error", "html_502", "drop", "short_response")
+KNOWN = frozenset(COUNTED + ("rate_limit", "latency_ms", "bool_is_success", "unknown_ids"))
+DLI_PREFIX = "/v1.0/"
+
+
+class FaultError(ValueError):
+    """A fault document that does not follow the format."""
+
+
+def _normalise(faults: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    if faults is None:
+        return {}
+    if not isinstance(faults, dict):
+        raise FaultError("faults must be a JSON object")
+    unknown = set(faults) - KNOWN
+    if unknown:
+        raise FaultError(f"unknown fault(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN))}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in faults.items():
+        if spec is None or spec is False:
+            continue
+        if name == "latency_ms" and isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            spec = {"ms": spec}
+        elif name == "bool_is_success" and spec is True:
+            spec = {}
+        elif name == "unknown_ids":
+            spec = {"mode": spec} if isinstance(spec, str) else spec
+            if spec.get("mode") not in ("item", "error"):
+                raise FaultError('unknown_ids must be "item" or "error"')
+        elif name == "rate_limit" and isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            spec = {"per_second": spec}
+        if not isinstance(spec, dict):
+            raise FaultError(f"fault {name!r} must be an object")
+        spec = dict(spec)
+        if name in COUNTED:
+            count = spec.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise FaultError(f"{name}.count must be an integer")
+            spec["count"] = count
+        for key in ("ms", "per_second", "retry_after", "status", "missing"):
+            if key in spec and (not isinstance(spec[key], (int, float)) or isinstance(spec[key], bool)):
+                raise FaultError(f"{name}.{key} must be a number")
+        if name == "error" and not 400 <= int(spec.get("status", 503)) <= 599:
+            raise FaultError("error.status must be 400..599")
+        if name == "rate_limit" and spec.get("per_second", 0) <= 0:
+            raise FaultError("rate_limit.per_second must be positive")
+        out[name] = spec
+    return out
+
+
+class FaultSet:
+    def __init__(self, faults: dict[str, Any] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._faults = _normalise(faults)
+        self._window: deque[float] = deque()  # times of calls the rate limit counted (monotonic)
+
+    @property
+    def empty(self) -> bool:
+        return not self._faults
+
+    def replace(self, faults: dict[str, Any] | None) -> None:
+        normalised = _normalise(faults)
+        with self._lock:
+            self._faults = normalised
+            self._window.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {name: dict(spec) for name, spec in self._faults.items()}
+
+    @staticmethod
+    def _matches(spec: dict[str, Any], method: str, path: str) -> bool:
+        want_path = spec.get("path")
+        if want_path is None:
+            if not path.startswith(DLI_PREFIX):
+                return False
+        elif want_path not in path:
+            return False
+        want_method = spec.get("method")
+        return want_method is None or want_method.upper() == method
+
+    def take(self, name: str, method: str, path: str) -> dict[str, Any] | None:
+        """The fault's spec if it fires on this call (consuming one count), else None."""
+        if not self._faults or path.startswith("/_emulator"):
+            return None
+        with self._lock:
+            spec = self._faults.get(name)
+            if spec is None or not self._matches(spec, method, path):
+                return None
+            if name in COUNTED:
+                if spec["count"] == 0:
+                    return None
+                if spec["count"] > 0:
+                    spec["count"] -= 1
+            return dict(spec)
+
+    def over_rate(self, method: str, path: str) -> dict[str, Any] | None:
+        """The rate_limit spec if this call exceeds it (sliding 1 s window of wall-clock time)."""
+        if not self._faults or path.startswith("/_emulator"):
+            return None
+        with self._lock:
+            spec = self._faults.get("rate_limit")
+            if spec is None or not self._matches(spec, method, path):
+                return None
+            now = time.monotonic()
+            while self._window and self._window[0] <= now - 1.0:
+                self._window.popleft()
+            if len(self._window) >= spec["per_second"]:
+                return dict(spec)
+            self._window.append(now)
+            return None

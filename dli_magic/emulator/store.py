@@ -1,0 +1,385 @@
+"""SQLite job store of the emulator, with the job state machine.
+
+One connection guarded by one lock: requests run on the event loop thread and the Python API
+(``Emulator.create_job``…) on test threads; every operation holds the lock for its whole
+read-modify-write, so concurrent run/stop calls never lose an update.
+
+Timed transitions are stored as a *plan* (``[[at_ms, status, changes], …]``) and applied lazily by
+``_settle`` before every read or write, from the emulator clock: deterministic under
+``advance_clock`` and cheap (an indexed query on ``next_at``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from typing import Any, Callable, Iterable
+
+from ..contract import JOB_STATUSES, RUNNABLE_STATUSES
+
+# Statuses a stop request is accepted from (a job that is running or on its way there).
+STOPPABLE_STATUSES = frozenset(
+    {
+        "job_submitting",
+        "job_running",
+        "job_running_exception",
+        "job_downloading",
+        "job_idle",
+        "job_arrearage_recovering",
+    }
+)
+# While in these, `duration` grows with the clock; elsewhere it is frozen.
+_ACTIVE_STATUSES = frozenset(
+    {"job_running", "job_running_exception", "job_idle", "job_savepointing", "job_canceling"}
+)
+
+# Base timings (ms) at speed 1.0.
+SUBMIT_MS = 2000
+SAVEPOINT_MS = 1000
+CANCEL_MS = 1000
+
+FIRST_JOB_ID = 1001  # ids of created jobs start here (demo jobs use a lower, realistic band)
+
+LIST_FIELDS = (
+    "job_id",
+    "name",
+    "desc",
+    "user_name",
+    "job_type",
+    "status",
+    "status_desc",
+    "create_time",
+    "start_time",
+    "duration",
+    "root_id",
+    "queue_name",
+    "graph_editor_enabled",
+    "has_savepoint",
+    "savepoint_path",
+    "restart_times",
+)
+DETAIL_FIELDS = LIST_FIELDS + (
+    "user_id",
+    "project_id",
+    "sql_body",
+    "run_mode",
+    "main_class",
+    "entrypoint_args",
+    "job_config",
+    "update_time",
+    "tags",
+)
+# Fields kept in their own column (filters, order); the rest live in the JSON `data` column.
+_COLUMNS = ("name", "job_type", "status", "queue_name", "user_name", "create_time")
+SEEDABLE_FIELDS = frozenset(DETAIL_FIELDS)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id INTEGER PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    job_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    queue_name TEXT,
+    user_name TEXT,
+    create_time INTEGER NOT NULL,
+    tags TEXT NOT NULL DEFAULT ',',
+    next_at INTEGER,
+    plan TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, create_time);
+CREATE INDEX IF NOT EXISTS jobs_by_next ON jobs(next_at) WHERE next_at IS NOT NULL;
+"""
+
+STATUS_DESC = {
+    "job_submit_fail": "Job submission failed (emulator rule: the job name contains 'fail').",
+}
+
+
+def user_id_for(name: str) -> str:
+    """A stable 32-hex user id for a user name (the real service returns IAM user ids)."""
+    return hashlib.md5(name.encode("utf-8")).hexdigest()
+
+
+def _tags_key(tags: Iterable[dict] | None) -> str:
+    # ",k=v,k2=v2," so a tag filter is an `instr` per wanted pair.
+    pairs = [f"{t.get('key')}={t.get('value')}" for t in tags or () if isinstance(t, dict)]
+    return "," + "".join(p + "," for p in pairs)
+
+
+class JobStore:
+    def __init__(self, path: str | None, now_ms: Callable[[], int], speed: float = 1.0) -> None:
+        self._now = now_ms
+        self.speed = float(speed)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
+        if path:
+            # WAL + NORMAL: durable across a clean restart without an fsync per request.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _ms(self, base_ms: int) -> int:
+        return max(1, int(base_ms / self.speed))
+
+    def _settle(self, now: int) -> None:
+        """Apply every planned transition that is due (caller holds the lock)."""
+        due = self._db.execute(
+            "SELECT job_id, status, plan, data FROM jobs WHERE next_at IS NOT NULL AND next_at <= ?", (now,)
+        ).fetchall()
+        for job_id, status, plan_text, data_text in due:
+            plan = json.loads(plan_text or "[]")
+            data = json.loads(data_text)
+            while plan and plan[0][0] <= now:
+                at, status, changes = plan.pop(0)
+                self._apply(data, status, changes, at)
+            self._db.execute(
+                "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?",
+                (status, json.dumps(data), json.dumps(plan) if plan else None, plan[0][0] if plan else None, job_id),
+            )
+
+    @staticmethod
+    def _apply(data: dict, status: str, changes: dict, at: int) -> None:
+        for key, value in changes.items():
+            if key == "start_time" and value == "@":
+                data["start_time"] = at
+            elif key == "duration" and value == "@":
+                start = data.get("start_time") or 0
+                data["duration"] = max(0, at - start) if start else 0
+            else:
+                data[key] = value
+        data["status_desc"] = changes.get("status_desc", STATUS_DESC.get(status, ""))
+        data["update_time"] = at
+
+    def _row_to_job(self, row: tuple, now: int, detail: bool) -> dict:
+        job_id, project_id, name, job_type, status, queue_name, user_name, create_time, data_text = row
+        data = json.loads(data_text)
+        job = dict(data)
+        job.update(
+            job_id=job_id,
+            project_id=project_id,
+            name=name,
+            job_type=job_type,
+            status=status,
+            queue_name=queue_name,
+            user_name=user_name,
+            create_time=create_time,
+        )
+        if status in _ACTIVE_STATUSES and job.get("start_time"):
+            job["duration"] = max(0, now - job["start_time"])
+        fields = DETAIL_FIELDS if detail else LIST_FIELDS
+        return {key: job.get(key) for key in fields}
+
+    _SELECT = "SELECT job_id, project_id, name, job_type, status, queue_name, user_name, create_time, data FROM jobs"
+
+    def _fetch(self, project_id: str, job_id: int) -> tuple | None:
+        return self._db.execute(self._SELECT + " WHERE job_id=? AND project_id=?", (job_id, project_id)).fetchone()
+
+    def _write(self, job_id: int, status: str, data: dict, plan: list | None) -> None:
+        self._db.execute(
+            "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?",
+            (status, json.dumps(data), json.dumps(plan) if plan else None, plan[0][0] if plan else None, job_id),
+        )
+
+    # -- API -----------------------------------------------------------------------------------
+
+    def create(self, project_id: str, fields: dict[str, Any]) -> int:
+        """Insert a job; ``fields`` are job fields (see DETAIL_FIELDS). Returns the job id."""
+        unknown = set(fields) - SEEDABLE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown job field(s): {', '.join(sorted(unknown))}")
+        status = fields.get("status") or "job_init"
+        if status not in JOB_STATUSES:
+            raise ValueError(f"unknown job status {status!r}")
+        name = fields.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("a job needs a non-empty name")
+        tags = fields.get("tags") or []
+        with self._lock:
+            now = self._now()
+            job_id = fields.get("job_id")
+            if job_id is None:
+                top = self._db.execute("SELECT MAX(job_id) FROM jobs").fetchone()[0] or 0
+                job_id = max(top + 1, FIRST_JOB_ID)
+            elif self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone():
+                raise ValueError(f"job id {job_id} already exists")
+            user_name = fields.get("user_name") or "dli_user"
+            data = {
+                "desc": "",
+                "status_desc": STATUS_DESC.get(status, ""),
+                "start_time": None,
+                "duration": 0,
+                "root_id": -1,
+                "graph_editor_enabled": False,
+                "has_savepoint": False,
+                "savepoint_path": None,
+                "restart_times": 0,
+                "user_id": user_id_for(user_name),
+                "sql_body": None,
+                "run_mode": "shared_cluster",
+                "main_class": None,
+                "entrypoint_args": None,
+                "job_config": {"checkpoint_enabled": False, "checkpoint_interval": 10, "cu_number": 2,
+                               "parallel_number": 1},
+                "update_time": now,
+                "tags": tags,
+            }
+            data.update({k: v for k, v in fields.items() if k not in _COLUMNS and k != "job_id"})
+            self._db.execute(
+                "INSERT INTO jobs (job_id, project_id, name, job_type, status, queue_name, user_name,"
+                " create_time, tags, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    int(job_id),
+                    project_id,
+                    name,
+                    fields.get("job_type") or "flink_sql_job",
+                    status,
+                    fields.get("queue_name"),
+                    user_name,
+                    int(fields.get("create_time") or now),
+                    _tags_key(tags),
+                    json.dumps(data),
+                ),
+            )
+            return int(job_id)
+
+    def count_all(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+
+    def get(self, project_id: str, job_id: int, detail: bool = True) -> dict | None:
+        with self._lock:
+            now = self._now()
+            self._settle(now)
+            row = self._fetch(project_id, job_id)
+            return self._row_to_job(row, now, detail) if row else None
+
+    def existing(self, project_id: str, job_ids: Iterable[int]) -> set[int]:
+        ids = list(dict.fromkeys(job_ids))
+        found: set[int] = set()
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT job_id FROM jobs WHERE project_id=? AND job_id IN ({marks})", (project_id, *chunk)
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
+    def list(
+        self,
+        project_id: str,
+        *,
+        job_type: str | None = None,
+        status: str | None = None,
+        queue_name: str | None = None,
+        name: str | None = None,
+        user_name: str | None = None,
+        tags: list[tuple[str, str]] | None = None,
+        order: str = "desc",
+        limit: int = 10,
+        offset: int = 0,
+        detail: bool = False,
+    ) -> tuple[int, list[dict]]:
+        where = ["project_id=?"]
+        args: list[Any] = [project_id]
+        for column, value in (("job_type", job_type), ("status", status), ("queue_name", queue_name),
+                              ("user_name", user_name)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        if name:
+            where.append("instr(lower(name), ?) > 0")
+            args.append(name.lower())
+        for key, value in tags or ():
+            where.append("instr(tags, ?) > 0")
+            args.append(f",{key}={value},")
+        clause = " WHERE " + " AND ".join(where)
+        direction = "ASC" if order == "asc" else "DESC"
+        with self._lock:
+            now = self._now()
+            self._settle(now)
+            total = self._db.execute("SELECT COUNT(*) FROM jobs" + clause, args).fetchone()[0]
+            rows = self._db.execute(
+                self._SELECT + clause + f" ORDER BY create_time {direction}, job_id {direction} LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+            return total, [self._row_to_job(row, now, detail) for row in rows]
+
+    def run(self, project_id: str, job_ids: list[int], resume_savepoint: bool) -> list[tuple[bool, str]]:
+        """One (ok, message) per id, in order; each accepted job starts its submit plan."""
+        out: list[tuple[bool, str]] = []
+        with self._lock:
+            now = self._now()
+            self._settle(now)
+            for job_id in job_ids:
+                row = self._fetch(project_id, job_id)
+                if row is None:
+                    out.append((False, f"The job {job_id} does not exist (DLI.16001)."))
+                    continue
+                status, name, data = row[4], row[2], json.loads(row[8])
+                if status not in RUNNABLE_STATUSES:
+                    out.append((False, f"The job {job_id} cannot be started: its status is {status}."))
+                    continue
+                message = "The request for submitting DLI jobs is delivered successfully."
+                if resume_savepoint and data.get("has_savepoint"):
+                    message += f" Job {job_id} resumes from its savepoint {data.get('savepoint_path')}."
+                final = "job_submit_fail" if "fail" in name.lower() else "job_running"
+                then = {"start_time": "@", "duration": 0} if final == "job_running" else {}
+                data.update(status_desc="", update_time=now, start_time=None, duration=0)
+                self._write(job_id, "job_submitting", data, [[now + self._ms(SUBMIT_MS), final, then]])
+                out.append((True, message))
+        return out
+
+    def stop(self, project_id: str, job_ids: list[int], trigger_savepoint: bool) -> list[tuple[bool, str]]:
+        out: list[tuple[bool, str]] = []
+        with self._lock:
+            now = self._now()
+            self._settle(now)
+            for job_id in job_ids:
+                row = self._fetch(project_id, job_id)
+                if row is None:
+                    out.append((False, f"The job {job_id} does not exist (DLI.16001)."))
+                    continue
+                status, data = row[4], json.loads(row[8])
+                if status not in STOPPABLE_STATUSES:
+                    out.append((False, f"The job {job_id} cannot be stopped: its status is {status}."))
+                    continue
+                plan: list = []
+                at = now
+                first = "job_canceling"
+                if trigger_savepoint and status != "job_submitting":
+                    first = "job_savepointing"
+                    at += self._ms(SAVEPOINT_MS)
+                    path = f"obs://dli-emulator/savepoints/{project_id}/{job_id}/{at}"
+                    plan.append([at, "job_canceling", {"has_savepoint": True, "savepoint_path": path}])
+                plan.append([at + self._ms(CANCEL_MS), "job_cancel_success", {"duration": "@"}])
+                data.update(status_desc="", update_time=now)
+                self._write(job_id, first, data, plan)
+                out.append((True, "The request for stopping DLI jobs is delivered successfully."))
+        return out
+
+    def delete(self, project_id: str, job_ids: list[int]) -> list[tuple[bool, str]]:
+        out: list[tuple[bool, str]] = []
+        with self._lock:
+            for job_id in job_ids:
+                cur = self._db.execute("DELETE FROM jobs WHERE job_id=? AND project_id=?", (job_id, project_id))
+                if cur.rowcount:
+                    out.append((True, "The job is deleted successfully."))
+                else:
+                    out.append((False, f"The job {job_id} does not exist (DLI.16001)."))
+        return out
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

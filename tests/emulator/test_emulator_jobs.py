@@ -1,0 +1,272 @@
+"""The DLI job routes: run/stop/list/detail/delete/create, shapes as in shared/dli-api.md."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dli_magic.contract import JOB_STATUSES, RUNNABLE_STATUSES
+
+RUN_OK = "The request for submitting DLI jobs is delivered successfully."
+
+
+def test_list_default_page_and_total_count(api):
+    r = api.get("jobs")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["is_success"] == "true"
+    assert body["job_list"]["total_count"] == 12
+    jobs = body["job_list"]["jobs"]
+    assert len(jobs) == 10  # default limit
+    created = [j["create_time"] for j in jobs]
+    assert created == sorted(created, reverse=True)  # default order desc
+    assert {"job_id", "name", "status", "has_savepoint", "queue_name", "create_time"} <= set(jobs[0])
+    assert "sql_body" not in jobs[0]  # a detail-only field
+
+
+def test_list_pagination_order_and_limit_cap(api):
+    seen = []
+    for offset in range(0, 12, 5):
+        r = api.get("jobs", params={"limit": 5, "offset": offset, "order": "asc"})
+        page = r.json()["job_list"]
+        assert page["total_count"] == 12
+        seen += [j["job_id"] for j in page["jobs"]]
+    assert len(seen) == 12 and len(set(seen)) == 12
+    times = [api.emu.get_job(i)["create_time"] for i in seen]
+    assert times == sorted(times)
+    assert len(api.get("jobs", params={"limit": 100}).json()["job_list"]["jobs"]) == 12
+    r = api.get("jobs", params={"limit": 101})
+    assert r.status_code == 400
+    assert r.json()["error_code"] == "DLI.0001" and "limit" in r.json()["error_msg"]
+
+
+@pytest.mark.parametrize(
+    "params, error_field",
+    [({"limit": "x"}, "limit"), ({"offset": -1}, "offset"), ({"order": "up"}, "order"),
+     ({"status": "running"}, "status"), ({"show_detail": "yes"}, "show_detail"), ({"tags": "novalue"}, "tags")],
+)
+def test_list_bad_parameters_are_400_naming_the_field(api, params, error_field):
+    r = api.get("jobs", params=params)
+    assert r.status_code == 400
+    assert r.json()["error_code"] == "DLI.0001"
+    assert error_field in r.json()["error_msg"]
+
+
+def test_list_filters(api):
+    def ids(**params):
+        body = api.get("jobs", params={"limit": 100, **params}).json()["job_list"]
+        assert body["total_count"] == len(body["jobs"])
+        return {j["job_id"] for j in body["jobs"]}
+
+    assert ids(status="job_running") == {130, 137}
+    assert ids(job_type="flink_jar_job") == {137, 160, 219}
+    assert ids(queue_name="dli_dev") == {138, 142, 160, 188, 219}
+    assert ids(name="SYNC") == {138}  # substring, case-insensitive
+    assert ids(user_name="dev_kai") == {160, 188}
+    assert ids(tags="env=dev,team=platform") == {138, 142, 160, 188}
+    assert ids(tags="env=dev") == {138, 142, 160, 188, 219}
+    assert ids(status="job_running", queue_name="dli_dev") == set()
+    page = api.get("jobs", params={"queue_name": "dli_prod", "limit": 2}).json()["job_list"]
+    assert page["total_count"] == 7 and len(page["jobs"]) == 2
+
+
+def test_list_show_detail_adds_detail_fields(api):
+    jobs = api.get("jobs", params={"show_detail": "true", "limit": 1}).json()["job_list"]["jobs"]
+    assert {"sql_body", "project_id", "job_config", "user_id", "update_time"} <= set(jobs[0])
+
+
+def test_detail_shape_and_unknown_id(api):
+    r = api.get("jobs/137")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["is_success"] == "true" and body["message"]
+    job = body["job_detail"]
+    assert job["job_id"] == 137 and job["name"] == "payments_fraud_score"
+    assert job["project_id"] == api.emu.project_id
+    assert job["has_savepoint"] is True and job["savepoint_path"].startswith("obs://")
+    assert job["duration"] > 0 and job["start_time"] > 0  # running: duration grows with the clock
+    for missing in ("jobs/999999", "jobs/1"):
+        r = api.get(missing)
+        assert r.status_code == 400
+        assert r.json()["error_code"] == "DLI.16001"
+        assert missing.split("/")[1] in r.json()["error_msg"]
+    r = api.get("jobs/abc")
+    assert r.status_code == 400 and r.json()["error_code"] == "DLI.0001"
+
+
+def test_run_per_item_results_in_request_order(api):
+    r = api.post("jobs/run", json={"job_ids": [138, 130, 424242], "resume_savepoint": False})
+    assert r.status_code == 200
+    items = r.json()
+    assert [i["is_success"] for i in items] == ["true", "false", "false"]
+    assert items[0]["message"] == RUN_OK
+    assert "130" in items[1]["message"] and "job_running" in items[1]["message"]
+    assert "424242" in items[2]["message"]
+    assert api.status(138) == "job_submitting"
+
+
+def test_run_transitions_with_advance_clock(emulator_factory, make_api):
+    emu = emulator_factory(token="t", speed=1.0)
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    ok = emu.create_job(name="good")
+    bad = emu.create_job(name="will_FAIL_soon")
+    items = api.post("jobs/run", json={"job_ids": [ok, bad]}).json()
+    assert [i["is_success"] for i in items] == ["true", "true"]
+    assert api.status(ok) == api.status(bad) == "job_submitting"
+    emu.advance_clock(1.0)
+    assert api.status(ok) == "job_submitting"
+    emu.advance_clock(1.5)
+    assert api.status(ok) == "job_running"
+    assert api.status(bad) == "job_submit_fail"
+    detail = api.get(f"jobs/{ok}").json()["job_detail"]
+    assert detail["status"] == "job_running" and detail["start_time"] > 0
+    # listing sees the settled status too (the status filter runs in SQL)
+    listed = api.get("jobs", params={"status": "job_running"}).json()["job_list"]["jobs"]
+    assert [j["job_id"] for j in listed] == [ok]
+    # a failed submission may be run again
+    assert api.post("jobs/run", json={"job_ids": [bad]}).json()[0]["is_success"] == "true"
+
+
+def test_running_twice_is_refused_per_item(api):
+    first = api.post("jobs/run", json={"job_ids": [204]}).json()
+    second = api.post("jobs/run", json={"job_ids": [204]}).json()
+    assert first[0]["is_success"] == "true"
+    assert second[0]["is_success"] == "false" and "204" in second[0]["message"]
+
+
+def test_stop_with_savepoint_then_resume(emulator_factory, make_api):
+    emu = emulator_factory(token="t")
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    job = emu.create_job(name="stream", status="job_running", start_time=emu.now_ms() - 5000)
+    items = api.post("jobs/stop", json={"job_ids": [job], "trigger_savepoint": True}).json()
+    assert items == [{"is_success": "true", "message": "The request for stopping DLI jobs is delivered successfully."}]
+    assert api.status(job) == "job_savepointing"
+    emu.advance_clock(1.01)
+    assert api.status(job) == "job_canceling"
+    assert emu.get_job(job)["has_savepoint"] is True
+    emu.advance_clock(1.01)
+    stopped = emu.get_job(job)
+    assert stopped["status"] == "job_cancel_success"
+    assert stopped["duration"] >= 5000
+    assert stopped["status"] in RUNNABLE_STATUSES
+    # stopping a stopped job is refused per item
+    again = api.post("jobs/stop", json={"job_ids": [job]}).json()[0]
+    assert again["is_success"] == "false" and str(job) in again["message"]
+    # resume from the savepoint: the message says so
+    msg = api.post("jobs/run", json={"job_ids": [job], "resume_savepoint": True}).json()[0]["message"]
+    assert msg.startswith("The request for submitting DLI jobs is delivered successfully.")
+    assert "savepoint" in msg and stopped["savepoint_path"] in msg
+
+
+def test_stop_without_savepoint_cancels(emulator_factory, make_api):
+    emu = emulator_factory(token="t", speed=10)
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    job = emu.create_job(name="s", status="job_running", start_time=emu.now_ms())
+    api.post("jobs/stop", json={"job_ids": [job], "trigger_savepoint": False})
+    assert api.status(job) == "job_canceling"
+    emu.advance_clock(0.11)
+    assert api.status(job) == "job_cancel_success"
+    assert emu.get_job(job)["has_savepoint"] is False
+
+
+def test_unknown_ids_error_mode(emulator_factory, make_api):
+    emu = emulator_factory(token="t", unknown_ids="error")
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    job = emu.create_job(name="a")
+    r = api.post("jobs/run", json={"job_ids": [job, 777777]})
+    assert r.status_code == 400
+    assert r.json()["error_code"] == "DLI.16001" and "777777" in r.json()["error_msg"]
+    assert api.status(job) == "job_init"  # nothing processed
+    r = api.post("jobs/stop", json={"job_ids": [777777]})
+    assert r.status_code == 400 and r.json()["error_code"] == "DLI.16001"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b"not json", "body"),
+        (b"[1,2]", "body"),
+        (b"{}", "job_ids"),
+        (b'{"job_ids": 131}', "job_ids"),
+        (b'{"job_ids": []}', "job_ids"),
+        (b'{"job_ids": [131, "x"]}', "job_ids[1]"),
+        (b'{"job_ids": [131, 1.5]}', "job_ids[1]"),
+        (b'{"job_ids": [true]}', "job_ids[0]"),
+        (b'{"job_ids": [131], "resume_savepoint": "yes"}', "resume_savepoint"),
+    ],
+)
+def test_malformed_run_bodies_are_400_naming_the_field(api, body, field):
+    before = api.status(138)
+    r = api.post("jobs/run", data=body, headers={**api.headers, "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error_code"] == "DLI.0001"
+    assert field in r.json()["error_msg"]
+    assert api.status(138) == before
+
+
+def test_stop_bad_trigger_savepoint(api):
+    r = api.post("jobs/stop", json={"job_ids": [130], "trigger_savepoint": 1})
+    assert r.status_code == 400 and "trigger_savepoint" in r.json()["error_msg"]
+    assert api.status(130) == "job_running"
+
+
+def test_create_sql_and_jar_jobs(api):
+    r = api.post("sql-jobs", json={"name": "my_sql", "sql_body": "SELECT 1", "queue_name": "q1",
+                                   "tags": [{"key": "k", "value": "v"}], "cu_number": 4})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["is_success"] == "true"
+    job = body["job"]
+    assert job["status_name"] == "job_init" and isinstance(job["job_id"], int)
+    detail = api.get(f"jobs/{job['job_id']}").json()["job_detail"]
+    assert detail["name"] == "my_sql" and detail["sql_body"] == "SELECT 1" and detail["queue_name"] == "q1"
+    assert detail["job_type"] == "flink_sql_job" and detail["job_config"]["cu_number"] == 4
+    assert detail["user_name"]
+    assert {j["job_id"] for j in api.get("jobs", params={"tags": "k=v"}).json()["job_list"]["jobs"]} == {job["job_id"]}
+    r = api.post("flink-jobs", json={"name": "my_jar", "main_class": "a.B", "entrypoint": "obs://b/x.jar"})
+    jar = r.json()["job"]["job_id"]
+    assert jar > job["job_id"]
+    detail = api.get(f"jobs/{jar}").json()["job_detail"]
+    assert detail["job_type"] == "flink_jar_job" and detail["job_config"]["entrypoint"] == "obs://b/x.jar"
+    for bad, field in (({}, "name"), ({"name": "x" * 58}, "name"), ({"name": "a", "tags": "k=v"}, "tags"),
+                       ({"name": "a", "job_type": "spark"}, "job_type")):
+        r = api.post("sql-jobs", json=bad)
+        assert r.status_code == 400 and field in r.json()["error_msg"], bad
+
+
+def test_delete_one_and_batch(api):
+    r = api.delete("jobs/138")
+    assert r.status_code == 200 and r.json()["is_success"] == "true"
+    assert api.get("jobs/138").status_code == 400
+    assert api.delete("jobs/138").json()["error_code"] == "DLI.16001"
+    items = api.post("jobs/delete", json={"job_ids": [142, 138]}).json()
+    assert [i["is_success"] for i in items] == ["true", "false"]
+    assert "138" in items[1]["message"]
+    assert api.get("jobs").json()["job_list"]["total_count"] == 10
+
+
+def test_every_status_is_valid_and_is_success_is_a_string(api):
+    jobs = api.get("jobs", params={"limit": 100}).json()["job_list"]["jobs"]
+    assert all(j["status"] in JOB_STATUSES for j in jobs)
+    assert all(isinstance(i["is_success"], str) for i in api.post("jobs/run", json={"job_ids": [138]}).json())
+
+
+def test_project_isolation(api, emulator):
+    other = "f" * 32
+    job = emulator.create_job(name="theirs", project_id=other)
+    assert api.get(f"jobs/{job}").status_code == 400  # invisible from the default project
+    assert api.get(f"jobs/{job}", project_id=other).json()["job_detail"]["project_id"] == other
+    listing = api.get("jobs", project_id=other).json()["job_list"]
+    assert listing["total_count"] == 1 and listing["jobs"][0]["job_id"] == job
+    item = api.post("jobs/run", project_id=other, json={"job_ids": [130]}).json()[0]
+    assert item["is_success"] == "false"  # a default-project job is unknown in the other project
+    assert api.status(130) == "job_running"
+
+
+def test_unknown_route_and_wrong_method_are_gateway_404(api):
+    for method, tail in (("GET", "nope"), ("PUT", "jobs/run"), ("GET", "jobs/run/x")):
+        r = api.call(method, tail)
+        assert r.status_code == 404
+        assert r.json()["error_code"] == "APIGW.0101"
+        assert re.fullmatch(r"[0-9a-f]{32}", r.json()["request_id"])
