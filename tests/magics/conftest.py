@@ -50,6 +50,11 @@ def dli_env(emulator, monkeypatch):
     return emulator
 
 
-def api_requests(emulator, path_part: str = "/streaming/"):
-    """The emulator's logged DLI API requests (IAM calls left out)."""
+def _api_requests(emulator, path_part: str = "/streaming/"):
     return [r for r in emulator.request_log() if path_part in r["path"]]
+
+
+@pytest.fixture
+def api_requests():
+    """``api_requests(emulator, path_part)``: the emulator's logged DLI API requests (no IAM calls)."""
+    return _api_requests

@@ -1,0 +1,137 @@
+"""--wait: polling the list API, request budget per round, live status, timeout and Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dli_magic import api
+from dli_magic.emulator.testing import SENTINEL_TOKEN
+
+
+@pytest.fixture
+def slow_emulator(emulator_factory, monkeypatch):
+    """An empty project (only the jobs a test creates) whose runs take ~2 s to submit (speed 1)."""
+    emu = emulator_factory(token=SENTINEL_TOKEN, demo=False, speed=1.0)
+    monkeypatch.setenv("DLI_ENDPOINT", emu.url)
+    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
+    monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
+    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.05")
+    return emu
+
+
+def _list_requests(emu):
+    return [r for r in emu.request_log() if r["method"] == "GET" and r["path"].endswith("/streaming/jobs")]
+
+
+def test_wait_reaches_job_running(shell, dli_env, capsys):
+    failing = dli_env.create_job(name="etl_fail")  # the emulator fails submits of *fail* names
+    df = shell.run_line_magic("dli_run", f"138 204 {failing} --wait")
+    assert df["status"].tolist() == ["job_running", "job_running", "job_submit_fail"]
+    assert df.attrs["wait"] is True and df.attrs["wait_timed_out"] is False
+    assert df.attrs["wait_rounds"] >= 1
+    # A terminal shell gets one status line rewritten with \r, ended by one newline.
+    err = capsys.readouterr().err
+    assert "\r" in err and err.count("\n") == 1 and "settled" in err
+
+
+def test_strict_after_wait_flags_jobs_that_failed_to_submit(shell, dli_env):
+    failing = dli_env.create_job(name="etl_fail")
+    result = shell.run_cell(f"%dli_run 138 {failing} --wait --strict")
+    assert isinstance(result.error_in_exec, api.JobsFailedError)
+    assert result.error_in_exec.job_ids == [failing]
+    frame = result.error_in_exec.frame
+    assert frame["is_success"].all()  # accepted by the call, failed while submitting
+    assert frame.set_index("job_id").loc[failing, "status"] == "job_submit_fail"
+
+
+def test_list_requests_per_round_stay_within_ceil_n_over_100(shell, slow_emulator, monkeypatch):
+    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.3")
+    ids = [slow_emulator.create_job(name=f"job_{i}") for i in range(150)]
+    shell.user_ns["ids"] = ids
+    slow_emulator.clear_request_log()
+    df = shell.run_line_magic("dli_run", "$ids --wait --timeout 20")
+    assert (df["status"] == "job_running").all()
+    rounds = df.attrs["wait_rounds"]
+    lists = _list_requests(slow_emulator)
+    assert rounds >= 3  # the fill pass and at least two polls while jobs were submitting
+    assert len(lists) <= rounds * math.ceil(len(ids) / 100)
+    assert all("limit=100" in r["query"] for r in lists)
+    assert not [r for r in slow_emulator.request_log() if "/streaming/jobs/" in r["path"] and r["method"] == "GET"]
+
+
+def test_timeout_returns_the_frame_with_pending_rows(shell, slow_emulator, capsys):
+    job = slow_emulator.create_job(name="slow")
+    df = shell.run_line_magic("dli_run", f"{job} --wait --timeout 0.3")
+    assert df.loc[0, "status"] == "job_submitting"
+    assert df.attrs["wait_timed_out"] is True
+    assert "0.3 s wait timeout" in df.loc[0, "message"]
+    err = capsys.readouterr().err
+    assert "Wait timeout of 0.3 s reached" in err and str(job) in err
+
+
+def test_timeout_with_strict_counts_pending_jobs_as_failed(shell, slow_emulator):
+    job = slow_emulator.create_job(name="slow")
+    result = shell.run_cell(f"%dli_run {job} --wait --timeout 0.2 --strict")
+    assert isinstance(result.error_in_exec, api.JobsFailedError)
+
+
+def test_ctrl_c_stops_waiting_and_never_cancels(slow_emulator):
+    job = slow_emulator.create_job(name="slow")
+    calls = []
+
+    def on_state(state):
+        calls.append(dict(state.statuses))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    df = api.execute("run", [job], wait=True, on_state=on_state, notify=None)
+    assert df.attrs["wait_interrupted"] is True
+    assert df.loc[0, "status"] == "job_submitting"
+    assert "interrupted" in df.loc[0, "message"]
+    assert not [r for r in slow_emulator.request_log() if r["path"].endswith("jobs/stop")]
+    assert slow_emulator.get_job(job)["status"] in ("job_submitting", "job_running")
+
+
+def test_ctrl_c_from_the_notebook_display_in_the_magic(shell, slow_emulator, monkeypatch, capsys):
+    job = slow_emulator.create_job(name="slow")
+    shell.run_cell("%config DliMagic.live_status = 'display'")
+    published = []
+
+    def publish(data, metadata=None, *args, **kwargs):
+        published.append((data, kwargs))
+        if len(published) == 3:
+            raise KeyboardInterrupt  # the user presses Ctrl-C while the status is drawn
+
+    monkeypatch.setattr(shell.display_pub, "publish", publish)
+    result = shell.run_cell(f"df = %dli_run {job} --wait")
+    assert result.success
+    df = shell.user_ns["df"]
+    assert df.attrs["wait_interrupted"] is True
+    assert df.loc[0, "status"] == "job_submitting"
+    # One display, then in-place updates of the same display id (text/plain + HTML table).
+    first = published[0]
+    assert "text/html" in first[0] and "waiting for 1 of 1 job" in first[0]["text/plain"]
+    assert all(p[1].get("update") for p in published[1:])
+    assert "Stopped waiting (Ctrl-C)" in capsys.readouterr().err
+
+
+def test_a_job_that_disappears_is_unknown(shell, slow_emulator):
+    job = slow_emulator.create_job(name="slow")
+
+    def on_state(state):
+        if state.rounds == 1:  # someone deletes the job (DELETE over HTTP) while we wait
+            with api.connect() as other:
+                other.delete_job(job)
+
+    df = api.execute("run", [job], wait=True, on_state=on_state, notify=None, timeout=5)
+    assert df["status"].isna().all()
+    assert "not found in the job list" in df.loc[0, "message"]
+
+
+def test_progress_callback_gets_status_counts(slow_emulator):
+    job = slow_emulator.create_job(name="slow")
+    seen = []
+    api.run_jobs([job], wait=True, timeout=0.2, progress=seen.append)
+    assert seen and seen[0] == {"job_submitting": 1}
