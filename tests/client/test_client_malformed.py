@@ -1,0 +1,142 @@
+"""Answers the emulator never gives: a small real HTTP server on 127.0.0.1 replays crafted responses."""
+
+from __future__ import annotations
+
+import json
+import threading
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from dli_magic.client import DliClient
+from dli_magic.errors import MalformedResponseError, RequestRejectedError, ServiceError, ThrottledError
+
+PROJECT = "0123456789abcdef0123456789abcdef"
+
+
+class Crafted:
+    """Answers each request with the next canned (status, headers, body); records what arrived."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, dict, bytes]] = []
+        self.seen: list[tuple[str, str, bytes]] = []
+        crafted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                crafted.seen.append((self.command, self.path, self.rfile.read(length)))
+                status, headers, body = crafted.answers.pop(0)
+                self.send_response(status)
+                for name, value in {"X-Request-Id": f"rid-{len(crafted.seen)}", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def add(self, status: int, body: object, headers: dict | None = None) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.answers.append((status, {"Content-Type": "application/json", **(headers or {})}, raw))
+
+
+@pytest.fixture
+def crafted():
+    server = Crafted()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def client(crafted):
+    with DliClient(endpoint=crafted.url, project_id=PROJECT, auth_token="crafted-token-value",
+                   backoff_base=0.01, max_retries=2) as c:
+        yield c
+
+
+def test_is_success_in_any_case_and_type(crafted, client):
+    crafted.add(200, [{"is_success": "TRUE", "message": "a"}, {"is_success": "False", "message": "b"},
+                      {"is_success": True, "message": None}])
+    result = client.run_jobs([1, 2, 3])
+    assert [(o.is_success, o.message) for o in result.outcomes] == [(True, "a"), (False, "b"), (True, "")]
+    assert result.outcomes[0].request_id == "rid-1"
+
+
+@pytest.mark.parametrize("element", [{"is_success": "yes"}, {"is_success": 1}, {"message": "x"}, "true"])
+def test_unreadable_is_success_is_malformed(crafted, client, element):
+    crafted.add(200, [element])
+    with pytest.raises(MalformedResponseError) as info:
+        client.run_jobs([5])
+    assert info.value.status == 200 and info.value.request_id == "rid-1" and info.value.job_ids == [5]
+
+
+def test_non_array_run_answer_is_malformed(crafted, client):
+    crafted.add(200, {"is_success": "true", "message": "ok"})
+    with pytest.raises(MalformedResponseError, match="not an array.*is_success"):
+        client.run_jobs([5])
+
+
+def test_non_json_200_shows_status_and_excerpt(crafted, client):
+    crafted.add(200, b"<html><body>" + b"Maintenance window " * 40 + b"</body></html>", {"Content-Type": "text/html"})
+    with pytest.raises(MalformedResponseError) as info:
+        client.run_jobs([5])
+    text = str(info.value)
+    assert "HTTP 200" in text and "not JSON" in text and "Maintenance window" in text
+    assert len(info.value.message) < 300
+    assert len(crafted.seen) == 1  # a processed POST is never replayed
+
+
+def test_html_5xx_is_service_error_with_excerpt(crafted, client):
+    crafted.add(504, b"<html><h1>504 Gateway Time-out</h1></html>", {"Content-Type": "text/html"})
+    with pytest.raises(ServiceError) as info:
+        client.stop_jobs([5])
+    assert info.value.status == 504 and "504 Gateway Time-out" in info.value.message
+
+
+def test_429_without_body_gets_gateway_code_and_http_date_retry_after(crafted, client):
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=1), usegmt=True)
+    for _ in range(3):
+        crafted.add(429, b"", {"Retry-After": when})
+    with pytest.raises(ThrottledError) as info:
+        client.run_jobs([5])
+    assert info.value.error_code == "APIGW.0308" and info.value.attempts == 3
+    assert info.value.retry_after is not None and info.value.retry_after <= 1.0
+
+
+def test_list_without_job_list_is_malformed(crafted, client):
+    crafted.add(200, {"is_success": "true", "message": ""})
+    with pytest.raises(MalformedResponseError, match="job_list"):
+        client.list_jobs()
+
+
+def test_list_is_success_false_is_rejected(crafted, client):
+    crafted.add(200, {"is_success": "false", "message": "Queue busy"})
+    with pytest.raises(RequestRejectedError, match="Queue busy"):
+        client.list_jobs()
+
+
+def test_list_stops_when_total_count_reached_even_with_full_pages(crafted, client):
+    jobs = [{"job_id": i, "name": f"j{i}", "status": "job_init"} for i in range(1, 4)]
+    crafted.add(200, {"is_success": "true", "job_list": {"total_count": 5, "jobs": jobs}})
+    crafted.add(200, {"is_success": "true", "job_list": {"total_count": 5, "jobs": [{"job_id": 4}, {"job_id": 5}]}})
+    assert [j.job_id for j in client.list_jobs(page_size=3)] == [1, 2, 3, 4, 5]
+    assert [path.split("?")[1] for _, path, _ in crafted.seen] == [
+        "limit=3&offset=0&order=desc", "limit=3&offset=3&order=desc"
+    ]
+
+
+def test_create_without_job_id_is_malformed(crafted, client):
+    crafted.add(200, {"is_success": "true", "message": "created"})
+    with pytest.raises(MalformedResponseError, match="job.job_id"):
+        client.create_sql_job("x")
