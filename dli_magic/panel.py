@@ -14,7 +14,7 @@ waiting code, same history), so the panel adds no second poller and no second sc
 from __future__ import annotations
 
 import html
-import inspect
+import sys
 import threading
 import time
 from itertools import islice
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 import ipywidgets as widgets
 
 from .contract import JOB_STATUSES
-from .errors import DLIError
+from .errors import BadInputError, DLIError
 from .ids import validate_job_ids
 from .results import Job
 
@@ -147,10 +147,18 @@ def error_lines(exc: BaseException) -> list[str]:
     return [f"{type(exc).__name__}: {exc}"]
 
 
-def progress_text(action: str, counts: dict[str, int], seconds: float) -> str:
-    """One live progress line, e.g. ``run: 2 submitted · 1 running · 0 failed (3.0 s)``."""
-    parts = " · ".join(f"{n} {label}" for label, n in counts.items())
-    return f"{action}: {parts} ({seconds:.1f} s)" if parts else f"{action}: working… ({seconds:.1f} s)"
+def progress_text(action: str, counts: dict[str, int], seconds: float, pending: int = 0) -> str:
+    """One live progress line, e.g. ``run: 2 job_submitting · 1 job_running · waiting on 2 (3.0 s)``.
+
+    ``counts`` maps status → number of jobs (``WaitState.counts()``), in the contract's order.
+    """
+    order = {status: i for i, status in enumerate(JOB_STATUSES)}
+    ordered = sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+    parts = [f"{n} {status}" for status, n in ordered if n]
+    if pending:
+        parts.append(f"waiting on {pending}")
+    body = " · ".join(parts) if parts else "working…"
+    return f"{action}: {body} ({seconds:.1f} s)"
 
 
 # ---------------------------------------------------------------- the widget
@@ -174,6 +182,21 @@ class DliPanel(widgets.VBox):
         profile: str | None = None,
         **settings: Any,
     ) -> None:
+        if client is None:
+            # Built here, so bad settings fail the cell at once (ConfigError, one line) and the
+            # settings (secrets included) live only inside the client, never in the panel.
+            from .api import connect
+
+            if profile is not None:
+                settings["profile"] = profile
+            client = connect(**settings)
+            owns_client = True
+        elif settings or profile is not None:
+            raise BadInputError("Pass either client= or settings/profile to the panel, not both.")
+        else:
+            owns_client = False
+        self._client = client
+        self._owns_client = owns_client
         self._build_widgets()
         super().__init__(children=self._layout_children())
         self.add_class("dli-panel")
@@ -186,14 +209,12 @@ class DliPanel(widgets.VBox):
         self.jobs: list[Job] = []
         self.last_worker_thread: threading.Thread | None = None
 
-        self._client = client
-        self._owns_client = client is None
-        self._profile = profile
-        self._settings = dict(settings)  # handed to the client only; never put into a widget
         self._busy = False
         self._busy_lock = threading.Lock()
         self._view_lock = threading.RLock()
         self._worker: threading.Thread | None = None
+        self._cancel_wait = threading.Event()
+        self.progress_log: list[str] = []  # every progress line of the panel's runs, for tests/debugging
 
         self.filter_text.observe(self._on_filter_change, names="value")
         self.status_filter.observe(self._on_filter_change, names="value")
@@ -201,6 +222,7 @@ class DliPanel(widgets.VBox):
         self.refresh_button.on_click(self._on_refresh_click)
         self.run_button.on_click(self._on_run_click)
         self.stop_button.on_click(self._on_stop_click)
+        self.cancel_button.on_click(self._on_cancel_click)
         self._update_buttons()
         if load:
             self.refresh()
@@ -235,6 +257,10 @@ class DliPanel(widgets.VBox):
         self.trigger_box.add_class("dli-trigger-savepoint")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", tooltip="Stop the selected jobs")
         self.stop_button.add_class("dli-stop")
+        self.cancel_button = widgets.Button(
+            description="Stop waiting", disabled=True, tooltip="Stop polling; the jobs keep going"
+        )
+        self.cancel_button.add_class("dli-cancel-wait")
         self.progress = widgets.HTML("")
         self.progress.add_class("dli-progress")
         self.summary = widgets.HTML("")
@@ -246,7 +272,7 @@ class DliPanel(widgets.VBox):
         filters = widgets.HBox([self.filter_text, self.status_filter, self.refresh_button])
         run_row = widgets.HBox([self.savepoint_box, self.run_button])
         stop_row = widgets.HBox([self.trigger_box, self.stop_button])
-        actions = widgets.HBox([run_row, stop_row], layout=widgets.Layout(justify_content="space-between"))
+        actions = widgets.HBox([run_row, stop_row, self.cancel_button])
         return [
             self.style_html,
             self.title,
@@ -288,18 +314,10 @@ class DliPanel(widgets.VBox):
 
     # -- client
 
-    def _get_client(self):
-        if self._client is None:
-            from .client import DliClient
-
-            if self._profile is not None:
-                self._settings.setdefault("profile", self._profile)
-            self._client = DliClient(**self._settings)
-        return self._client
-
     @property
     def client(self):
-        return self._get_client()
+        """The ``DliClient`` the panel sends its requests with."""
+        return self._client
 
     # -- filtering (main thread on typing, worker thread after a load: hence the lock)
 
@@ -394,7 +412,7 @@ class DliPanel(widgets.VBox):
     def _load_jobs(self) -> None:
         self.progress.value = "<small>loading jobs…</small>"
         try:
-            jobs = list(islice(self._get_client().iter_jobs(), self.max_jobs))
+            jobs = list(islice(self._client.iter_jobs(), self.max_jobs))
         finally:
             self.progress.value = ""
         self.jobs = jobs
@@ -409,40 +427,50 @@ class DliPanel(widgets.VBox):
     # -- run / stop
 
     def _on_run_click(self, button: widgets.Button) -> None:
-        self._action_click("run", {"resume_savepoint": bool(self.savepoint_box.value)})
+        self._action_click("run", bool(self.savepoint_box.value))  # resume_savepoint
 
     def _on_stop_click(self, button: widgets.Button) -> None:
-        self._action_click("stop", {"trigger_savepoint": bool(self.trigger_box.value)})
+        self._action_click("stop", bool(self.trigger_box.value))  # trigger_savepoint
 
-    def _action_click(self, action: str, options: dict[str, bool]) -> None:
+    def _action_click(self, action: str, option: bool) -> None:
         try:
             if self._busy:
                 return  # a click queued while a request runs is ignored
             ids = validate_job_ids(self.selected_ids).ids  # BadInputError: nothing sent
-            self._start(action, lambda: self._run_action(action, ids, options))
+            self._start(action, lambda: self._run_action(action, ids, option))
         except Exception as exc:
             self._show_error(exc)
 
-    def _run_action(self, action: str, ids: list[int], options: dict[str, bool]) -> None:
+    def _run_action(self, action: str, ids: list[int], option: bool) -> None:
+        # The same function %dli_run / %dli_stop use: same frame, same waiting code, same
+        # history (source "panel"). Its notices go to the panel's Output, not to a thread's stderr.
         from . import api
 
         self.output.outputs = ()
         self.summary.value = ""
+        self._cancel_wait.clear()
         started = time.monotonic()
-        self.progress.value = f"{action}: sending {len(ids)} job{'s' if len(ids) != 1 else ''}…"
-        function = api.run_jobs if action == "run" else api.stop_jobs
-        kwargs: dict[str, Any] = dict(options, wait=self.wait, timeout=self.timeout, client=self._get_client())
-        hook = _progress_parameter(function)
-        if hook is not None:
-            kwargs[hook] = lambda counts: self._on_progress(action, counts, started)
+        self.progress.value = html.escape(f"{action}: sending {len(ids)} job{'s' if len(ids) != 1 else ''}…")
+        if self.wait:
+            self.cancel_button.disabled = False
         try:
-            frame = function(ids, **kwargs)
-        except BaseException:
+            frame = api.execute(
+                action,
+                ids,
+                option,
+                wait=self.wait,
+                timeout=self.timeout,
+                client=self._client,
+                on_state=lambda state: self._on_wait_state(action, state),
+                notify=self._show_notice,
+                echo=None,
+                source="panel",
+            )
+        finally:
+            self.cancel_button.disabled = True
             self.progress.value = ""
-            raise
         seconds = time.monotonic() - started
         self.result = frame
-        self.progress.value = ""
         ok, failed, unknown = outcome_counts(frame)
         self.summary.value = summary_html(action, ok, failed, unknown, seconds)
         self.output.append_display_data(frame)
@@ -452,15 +480,26 @@ class DliPanel(widgets.VBox):
         except Exception as exc:
             self._show_error(exc)
 
-    def _on_progress(self, action: str, counts: Any, started: float) -> None:
+    def _on_wait_state(self, action: str, state: Any) -> None:
+        """Live progress while the API polls the list; "Stop waiting" ends the wait (not the jobs)."""
+        if self._cancel_wait.is_set():
+            # wait_for_jobs treats KeyboardInterrupt from its callback as "stop waiting".
+            raise KeyboardInterrupt
         try:
-            if isinstance(counts, dict):
-                text = progress_text(action, {str(k): int(v) for k, v in counts.items()}, time.monotonic() - started)
-            else:
-                text = f"{action}: {counts}"
-            self.progress.value = html.escape(text)
+            self.progress_log.append(progress_text(action, state.counts(), state.elapsed, len(state.pending)))
+            self.progress.value = html.escape(self.progress_log[-1])
         except Exception as exc:  # progress must never break the run
             self.last_error = exc
+
+    def stop_waiting(self) -> None:
+        """Stop polling for the current run/stop (the jobs keep going); the result shows what is known."""
+        self._cancel_wait.set()
+
+    def _on_cancel_click(self, button: widgets.Button) -> None:
+        try:
+            self.stop_waiting()
+        except Exception as exc:
+            self._show_error(exc)
 
     # -- lifecycle
 
@@ -475,18 +514,6 @@ class DliPanel(widgets.VBox):
                 self._client.close()
             finally:
                 self._client = None
-
-
-def _progress_parameter(function: Callable[..., Any]) -> str | None:
-    """The name of the API function's progress-callback parameter, if it has one."""
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return None
-    for name in ("progress", "on_progress", "progress_callback"):
-        if name in parameters:
-            return name
-    return None
 
 
 def _walk(widget: widgets.Widget) -> Iterable[widgets.Widget]:
@@ -512,3 +539,14 @@ def panel(client: Any = None, **kwargs: Any) -> DliPanel:
     for ``dli_magic.connect``; ``wait=False`` returns after the run call without polling.
     """
     return DliPanel(client, **kwargs)
+
+
+class _CallableModule(type(sys)):
+    """``dli_magic.panel()`` must keep working after this submodule was imported (which makes
+    ``dli_magic.panel`` the module): calling the module = calling :func:`panel`."""
+
+    def __call__(self, client: Any = None, **kwargs: Any) -> DliPanel:
+        return panel(client, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
