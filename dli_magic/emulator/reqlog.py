@@ -35,7 +35,11 @@ def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 def _redact_body(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: (MASK if k.lower() in _SECRET_KEYS else _redact_body(v)) for k, v in value.items()}
+        # A secret-named key holding an object (IAM's "password": {"user": …}) is searched, not masked.
+        return {
+            k: (MASK if k.lower() in _SECRET_KEYS and not isinstance(v, dict) else _redact_body(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_redact_body(v) for v in value]
     return value
