@@ -218,7 +218,7 @@ def load(
     frame = pd.DataFrame.from_records(rows, columns=names)
     for name, dtype in HISTORY_COLUMNS:
         if dtype.startswith("datetime64"):
-            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype(dtype)
         elif dtype == "boolean":
             frame[name] = frame[name].map(lambda v: None if v is None or pd.isna(v) else bool(v))
             frame[name] = frame[name].astype("boolean")
