@@ -300,6 +300,17 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def _redact_known(error: ConfigError, layers: list[Mapping[str, Any]]) -> ConfigError:
+    """A secret pasted into the wrong setting must not be echoed by the error about it."""
+    secrets = {str(layer.get(name)) for layer in layers for name in SECRET_FIELDS if not _unset(layer.get(name))}
+    secrets |= {str(layer.get(env_var(n))) for layer in layers for n in SECRET_FIELDS if not _unset(layer.get(env_var(n)))}
+    secrets |= {str(layer.get(v)) for layer in layers for v in SDK_ENV_FALLBACKS.values() if not _unset(layer.get(v))}
+    for secret in sorted(secrets, key=len, reverse=True):
+        error.message = error.message.replace(secret, REDACTED)
+    error.args = (error.message,)
+    return error
+
+
 def resolve_settings(
     explicit: Mapping[str, Any] | None = None,
     magic_config: Mapping[str, Any] | None = None,
@@ -309,6 +320,14 @@ def resolve_settings(
 ) -> Settings:
     """Merge the layers (first wins) into a validated ``Settings`` with per-field sources."""
     environ = os.environ if environ is None else environ
+    profile_values: dict[str, Any] = {}
+    try:
+        return _resolve(explicit, magic_config, environ, profile, profile_path, profile_values)
+    except ConfigError as error:
+        raise _redact_known(error, [explicit or {}, magic_config or {}, environ, profile_values]) from None
+
+
+def _resolve(explicit, magic_config, environ, profile, profile_path, profile_out: dict) -> Settings:
     explicit = dict(explicit or {})
     magic_config = dict(magic_config or {})
     for origin, layer in (("argument", explicit), ("%config", magic_config)):
@@ -325,6 +344,7 @@ def resolve_settings(
         profile_name, profile_origin = environ[ENV_PROFILE].strip(), f"env {ENV_PROFILE}"
     path = Path(profile_path) if profile_path is not None else default_profile_path(environ)
     profile_values = load_profile(profile_name, path, required=profile_name is not None)
+    profile_out.update(profile_values)
     profile_label = f"profile {profile_name or 'default'} ({path})"
     for key in profile_values:
         if key not in FIELD_NAMES or key == "profile":
@@ -374,6 +394,13 @@ def resolve_settings(
 
 def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
     """``settings`` with some fields replaced by explicit arguments (source "argument")."""
+    try:
+        return _with_overrides(settings, overrides)
+    except ConfigError as error:
+        raise _redact_known(error, [overrides, settings.__dict__]) from None
+
+
+def _with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
     changes: dict[str, Any] = {}
     sources = dict(settings.sources)
     for key, raw in overrides.items():

@@ -1,0 +1,129 @@
+"""The sentinel secrets never show: reprs, errors (str and notebook rendering), DEBUG logs, dry runs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from dli_magic import errors
+from dli_magic.client import DliClient
+from dli_magic.config import resolve_settings
+from dli_magic.emulator.testing import (
+    SENTINEL_AK,
+    SENTINEL_PASSWORD,
+    SENTINEL_SK,
+    SENTINEL_TOKEN,
+    SENTINELS,
+    TEST_DOMAIN,
+    TEST_USER,
+)
+from dli_magic.errors import DLIError
+
+MODES = {
+    "token": dict(auth_token=SENTINEL_TOKEN),
+    "aksk": dict(ak=SENTINEL_AK, sk=SENTINEL_SK),
+    "password": dict(username=TEST_USER, password=SENTINEL_PASSWORD, domain=TEST_DOMAIN, region="eu-de"),
+}
+
+
+def assert_clean(text: str, extra: tuple[str, ...] = ()) -> None:
+    for secret in SENTINELS + extra:
+        assert secret not in text, f"secret leaked: {text[:200]}"
+
+
+def error_texts(err: DLIError) -> str:
+    rendered = "\n".join(err._render_traceback_())
+    errors.SHOW_FULL_TRACEBACK = True
+    try:
+        full = "\n".join(err._render_traceback_())
+    finally:
+        errors.SHOW_FULL_TRACEBACK = False
+    return "\n".join([str(err), repr(err), rendered, full, str(err.error_msg)])
+
+
+def client_for(emu, mode, **kw):
+    return DliClient(endpoint=emu.url, backoff_base=0.01, max_retries=1, **{**MODES[mode], **kw})
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_reprs_hide_secrets(emulator, mode):
+    client = client_for(emulator, mode)
+    for obj in (client, client.settings, client.auth):
+        assert_clean(repr(obj))
+        assert_clean(str(obj))
+    assert_clean(str(client.settings.describe()) + str(client.settings.redacted()))
+    if mode == "password":
+        token = client.auth.current().token
+        assert_clean(repr(client.auth) + repr(client), (token,))
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_describe_request_hides_secrets(emulator, mode):
+    client = client_for(emulator, mode, project_id=emulator.project_id)
+    described = client.describe_request("run", [131], resume_savepoint=True)
+    assert_clean(repr(described))
+    auth_headers = {"token": "X-Auth-Token", "aksk": "Authorization", "password": "X-Auth-Token"}
+    assert "***" in described["headers"][auth_headers[mode]]
+    assert emulator.request_log() == []
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_debug_logs_and_errors_hide_secrets(emulator, mode, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, urllib3's included
+    client = client_for(emulator, mode)
+    client.run_jobs([138, 204])
+    client.list_jobs(status="job_running")
+    job_id = client.create_sql_job("secret_probe", f"-- {SENTINEL_TOKEN} must not be logged")
+    issued = (client.auth.current().token,) if mode == "password" else ()
+    raised: list[DLIError] = []
+    # a server error message that echoes a secret back
+    emulator.set_faults({"error": {"status": 400, "count": 1, "error_code": "DLI.0001",
+                                   "error_msg": f"bad parameter {SENTINEL_TOKEN} {SENTINEL_SK} {SENTINEL_PASSWORD}"}})
+    with pytest.raises(DLIError) as info:
+        client.get_job(job_id)
+    raised.append(info.value)
+    emulator.set_faults({"throttle": {"count": 5, "retry_after": 0}})
+    with pytest.raises(DLIError) as info:
+        client.stop_jobs([130])
+    raised.append(info.value)
+    emulator.clear_faults()
+    assert caplog.records, "the client logs its requests at DEBUG"
+    assert any("attempt" in r.getMessage() for r in caplog.records if r.name == "dli_magic")
+    for record in caplog.records:
+        assert_clean(record.getMessage(), issued)
+    assert_clean(caplog.text, issued)
+    for err in raised:
+        assert_clean(error_texts(err), issued)
+    assert "bad parameter *** *** ***" in raised[0].message
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_auth_failures_hide_secrets(emulator_factory, mode):
+    emu = emulator_factory(token="other-token-xyz", ak="OTHERAK", sk="other-sk-123",
+                           users=[(TEST_USER, "other-password", TEST_DOMAIN)])
+    client = client_for(emu, mode, project_id=emu.project_id if mode != "password" else None)
+    with pytest.raises(errors.AuthError) as info:
+        client.run_jobs([1])
+    assert_clean(error_texts(info.value))
+
+
+def test_config_and_transport_errors_hide_secrets():
+    with pytest.raises(errors.ConfigError) as info:
+        # the SK pasted into a numeric setting by mistake is not echoed back
+        resolve_settings(explicit={"auth_token": SENTINEL_TOKEN, "max_workers": SENTINEL_SK},
+                         environ={"DLI_SK": SENTINEL_SK}, profile_path="/nonexistent.toml")
+    assert_clean(error_texts(info.value))
+    with pytest.raises(errors.ConfigError) as info:
+        resolve_settings(explicit={"sk": SENTINEL_SK, "endpoint": "https://x", "chunk_size": -1}, environ={})
+    assert_clean(error_texts(info.value))
+    client = DliClient(endpoint="http://127.0.0.1:9", project_id="p", auth_token=SENTINEL_TOKEN, max_retries=0)
+    with pytest.raises(errors.TransportError) as info:
+        client.run_jobs([1])
+    assert_clean(error_texts(info.value))
+
+
+def test_batch_frame_has_no_secrets(emulator):
+    result = client_for(emulator, "token").run_jobs([138])
+    frame = result.to_frame()
+    assert_clean(frame.to_csv() + repr(frame.attrs))
