@@ -190,3 +190,11 @@ def test_client_overrides_apply_on_top_of_settings():
     assert client.settings.endpoint == "https://a.example"
     with pytest.raises(ConfigError, match="Did you mean"):
         DliClient(base, endpopint="x")
+
+
+def test_settings_built_directly_are_validated_too():
+    with pytest.raises(ConfigError, match="chunk_size"):
+        Settings(chunk_size=0)
+    with pytest.raises(ConfigError, match="max_workers"):
+        Settings(max_workers=True)
+    assert Settings(chunk_size=10_000).chunk_size == 10_000
