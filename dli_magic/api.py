@@ -145,6 +145,8 @@ def execute(
                 extra_attrs["status_error"] = str(exc)
             if wait:
                 accepted = {o.job_id for o in result.outcomes if o.is_success is True}
+                if state.rounds:  # accepted but absent from the list: nothing to wait for, say so
+                    state.missing.update(i for i in accepted if i not in state.statuses)
                 state.pending = {
                     i for i in ids if i in accepted and state.statuses.get(i) in pending_statuses
                 }

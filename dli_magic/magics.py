@@ -204,6 +204,12 @@ class DliMagic(Magics, _SettingsTraits):
         validate_job_ids(values)
         client = self.client(args.profile)
         live = _LiveStatus(self.shell, action, self.live_status) if args.wait and self.live_status != "off" else None
+
+        def notify(text: str) -> None:
+            if live is not None:
+                live.finish()  # end the `\r` status line first, so a notice starts on its own line
+            _stderr(text)
+
         try:
             frame = api.execute(
                 action,
@@ -216,7 +222,7 @@ class DliMagic(Magics, _SettingsTraits):
                 chunk_size=args.chunk_size,
                 client=client,
                 on_state=live,
-                notify=_stderr,
+                notify=notify,
                 source="magic",
             )
         except api.JobsFailedError as exc:

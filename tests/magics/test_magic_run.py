@@ -213,3 +213,27 @@ def test_profile_flag_uses_the_profile_file(shell, emulator, tmp_path, monkeypat
     assert df["is_success"].all()
     result = shell.run_cell("%dli_run 204 --profile nope")
     assert isinstance(result.error_in_exec, ConfigError)
+
+
+def test_a_failed_chunk_among_good_ones_is_rows(shell, dli_env, capsys):
+    # The service rejects a whole call that names an unknown id: only that chunk's rows are unknown.
+    dli_env.set_faults({"unknown_ids": "error"})
+    result = shell.run_cell("df = %dli_run 138 99999 204 --chunk-size 1")
+    assert result.success, result.error_in_exec
+    df = shell.user_ns["df"]
+    assert df["is_success"].isna().tolist() == [False, True, False]
+    assert df.loc[[0, 2], "is_success"].all()
+    failed = df.loc[1]
+    assert "NotFoundError" in failed["message"] and failed["request_id"] in failed["message"]
+    assert df.loc[[0, 2], "status"].notna().all()
+    result = shell.run_cell("%dli_stop 138 99999 --chunk-size 1 --strict")
+    assert result.error_in_exec.job_ids == [99999]  # unknown outcome counts as a failure
+
+
+def test_a_whole_call_failure_is_an_error_naming_jobs_and_request(shell, dli_env, capsys):
+    dli_env.set_faults({"unknown_ids": "error"})
+    result = shell.run_cell("%dli_run 138 99999")
+    error = result.error_in_exec
+    assert error is not None and error.request_id
+    shown = capsys.readouterr().out
+    assert error.request_id in shown and "138" in shown and "What to do" in shown

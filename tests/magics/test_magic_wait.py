@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -69,6 +70,8 @@ def test_timeout_returns_the_frame_with_pending_rows(shell, slow_emulator, capsy
     assert "0.3 s wait timeout" in df.loc[0, "message"]
     err = capsys.readouterr().err
     assert "Wait timeout of 0.3 s reached" in err and str(job) in err
+    # The live `\r` line is ended (saying why) before the notice, which starts on its own line.
+    assert re.search(r"wait timeout \(0\.3 s\) reached *\nWait timeout", err)
 
 
 def test_timeout_with_strict_counts_pending_jobs_as_failed(shell, slow_emulator):
