@@ -505,15 +505,18 @@ class DliPanel(widgets.VBox):
 
     def close(self) -> None:
         """Close every widget of the panel, and the client when the panel created it."""
+        # Also reached from Widget.__del__ on a panel whose __init__ failed: attributes may be missing.
+        cancel = getattr(self, "_cancel_wait", None)
+        if cancel is not None:
+            cancel.set()
         for widget in _walk(self):
             if widget is not self:
                 widget.close()
         super().close()
-        if self._owns_client and self._client is not None:
-            try:
-                self._client.close()
-            finally:
-                self._client = None
+        client = getattr(self, "_client", None)
+        if getattr(self, "_owns_client", False) and client is not None:
+            self._client = None
+            client.close()
 
 
 def _walk(widget: widgets.Widget) -> Iterable[widgets.Widget]:
