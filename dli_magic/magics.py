@@ -1,4 +1,4 @@
-"""IPython magics: %dli_run, %dli_stop, %dli_jobs, %dli_config, %dli_login, %dli_history.
+"""IPython magics: %dli_run, %dli_stop, %dli_jobs, %dli_config, %dli_login, %dli_history, %dli_panel.
 
 The only module that imports IPython. A magic parses its line, calls ``dli_magic.api`` with the
 session's client and shapes the output; everything else (requests, waiting, history) lives in
@@ -452,6 +452,26 @@ class DliMagic(Magics, _SettingsTraits):
             raise UsageError(f"--limit must be a positive number of runs, not {args.limit}.")
         frame = _history.load(_history.default_path(self.settings()), limit=args.limit)
         return self._store(args.out, frame)
+
+    @magic_arguments()
+    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @argument("--no-wait", action="store_true", help="Return after the run/stop call without polling.")
+    @argument("--timeout", type=float, metavar="S", help="Seconds to wait at most (default: wait_timeout).")
+    @line_magic
+    def dli_panel(self, line: str = ""):
+        """Open the job panel (pick jobs, run or stop them) with this session's settings and client.
+
+        Examples::
+
+            %dli_panel
+            p = %dli_panel --profile prod --no-wait
+        """
+        line = line.strip().rstrip(";")
+        _refuse_secrets(line.split())
+        args = parse_argstring(self.dli_panel, line)
+        from .panel import panel
+
+        return panel(client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout)
 
 
 _LOADED: dict[int, DliMagic] = {}

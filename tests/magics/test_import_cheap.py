@@ -86,7 +86,7 @@ def test_history_name_is_callable_before_and_after_the_submodule_import(dli_env)
 
 
 def test_load_ext_registers_the_magics(shell):
-    for name in ("dli_run", "dli_stop", "dli_jobs", "dli_config", "dli_login", "dli_history"):
+    for name in ("dli_run", "dli_stop", "dli_jobs", "dli_config", "dli_login", "dli_history", "dli_panel"):
         assert shell.find_line_magic(name) is not None
     shell.run_line_magic("unload_ext", "dli_magic")
     assert shell.find_line_magic("dli_run") is None

@@ -237,3 +237,14 @@ def test_a_whole_call_failure_is_an_error_naming_jobs_and_request(shell, dli_env
     assert error is not None and error.request_id
     shown = capsys.readouterr().out
     assert error.request_id in shown and "138" in shown and "What to do" in shown
+
+
+def test_panel_magic_uses_the_session_client(shell, dli_env, magic):
+    panel = shell.run_line_magic("dli_panel", "--no-wait")
+    try:
+        assert panel._client is magic.client()
+        assert panel.wait is False
+        assert panel.wait_idle(10)
+        assert 138 in [value for _, value in panel.job_select.options]
+    finally:
+        panel.close()
