@@ -10,25 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
-import time
 import traceback
-import uuid
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, Router
 
 from ..contract import JOB_NAME_MAX, JOB_STATUSES, LIST_PAGE_DEFAULT, LIST_PAGE_MAX, INT64_MAX
 from .auth import NO_CREDENTIALS, ApiError, Identity
 from .core import EmulatorCore
 from .faults import FaultError
+from .reqlog import redact_headers
 
 API = "/v1.0/{project_id}/streaming"
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-RUN_OK = "The request for submitting DLI jobs is delivered successfully."
 
 _HTML_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
@@ -440,7 +439,7 @@ class Gateway:
         if scope["type"] != "http":
             return
         core = self.core
-        request_id = uuid.uuid4().hex
+        request_id = os.urandom(16).hex()  # 32 hex chars, like the gateway's
         method = scope["method"]
         path = scope["path"]
         body = await _read_body(receive)
@@ -448,8 +447,6 @@ class Gateway:
         fired: list[str] = []
         entry: dict[str, Any] | None = None
         if not admin:
-            from .reqlog import redact_headers
-
             entry = core.log.add(
                 {
                     "time": core.now(),
@@ -529,11 +526,11 @@ class Gateway:
             spec = faults.over_rate(method, path)
             if spec is not None:
                 fired.append("rate_limit")
-                return self._throttled(spec, int(spec["per_second"]))
+                raise self._throttled(spec, int(spec["per_second"]))
             spec = faults.take("throttle", method, path)
             if spec is not None:
                 fired.append("throttle")
-                return self._throttled(spec, 200)
+                raise self._throttled(spec, 200)
             spec = faults.take("error", method, path)
             if spec is not None:
                 fired.append("error")
@@ -580,15 +577,14 @@ class Gateway:
         raise NO_CREDENTIALS
 
     @staticmethod
-    def _throttled(spec: dict, limit: int) -> Response:
+    def _throttled(spec: dict, limit: int) -> ApiError:
         retry_after = spec.get("retry_after", 1)
-        err = ApiError(
+        return ApiError(
             429,
             "APIGW.0308",
             f"The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second",
             {"Retry-After": str(int(retry_after) if float(retry_after).is_integer() else retry_after)},
         )
-        raise err
 
     @staticmethod
     async def _lifespan(receive: Callable, send: Callable) -> None:

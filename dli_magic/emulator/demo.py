@@ -50,6 +50,8 @@ def seed_demo(store: JobStore, project_id: str, now_ms: int, default_user: str) 
             tags=[{"key": "env", "value": "prod" if queue == "dli_prod" else "dev"},
                   {"key": "team", "value": "data" if job_id % 2 else "platform"}],
             restart_times=1 if status == "job_running_exception" else 0,
+            # stopped jobs ran for a while (running ones get their duration from the clock)
+            duration=int(age_days * 3_600_000) if started else 0,
         )
         if status == "job_submit_fail":
             fields["status_desc"] = "Submit failed: the queue dli_dev has no free CUs."

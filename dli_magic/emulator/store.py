@@ -40,6 +40,10 @@ SUBMIT_MS = 2000
 SAVEPOINT_MS = 1000
 CANCEL_MS = 1000
 
+# The documented answers (dli-api.md section 1).
+RUN_OK = "The request for submitting DLI jobs is delivered successfully."
+STOP_OK = "The request for stopping DLI jobs is delivered successfully."
+
 FIRST_JOB_ID = 1001  # ids of created jobs start here (demo jobs use a lower, realistic band)
 
 LIST_FIELDS = (
@@ -331,7 +335,7 @@ class JobStore:
                 if status not in RUNNABLE_STATUSES:
                     out.append((False, f"The job {job_id} cannot be started: its status is {status}."))
                     continue
-                message = "The request for submitting DLI jobs is delivered successfully."
+                message = RUN_OK
                 if resume_savepoint and data.get("has_savepoint"):
                     message += f" Job {job_id} resumes from its savepoint {data.get('savepoint_path')}."
                 final = "job_submit_fail" if "fail" in name.lower() else "job_running"
@@ -366,7 +370,7 @@ class JobStore:
                 plan.append([at + self._ms(CANCEL_MS), "job_cancel_success", {"duration": "@"}])
                 data.update(status_desc="", update_time=now)
                 self._write(job_id, first, data, plan)
-                out.append((True, "The request for stopping DLI jobs is delivered successfully."))
+                out.append((True, STOP_OK))
         return out
 
     def delete(self, project_id: str, job_ids: list[int]) -> list[tuple[bool, str]]:
