@@ -7,7 +7,6 @@ a feature needs them (``%load_ext dli_magic`` registers the magics lazily).
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -26,7 +25,7 @@ _LAZY = {
 __all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     try:
         module_name, attribute = _LAZY[name]
     except KeyError:
@@ -41,14 +40,14 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: object) -> None:
     """``%load_ext dli_magic``: register %dli_run, %dli_stop, %dli_jobs, %dli_config, …"""
     from .magics import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
+def unload_ipython_extension(ipython: object) -> None:
     from .magics import unload_ipython_extension as unload
 
     unload(ipython)

@@ -21,7 +21,8 @@ def _python(code: str, env=None) -> str:
 def test_import_dli_magic_imports_nothing_heavy():
     out = _python(
         "import sys, json, dli_magic\n"
-        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]"
+        " + [m for m in sys.modules if m.startswith('dli_magic.')]))\n"
         "print(dli_magic.__version__)"
     )
     loaded, version = out.splitlines()
