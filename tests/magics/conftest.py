@@ -20,6 +20,8 @@ def shell():
     from IPython.core.interactiveshell import InteractiveShell
 
     ip = InteractiveShell.instance()
+    if "dli_magic" in ip.extension_manager.loaded:  # left loaded by another test module
+        ip.run_line_magic("unload_ext", "dli_magic")
     ip.config.pop("DliMagic", None)  # %config values of an earlier test
     before = set(ip.user_ns)
     ip.run_line_magic("load_ext", "dli_magic")
