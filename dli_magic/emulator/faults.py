@@ -1,6 +1,7 @@
 """Switchable faults (the fault JSON of docs/emulator.md), shared by the CLI flags and admin routes.
 
-Counted faults fire on the next ``count`` matching calls, then disarm (``count`` < 0: never disarm).
+Counted faults fire on the next ``count`` matching calls (default 1), then disarm (``count`` < 0:
+never disarm); ``latency_ms``, ``bool_is_success`` and ``unknown_ids`` stay armed unless given a count.
 Without ``path``, a fault matches only DLI API calls (``/v1.0/…``); with ``path`` (a substring) it
 may match IAM calls too. Admin routes are never faulted, so a test can always clear faults.
 """
@@ -46,7 +47,7 @@ def _normalise(faults: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
         if not isinstance(spec, dict):
             raise FaultError(f"fault {name!r} must be an object")
         spec = dict(spec)
-        if name in COUNTED:
+        if name in COUNTED or "count" in spec:  # latency etc. may be counted too when given a count
             count = spec.get("count", 1)
             if not isinstance(count, int) or isinstance(count, bool):
                 raise FaultError(f"{name}.count must be an integer")
@@ -101,7 +102,7 @@ class FaultSet:
             spec = self._faults.get(name)
             if spec is None or not self._matches(spec, method, path):
                 return None
-            if name in COUNTED:
+            if "count" in spec:
                 if spec["count"] == 0:
                     return None
                 if spec["count"] > 0:

@@ -167,3 +167,14 @@ def test_admin_clock_and_jobs_routes(emulator, api):
     assert after - before >= 60_000
     assert api.status(job_id) == "job_cancel_success"
     assert requests.get(f"{emulator.url}/_emulator/jobs/{job_id}", timeout=5).json()["status"] == "job_cancel_success"
+
+
+def test_latency_with_a_count_disarms(api):
+    api.emu.set_faults({"latency_ms": {"ms": 150, "count": 1}})
+    start = time.perf_counter()
+    api.get("jobs")
+    assert time.perf_counter() - start >= 0.15
+    start = time.perf_counter()
+    api.get("jobs")
+    assert time.perf_counter() - start < 0.1
+    assert api.emu.faults()["latency_ms"]["count"] == 0
