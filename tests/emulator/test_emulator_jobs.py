@@ -270,3 +270,8 @@ def test_unknown_route_and_wrong_method_are_gateway_404(api):
         assert r.status_code == 404
         assert r.json()["error_code"] == "APIGW.0101"
         assert re.fullmatch(r"[0-9a-f]{32}", r.json()["request_id"])
+
+
+def test_malformed_project_id_is_400(api):
+    r = api.get("jobs", project_id="bad%20id")
+    assert r.status_code == 400 and "project_id" in r.json()["error_msg"]
