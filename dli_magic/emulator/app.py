@@ -25,6 +25,7 @@ from .auth import NO_CREDENTIALS, ApiError, Identity
 from .core import EmulatorCore
 from .faults import FaultError
 from .reqlog import redact_headers
+from .store import user_id_for
 
 API = "/v1.0/{project_id}/streaming"
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -328,7 +329,7 @@ class Api:
                 "issued_at": self.core.auth.iso(now),
                 "methods": ["password"],
                 "project": {"id": project_id, "name": project_name, "domain": domain_obj},
-                "user": {"id": "u" + project_id[1:], "name": name, "domain": domain_obj, "password_expires_at": ""},
+                "user": {"id": user_id_for(name), "name": name, "domain": domain_obj, "password_expires_at": ""},
                 "roles": [{"id": "0", "name": "te_admin"}],
                 "catalog": [],
             }
