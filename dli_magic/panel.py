@@ -335,7 +335,8 @@ class DliPanel(widgets.VBox):
             if list(self.job_select.options) != new_options:
                 self.job_select.options = new_options
             self.job_select.value = tuple(job.job_id for job in shown if job.job_id in previous)
-            self.count_label.value = f"<small>{len(shown)} of {len(self.jobs)} jobs shown</small>"
+            note = f" (only the newest {self.max_jobs} were loaded)" if len(self.jobs) >= self.max_jobs else ""
+            self.count_label.value = f"<small>{len(shown)} of {len(self.jobs)} jobs shown{note}</small>"
             self._update_buttons()
 
     def _on_filter_change(self, change: dict) -> None:

@@ -235,3 +235,11 @@ def test_wait_false_returns_after_the_call(emulator, make_panel):
     assert panel.wait_idle(20)
     assert panel.result.attrs["wait"] is False and panel.progress_log == []
     assert panel.result["is_success"].tolist() == [True]
+
+
+def test_max_jobs_caps_the_listing_and_says_so(emulator, make_panel):
+    panel = make_panel(emulator, max_jobs=3)
+    assert len(panel.jobs) == 3 and len(panel.job_select.options) == 3
+    assert "only the newest 3 were loaded" in panel.count_label.value
+    lists = [e for e in emulator.request_log() if e["method"] == "GET" and e["path"].endswith("/streaming/jobs")]
+    assert len(lists) == 1  # one page was enough: no further page requested
