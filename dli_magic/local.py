@@ -24,6 +24,11 @@ def _profile_file() -> Path:
     return Path(base) / "dli-magic" / "config.toml"
 
 
+def started_here() -> bool:
+    """True when ``ensure_service`` started an emulator in this process (demo data may be made)."""
+    return _running is not None
+
+
 def configured_service() -> str | None:
     """Where the DLI settings come from, or None when nothing is configured."""
     for name in _SERVICE_VARS:
