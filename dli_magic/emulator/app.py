@@ -1,64 +1,25 @@
-"""The emulator's web app: a gateway layer (request id, log, faults, auth) around a Starlette router.
+"""The route handlers: the DLI Flink job API, the IAM calls, and the emulator's admin routes.
 
-The gateway is a plain ASGI callable rather than a Starlette middleware: it reads the body once
-(the signature check and the request log need it), and it must intercept ``http.response.start``
-to add ``X-Request-Id``, apply latency after processing, and drop connections.
+``request.state`` carries what the gateway (gateway.py) found: raw body, identity, fired faults.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import os
-import re
-import sys
-import traceback
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route, Router
+from starlette.responses import Response
+from starlette.routing import Route
 
-from ..contract import JOB_NAME_MAX, JOB_STATUSES, LIST_PAGE_DEFAULT, LIST_PAGE_MAX, INT64_MAX
-from .auth import NO_CREDENTIALS, ApiError, Identity
+from ..contract import INT64_MAX, JOB_NAME_MAX, JOB_STATUSES, LIST_PAGE_DEFAULT, LIST_PAGE_MAX
+from .auth import ApiError, Identity
 from .core import EmulatorCore
 from .faults import FaultError
-from .reqlog import redact_headers
+from .responses import PROJECT_ID_RE, json_response
 from .store import user_id_for
 
 API = "/v1.0/{project_id}/streaming"
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-_HTML_502 = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
-    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-
-
-class _DropNoticeFilter(logging.Filter):
-    # A deliberate `drop` fault makes uvicorn log this line; it is expected, not a bug.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "without completing response" not in record.getMessage()
-
-
-logging.getLogger("uvicorn.error").addFilter(_DropNoticeFilter())
-
-
-def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
-def error_response(err: ApiError, request_id: str) -> Response:
-    payload: dict[str, Any] = {"error_code": err.code, "error_msg": err.message}
-    if err.code.startswith("APIGW."):
-        payload["request_id"] = request_id
-    elif err.code.startswith("IAM."):
-        # IAM's own shape, next to the common one so any client finds the message.
-        payload["error"] = {"code": err.status, "title": "Unauthorized" if err.status == 401 else "Bad Request",
-                            "message": err.message}
-    return _json(err.status, payload, err.headers)
 
 
 def _bad(field: str, why: str) -> ApiError:
@@ -136,7 +97,7 @@ class Api:
         short = self._fault(request, "short_response")
         if short is not None:
             items = items[: max(0, len(items) - int(short.get("missing", 1)))]
-        return _json(200, items)
+        return json_response(200, items)
 
     # -- DLI routes ----------------------------------------------------------------------------------
 
@@ -175,14 +136,14 @@ class Api:
         if job is None:
             raise ApiError(400, "DLI.16001", f"The job {job_id} does not exist.")
         message = "Querying of the job details succeeds."
-        return _json(200, {"is_success": self._succ(request, True), "message": message, "job_detail": job})
+        return json_response(200, {"is_success": self._succ(request, True), "message": message, "job_detail": job})
 
     async def delete_one(self, request: Request) -> Response:
         job_id = self._path_job_id(request)
         [(ok, message)] = self.core.store.delete(request.path_params["project_id"], [job_id])
         if not ok:
             raise ApiError(400, "DLI.16001", f"The job {job_id} does not exist.")
-        return _json(200, {"is_success": self._succ(request, True), "message": message})
+        return json_response(200, {"is_success": self._succ(request, True), "message": message})
 
     async def list_jobs(self, request: Request) -> Response:
         q = request.query_params
@@ -232,7 +193,7 @@ class Api:
             offset=offset,
             detail=show_detail == "true",
         )
-        return _json(
+        return json_response(
             200,
             {
                 "is_success": self._succ(request, True),
@@ -277,7 +238,7 @@ class Api:
             tags=tags,
         )
         job_id = self.core.store.create(request.path_params["project_id"], fields)
-        return _json(
+        return json_response(
             200,
             {
                 "is_success": self._succ(request, True),
@@ -334,12 +295,12 @@ class Api:
                 "catalog": [],
             }
         }
-        return _json(201, body, {"X-Subject-Token": token})
+        return json_response(201, body, {"X-Subject-Token": token})
 
     def _resolve_project(self, project: dict) -> tuple[str, str]:
         if project.get("id"):
             pid = str(project["id"])
-            if not _PROJECT_RE.match(pid):
+            if not PROJECT_ID_RE.match(pid):
                 raise ApiError(400, "IAM.0001", "The request body is invalid: project id is malformed.")
             return pid, self.core.region if pid == self.core.project_id else f"{self.core.region}_{pid[:8]}"
         if project["name"] != self.core.region:
@@ -355,7 +316,7 @@ class Api:
                  "domain_id": "d" + self.core.project_id[1:], "is_domain": False,
                  "parent_id": "d" + self.core.project_id[1:]}
             )
-        return _json(200, {"projects": projects, "links": {"self": str(request.url)}})
+        return json_response(200, {"projects": projects, "links": {"self": str(request.url)}})
 
     # -- admin routes (no auth, not logged) ------------------------------------------------------------
 
@@ -367,13 +328,13 @@ class Api:
                 raise ApiError(400, "EMULATOR.FAULTS", str(exc))
         elif request.method == "DELETE":
             self.core.faults.replace(None)
-        return _json(200, self.core.faults.snapshot())
+        return json_response(200, self.core.faults.snapshot())
 
     async def admin_requests(self, request: Request) -> Response:
         if request.method == "DELETE":
             self.core.log.clear()
-            return _json(200, [])
-        return _json(200, self.core.log.export())
+            return json_response(200, [])
+        return json_response(200, self.core.log.export())
 
     async def admin_clock(self, request: Request) -> Response:
         if request.method == "POST":
@@ -382,7 +343,7 @@ class Api:
             except (ValueError, TypeError, AttributeError):
                 raise ApiError(400, "EMULATOR.CLOCK", 'expected {"advance": seconds}')
             self.core.advance_clock(seconds)
-        return _json(200, {"now_ms": self.core.now_ms()})
+        return json_response(200, {"now_ms": self.core.now_ms()})
 
     async def admin_jobs(self, request: Request) -> Response:
         try:
@@ -392,13 +353,13 @@ class Api:
             job_id = self.core.create_job(**kwargs)
         except (ValueError, TypeError) as exc:
             raise ApiError(400, "EMULATOR.JOBS", str(exc))
-        return _json(200, {"job_id": job_id})
+        return json_response(200, {"job_id": job_id})
 
     async def admin_job(self, request: Request) -> Response:
         job = self.core.get_job(int(request.path_params["job_id"]), request.query_params.get("project_id"))
         if job is None:
             raise ApiError(404, "EMULATOR.JOBS", "no such job")
-        return _json(200, job)
+        return json_response(200, job)
 
     async def not_found(self, request: Request) -> Response:
         raise ApiError(404, "APIGW.0101", "The API does not exist or has not been published in the environment.")
@@ -424,209 +385,3 @@ class Api:
             Route("/{path:path}", self.not_found,
                   methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]),
         ]
-
-
-class Gateway:
-    """ASGI entry point: what the API gateway in front of DLI does, plus the emulator's test hooks."""
-
-    def __init__(self, core: EmulatorCore) -> None:
-        self.core = core
-        self.router = Router(routes=Api(core).routes(), redirect_slashes=False)
-
-    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        core = self.core
-        request_id = os.urandom(16).hex()  # 32 hex chars, like the gateway's
-        method = scope["method"]
-        path = scope["path"]
-        body = await _read_body(receive)
-        admin = path.startswith("/_emulator")
-        fired: list[str] = []
-        entry: dict[str, Any] | None = None
-        if not admin:
-            entry = core.log.add(
-                {
-                    "time": core.now(),
-                    "method": method,
-                    "path": path,
-                    "query": scope.get("query_string", b"").decode("latin-1"),
-                    "headers": redact_headers(scope.get("headers", [])),
-                    "body": body,
-                    "status": None,
-                    "request_id": request_id,
-                    "auth": None,
-                    "fault": None,
-                }
-            )
-        state = scope.setdefault("state", {})
-        state.update(body=body, request_id=request_id, fired=fired, identity=None)
-        latency = drop = None
-        if not admin and not core.faults.empty:
-            latency = core.faults.take("latency_ms", method, path)
-            if latency is not None:
-                fired.append("latency_ms")
-        rid = request_id.encode()
-        started = False
-
-        async def wrapped_send(message: dict) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if entry is not None:
-                    entry["status"] = message["status"]
-                    entry["fault"] = ",".join(fired) or None
-                if latency is not None:
-                    await asyncio.sleep(float(latency.get("ms", 0)) / 1000)
-                if drop is not None:
-                    # An invalid header value makes uvicorn (httptools) refuse the message after
-                    # marking the response started, so it closes the socket before writing a byte.
-                    try:
-                        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-drop", b"\n")]})
-                    except RuntimeError:
-                        pass
-                    raise _Dropped()
-                message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", rid)]}
-            await send(message)
-
-        try:
-            try:
-                response = None if admin else self._gateway_checks(scope, method, path, body, entry, fired)
-                if response is None:
-                    if not admin and not core.faults.empty:
-                        drop = core.faults.take("drop", method, path)
-                        if drop is not None:
-                            fired.append("drop")
-                    await self.router(scope, _replay(body), wrapped_send)
-                    return
-            except ApiError as err:
-                response = error_response(err, request_id)
-            except _Dropped:
-                raise
-            except Exception:  # a bug in the emulator: say so loudly, in the usual error shape
-                traceback.print_exc(file=sys.stderr)
-                response = _json(500, {"error_code": "EMULATOR.500", "error_msg": "Internal emulator error."})
-            if started:
-                return
-            await response(scope, _replay(b""), wrapped_send)
-        except _Dropped:
-            if entry is not None:
-                entry["status"] = 0  # no HTTP answer was given
-            return
-
-    def _gateway_checks(
-        self, scope: dict, method: str, path: str, body: bytes, entry: dict | None, fired: list[str]
-    ) -> Response | None:
-        """Gateway faults and authentication; a Response ends the call here, None lets it through."""
-        core = self.core
-        faults = core.faults
-        if not faults.empty:
-            spec = faults.over_rate(method, path)
-            if spec is not None:
-                fired.append("rate_limit")
-                raise self._throttled(spec, int(spec["per_second"]))
-            spec = faults.take("throttle", method, path)
-            if spec is not None:
-                fired.append("throttle")
-                raise self._throttled(spec, 200)
-            spec = faults.take("error", method, path)
-            if spec is not None:
-                fired.append("error")
-                status = int(spec.get("status", 503))
-                code = spec.get("error_code") or ("DLI.0999" if status == 400 else "APIGW.0201")
-                msg = spec.get("error_msg") or (
-                    "Internal service error." if code == "DLI.0999" else "Backend unavailable (emulated fault)."
-                )
-                raise ApiError(status, code, msg)
-            spec = faults.take("html_502", method, path)
-            if spec is not None:
-                fired.append("html_502")
-                return HTMLResponse(_HTML_502, status_code=502)
-        if path.startswith("/v1.0/") or path.startswith("/v3/projects"):
-            identity = self._authenticate(scope, method, path, body)
-            scope["state"]["identity"] = identity
-            if entry is not None:
-                entry["auth"] = identity.method
-            if path.startswith("/v1.0/"):
-                project_id = path.split("/", 3)[2]
-                if not _PROJECT_RE.match(project_id):
-                    raise ApiError(400, "DLI.0001", f"Parameter check error: project_id {project_id[:40]!r} is invalid.")
-                if identity.project_id is not None and identity.project_id != project_id:
-                    raise ApiError(
-                        403, "APIGW.0302",
-                        "The token is scoped to another project than the one in the URL: not authorised.",
-                    )
-        elif path == "/v3/auth/tokens" and entry is not None:
-            entry["auth"] = "iam-password"
-        return None
-
-    def _authenticate(self, scope: dict, method: str, path: str, body: bytes) -> Identity:
-        headers: dict[str, str] = {}
-        for name, value in scope.get("headers", ()):
-            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-        token = headers.get("x-auth-token")
-        if token:
-            return self.core.auth.check_token(token)
-        authorization = headers.get("authorization")
-        if authorization:
-            raw_path = (scope.get("raw_path") or path.encode()).decode("latin-1")
-            query = scope.get("query_string", b"").decode("latin-1")
-            return self.core.auth.check_signature(method, raw_path, query, headers, body, authorization)
-        raise NO_CREDENTIALS
-
-    @staticmethod
-    def _throttled(spec: dict, limit: int) -> ApiError:
-        retry_after = spec.get("retry_after", 1)
-        return ApiError(
-            429,
-            "APIGW.0308",
-            f"The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second",
-            {"Retry-After": str(int(retry_after) if float(retry_after).is_integer() else retry_after)},
-        )
-
-    @staticmethod
-    async def _lifespan(receive: Callable, send: Callable) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-class _Dropped(Exception):
-    pass
-
-
-async def _read_body(receive: Callable) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)  # nothing more will come; a handler never waits here in practice
-        return {"type": "http.disconnect"}
-
-    return receive
-
-
-def build_app(core: EmulatorCore) -> Gateway:
-    return Gateway(core)

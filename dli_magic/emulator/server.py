@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import uvicorn
 
-from .app import build_app
+from .gateway import build_app
 from .core import DEFAULT_PROJECT_ID, DEFAULT_REGION, EmulatorCore
 
 _START_TIMEOUT = 10.0

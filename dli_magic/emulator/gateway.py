@@ -1,0 +1,246 @@
+"""The gateway: an ASGI callable doing what the API gateway in front of DLI does, plus test hooks.
+
+Per request: an X-Request-Id, the request log entry, gateway faults, authentication, then the
+Starlette router (app.py). It is a plain ASGI callable rather than a Starlette middleware because it
+reads the body once (the signature check and the log need it) and must intercept
+``http.response.start`` to add X-Request-Id, apply latency after processing, and drop connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import traceback
+from typing import Any, Awaitable, Callable
+
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Router
+
+from .app import Api
+from .auth import NO_CREDENTIALS, ApiError, Identity
+from .core import EmulatorCore
+from .reqlog import redact_headers
+from .responses import PROJECT_ID_RE, error_response, json_response
+
+
+_HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+class _DropNoticeFilter(logging.Filter):
+    # A deliberate `drop` fault makes uvicorn log this line; it is expected, not a bug.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_DropNoticeFilter())
+
+
+class Gateway:
+    """ASGI entry point: what the API gateway in front of DLI does, plus the emulator's test hooks."""
+
+    def __init__(self, core: EmulatorCore) -> None:
+        self.core = core
+        self.router = Router(routes=Api(core).routes(), redirect_slashes=False)
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        core = self.core
+        request_id = os.urandom(16).hex()  # 32 hex chars, like the gateway's
+        method = scope["method"]
+        path = scope["path"]
+        body = await _read_body(receive)
+        admin = path.startswith("/_emulator")
+        fired: list[str] = []
+        entry: dict[str, Any] | None = None
+        if not admin:
+            entry = core.log.add(
+                {
+                    "time": core.now(),
+                    "method": method,
+                    "path": path,
+                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    "headers": redact_headers(scope.get("headers", [])),
+                    "body": body,
+                    "status": None,
+                    "request_id": request_id,
+                    "auth": None,
+                    "fault": None,
+                }
+            )
+        state = scope.setdefault("state", {})
+        state.update(body=body, request_id=request_id, fired=fired, identity=None)
+        latency = drop = None
+        if not admin and not core.faults.empty:
+            latency = core.faults.take("latency_ms", method, path)
+            if latency is not None:
+                fired.append("latency_ms")
+        rid = request_id.encode()
+        started = False
+
+        async def wrapped_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if entry is not None:
+                    entry["status"] = message["status"]
+                    entry["fault"] = ",".join(fired) or None
+                if latency is not None:
+                    await asyncio.sleep(float(latency.get("ms", 0)) / 1000)
+                if drop is not None:
+                    # An invalid header value makes uvicorn (httptools) refuse the message after
+                    # marking the response started, so it closes the socket before writing a byte.
+                    try:
+                        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-drop", b"\n")]})
+                    except RuntimeError:
+                        pass
+                    raise _Dropped()
+                message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", rid)]}
+            await send(message)
+
+        try:
+            try:
+                response = None if admin else self._gateway_checks(scope, method, path, body, entry, fired)
+                if response is None:
+                    if not admin and not core.faults.empty:
+                        drop = core.faults.take("drop", method, path)
+                        if drop is not None:
+                            fired.append("drop")
+                    await self.router(scope, _replay(body), wrapped_send)
+                    return
+            except ApiError as err:
+                response = error_response(err, request_id)
+            except _Dropped:
+                raise
+            except Exception:  # a bug in the emulator: say so loudly, in the usual error shape
+                traceback.print_exc(file=sys.stderr)
+                response = json_response(500, {"error_code": "EMULATOR.500", "error_msg": "Internal emulator error."})
+            if started:
+                return
+            await response(scope, _replay(b""), wrapped_send)
+        except _Dropped:
+            if entry is not None:
+                entry["status"] = 0  # no HTTP answer was given
+            return
+
+    def _gateway_checks(
+        self, scope: dict, method: str, path: str, body: bytes, entry: dict | None, fired: list[str]
+    ) -> Response | None:
+        """Gateway faults and authentication; a Response ends the call here, None lets it through."""
+        core = self.core
+        faults = core.faults
+        if not faults.empty:
+            spec = faults.over_rate(method, path)
+            if spec is not None:
+                fired.append("rate_limit")
+                raise self._throttled(spec, int(spec["per_second"]))
+            spec = faults.take("throttle", method, path)
+            if spec is not None:
+                fired.append("throttle")
+                raise self._throttled(spec, 200)
+            spec = faults.take("error", method, path)
+            if spec is not None:
+                fired.append("error")
+                status = int(spec.get("status", 503))
+                code = spec.get("error_code") or ("DLI.0999" if status == 400 else "APIGW.0201")
+                msg = spec.get("error_msg") or (
+                    "Internal service error." if code == "DLI.0999" else "Backend unavailable (emulated fault)."
+                )
+                raise ApiError(status, code, msg)
+            spec = faults.take("html_502", method, path)
+            if spec is not None:
+                fired.append("html_502")
+                return HTMLResponse(_HTML_502, status_code=502)
+        if path.startswith("/v1.0/") or path.startswith("/v3/projects"):
+            identity = self._authenticate(scope, method, path, body)
+            scope["state"]["identity"] = identity
+            if entry is not None:
+                entry["auth"] = identity.method
+            if path.startswith("/v1.0/"):
+                project_id = path.split("/", 3)[2]
+                if not PROJECT_ID_RE.match(project_id):
+                    raise ApiError(400, "DLI.0001", f"Parameter check error: project_id {project_id[:40]!r} is invalid.")
+                if identity.project_id is not None and identity.project_id != project_id:
+                    raise ApiError(
+                        403, "APIGW.0302",
+                        "The token is scoped to another project than the one in the URL: not authorised.",
+                    )
+        elif path == "/v3/auth/tokens" and entry is not None:
+            entry["auth"] = "iam-password"
+        return None
+
+    def _authenticate(self, scope: dict, method: str, path: str, body: bytes) -> Identity:
+        headers: dict[str, str] = {}
+        for name, value in scope.get("headers", ()):
+            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        token = headers.get("x-auth-token")
+        if token:
+            return self.core.auth.check_token(token)
+        authorization = headers.get("authorization")
+        if authorization:
+            raw_path = (scope.get("raw_path") or path.encode()).decode("latin-1")
+            query = scope.get("query_string", b"").decode("latin-1")
+            return self.core.auth.check_signature(method, raw_path, query, headers, body, authorization)
+        raise NO_CREDENTIALS
+
+    @staticmethod
+    def _throttled(spec: dict, limit: int) -> ApiError:
+        retry_after = spec.get("retry_after", 1)
+        return ApiError(
+            429,
+            "APIGW.0308",
+            f"The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second",
+            {"Retry-After": str(int(retry_after) if float(retry_after).is_integer() else retry_after)},
+        )
+
+    @staticmethod
+    async def _lifespan(receive: Callable, send: Callable) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class _Dropped(Exception):
+    pass
+
+
+async def _read_body(receive: Callable) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)  # nothing more will come; a handler never waits here in practice
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def build_app(core: EmulatorCore) -> Gateway:
+    return Gateway(core)
