@@ -1,0 +1,174 @@
+"""Shared pieces of the benchmark suite: result rows, timing helpers, the emulator subprocess.
+
+The emulator always runs as a separate process (``python -m dli_magic.emulator``), as a real service
+would: its CPU work never shares the benchmark process's GIL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import requests
+
+from dli_magic import signing
+from dli_magic.emulator.core import DEFAULT_PROJECT_ID
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+# Benchmark-only credentials (never real ones); the emulator accepts exactly these.
+BENCH_AK = "BENCHAKQ2W9E4R7T1Y"
+BENCH_SK = "bench-sk-not-a-secret-9d1f"
+BENCH_TOKEN = "bench-token-not-a-secret-4c2e"
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    section: str
+    metric: str
+    value: float | str
+    unit: str = ""
+    target: str = ""
+    ok: bool | None = None  # None: reported only, no target
+
+    def shown_value(self) -> str:
+        if isinstance(self.value, float):
+            return f"{self.value:.3g}" if abs(self.value) < 100 else f"{self.value:,.0f}"
+        return str(self.value)
+
+    def verdict(self) -> str:
+        return "" if self.ok is None else ("PASS" if self.ok else "MISS")
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (pct in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(round(pct / 100 * len(ordered) + 0.5))))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def signed_headers(method: str, url: str, body: bytes) -> dict[str, str]:
+    """What a hand-written script sends with AK/SK: the same signer, no client library."""
+    headers = {"Content-Type": "application/json", "X-Project-Id": DEFAULT_PROJECT_ID}
+    headers.update(signing.sign_request(method, url, headers, body, BENCH_AK, BENCH_SK))
+    return headers
+
+
+def bench_env(history_dir: str) -> dict[str, str]:
+    """Environment for a fresh process using dli-magic against the emulator (no user profile read)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "HUAWEICLOUD_SDK_"))}
+    env["DLI_HISTORY_PATH"] = os.path.join(history_dir, "history.sqlite")
+    env["XDG_CONFIG_HOME"] = os.path.join(history_dir, "config")  # no profile file
+    return env
+
+
+class EmulatorProcess:
+    """``python -m dli_magic.emulator`` on 127.0.0.1 with a port of its own, optionally pre-seeded."""
+
+    def __init__(self, *, jobs: int = 0, speed: float = 1000.0, job_prefix: str = "bench") -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="dli-bench-emu-")
+        self.db = os.path.join(self._dir.name, "jobs.sqlite")
+        self.job_ids = seed_jobs(self.db, jobs, job_prefix) if jobs else []
+        self.speed = speed
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+        self.project_id = DEFAULT_PROJECT_ID
+        self.admin = requests.Session()
+
+    def start(self) -> "EmulatorProcess":
+        env = dict(os.environ, DLI_EMULATOR_SK=BENCH_SK, DLI_EMULATOR_TOKEN=BENCH_TOKEN)
+        cmd = [PYTHON, "-m", "dli_magic.emulator", "--host", "127.0.0.1", "--port", "0", "--ak", BENCH_AK,
+               "--speed", str(self.speed), "--db", self.db]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            self.proc.kill()
+            raise RuntimeError(f"emulator did not start: {line!r} {self.proc.stderr.read()[:500]}")
+        self.url = line.strip().rsplit(" ", 1)[-1]
+        return self
+
+    def stop(self) -> None:
+        self.admin.close()
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            for stream in (self.proc.stdout, self.proc.stderr):
+                stream.close()
+            self.proc = None
+        self._dir.cleanup()
+
+    def __enter__(self) -> "EmulatorProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- admin routes (no auth, never faulted)
+
+    def set_faults(self, faults: dict[str, Any] | None) -> None:
+        self.admin.put(f"{self.url}/_emulator/faults", data=json.dumps(faults or {})).raise_for_status()
+
+    def advance_clock(self, seconds: float) -> None:
+        self.admin.post(f"{self.url}/_emulator/clock", data=json.dumps({"advance": seconds})).raise_for_status()
+
+    def request_log(self) -> list[dict[str, Any]]:
+        response = self.admin.get(f"{self.url}/_emulator/requests")
+        response.raise_for_status()
+        return response.json()
+
+    def clear_request_log(self) -> None:
+        self.admin.delete(f"{self.url}/_emulator/requests").raise_for_status()
+
+    def api_url(self, path: str) -> str:
+        return f"{self.url}/v1.0/{self.project_id}/streaming/{path}"
+
+    def client_settings(self, **extra: Any) -> dict[str, Any]:
+        return dict(endpoint=self.url, project_id=self.project_id, ak=BENCH_AK, sk=BENCH_SK, **extra)
+
+    def client_env(self) -> dict[str, str]:
+        return {"DLI_ENDPOINT": self.url, "DLI_PROJECT_ID": self.project_id, "DLI_AK": BENCH_AK, "DLI_SK": BENCH_SK}
+
+
+def seed_jobs(db: str, count: int, prefix: str) -> list[int]:
+    """Create ``count`` runnable (job_init) jobs in the emulator's SQLite file before it starts."""
+    from dli_magic.emulator.store import JobStore
+
+    store = JobStore(db, lambda: int(time.time() * 1000))
+    try:
+        return [store.create(DEFAULT_PROJECT_ID, {"name": f"{prefix}_{i}", "queue_name": "bench"})
+                for i in range(count)]
+    finally:
+        store.close()
+
+
+def chunks(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
