@@ -28,5 +28,5 @@ def _isolate_environment(tmp_path_factory, monkeypatch):
         path = home / sub
         path.mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(var, str(path))
-    monkeypatch.setenv("DLI_HISTORY_PATH", str(home / "dli_history.jsonl"))
+    monkeypatch.setenv("DLI_HISTORY_PATH", str(home / "dli-history.sqlite"))
     yield
