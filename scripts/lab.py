@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,17 @@ def main() -> int:
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     print(f"Open http://127.0.0.1:{args.port}/lab?token={token}")
+    # SIGTERM too must stop JupyterLab and the emulator, not orphan them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    lab = subprocess.Popen(cmd)
     try:
-        return subprocess.call(cmd)
+        return lab.wait()
     except KeyboardInterrupt:
         return 0
     finally:
+        if lab.poll() is None:
+            lab.terminate()
+            lab.wait(20)
         if proc is not None:
             local_emulator.stop(proc)
 
