@@ -1,8 +1,10 @@
 """The plain Python API: ``dli_magic.run_jobs``, ``stop_jobs``, ``list_jobs``, ``history``, ``connect``.
 
 No IPython here: the magics (and the panel) call these functions and only parse and display.
-One run = validate ids → (dry run: describe and stop) → run/stop call → ONE listing pass for names
-and statuses → optional wait (list API polling) → the OUTCOME_COLUMNS frame → history → --strict.
+One run = validate ids → (dry run: describe and stop) → run/stop call → with ``wait``, list API
+polling (its first round fills names and statuses); without, one listing pass only when this client
+does not know every job's name yet, else the status an accepted job is put in (one request in all)
+→ the OUTCOME_COLUMNS frame → history → --strict.
 """
 
 from __future__ import annotations
@@ -133,16 +135,31 @@ def execute(
         if chunk_size is not None:
             extra_attrs["chunk_size"] = chunk_size
         try:
-            # One listing pass fills name and status (never one detail call per job). The call
-            # itself already happened: a failing listing must not lose its result.
-            try:
-                statuses, names = list_statuses(client, ids)
-                state.statuses.update(statuses)
-                state.names.update(names)
-                state.rounds = 1
-            except DLIError as exc:
-                notify(f"Could not read job statuses after the {action} call: {exc}")
-                extra_attrs["status_error"] = str(exc)
+            known = client.job_names
+            if wait or any(i not in known for i in ids):
+                # One listing pass fills names and statuses (never one detail call per job); with
+                # wait it is the first poll round. The call itself already happened: a failing
+                # listing must not lose its result.
+                extra_attrs["status_source"] = "listed"
+                try:
+                    statuses, names = list_statuses(client, ids)
+                    state.statuses.update(statuses)
+                    state.names.update(names)
+                    state.rounds = 1
+                except DLIError as exc:
+                    notify(f"Could not read job statuses after the {action} call: {exc}")
+                    extra_attrs["status_source"] = None
+                    extra_attrs["status_error"] = str(exc)
+            else:
+                # Every name is known already: one request in all, not two (a second round trip
+                # would double what a %dli_run costs). An accepted job is in the state the
+                # documented state machine puts it in; a refused one's status is not guessed.
+                extra_attrs["status_source"] = "inferred"
+                accepted_status = contract.status_after_accepted(action, option)
+                for outcome in result.outcomes:
+                    state.names[outcome.job_id] = known[outcome.job_id]
+                    if outcome.is_success is True:
+                        state.statuses[outcome.job_id] = accepted_status
             if wait:
                 accepted = {o.job_id for o in result.outcomes if o.is_success is True}
                 if state.rounds:  # accepted but absent from the list: nothing to wait for, say so
@@ -182,7 +199,7 @@ def execute(
             notify(f"Wait timeout of {wait_timeout:g} s reached. {_pending_note(state)}")
         if state.missing:
             notify(f"Not found in the job list, status unknown: {_format_ids(sorted(state.missing))}")
-        run_id = _history.record(frame, settings=client_settings, source=source)
+        run_id = _history.record_outcomes(outcomes, frame.attrs, settings=client_settings, source=source)
         if run_id:
             frame.attrs["history_run_id"] = run_id
         if strict:

@@ -219,6 +219,9 @@ class DliClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._sleep = time.sleep
+        # Names of the jobs this client has listed or read: a run/stop result shows them without
+        # another request (a second round trip would double the cost of every %dli_run).
+        self.job_names: dict[int, str | None] = {}
 
     # ---- lifecycle / repr
 
@@ -596,7 +599,7 @@ class DliClient:
             if not isinstance(jobs, list) or not all(isinstance(j, dict) and "job_id" in j for j in jobs):
                 raise self._malformed(response, 1, "the job list request", "no readable job_list.jobs")
             for job in jobs:
-                yield Job.from_api(job)
+                yield self._remember(Job.from_api(job))
             total = listing.get("total_count")
             offset += len(jobs)
             if not jobs or (isinstance(total, int) and offset >= total) or (total is None and len(jobs) < page_size):
@@ -642,7 +645,11 @@ class DliClient:
         detail = data.get("job_detail")
         if not isinstance(detail, dict) or "job_id" not in detail:
             raise self._malformed(response, 1, "the job detail request", "no readable job_detail", [job_id])
-        return Job.from_api(detail)
+        return self._remember(Job.from_api(detail))
+
+    def _remember(self, job: Job) -> Job:
+        self.job_names[job.job_id] = job.name
+        return job
 
     # ---- create / delete
 

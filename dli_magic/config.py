@@ -124,6 +124,16 @@ def env_var(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
+# Every environment variable resolution may read (for inputs_fingerprint).
+_ENV_NAMES: tuple[str, ...] = (
+    *(env_var(name) for name in FIELD_NAMES),
+    *SDK_ENV_FALLBACKS.values(),
+    ENV_PROFILE,
+    "HOME",
+    "XDG_CONFIG_HOME",
+)
+
+
 # --- value checks -------------------------------------------------------------------------------
 
 _POSITIVE = ("connect_timeout", "read_timeout", "poll_interval")
@@ -223,6 +233,20 @@ def default_profile_path(environ: Mapping[str, str] | None = None) -> Path:
         environ.get("HOME") or os.path.expanduser("~"), ".config"
     )
     return Path(base) / "dli-magic" / "config.toml"
+
+
+def inputs_fingerprint(environ: Mapping[str, str] | None = None) -> tuple:
+    """Everything outside the process' own arguments that ``resolve_settings`` reads: the
+    environment variables it looks at and the profile file's identity. Equal fingerprints, equal
+    settings, so a caller may reuse what it resolved (the magic does, on every %dli_run)."""
+    environ = os.environ if environ is None else environ
+    path = default_profile_path(environ)
+    try:
+        stat = path.stat()
+        file_id: tuple | None = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    except OSError:
+        file_id = None
+    return (tuple(environ.get(name) for name in _ENV_NAMES), str(path), file_id)
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

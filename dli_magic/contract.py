@@ -28,6 +28,14 @@ PENDING_RUN_STATUSES: frozenset[str] = frozenset({"job_init", "job_submitting"})
 # A job in one of these is busy stopping: `%dli_stop --wait` polls until it leaves them.
 PENDING_STOP_STATUSES: frozenset[str] = frozenset({"job_savepointing", "job_canceling"})
 
+# The status the documented state machine puts a job in when the service accepts a request
+# (dli-api.md section 1): shown after a call without waiting, instead of a second round trip.
+def status_after_accepted(action: str, option: bool) -> str:
+    if action == "run":
+        return "job_submitting"
+    return "job_savepointing" if option else "job_canceling"
+
+
 # Statuses from which a run request is accepted (a job that is not running or on its way).
 RUNNABLE_STATUSES: frozenset[str] = frozenset(
     {

@@ -29,7 +29,7 @@ from traitlets.config import Configurable
 
 from . import api, errors
 from . import history as _history
-from .config import SECRET_FIELDS, Settings, env_var, resolve_settings
+from .config import SECRET_FIELDS, Settings, env_var, inputs_fingerprint, resolve_settings
 from .display import StatusView, TerminalStatus
 from .errors import BadInputError, ConfigError
 from .idargs import collect_ids, split_tokens
@@ -125,6 +125,7 @@ class DliMagic(Magics, _SettingsTraits):
         super().__init__(shell=shell, **kwargs)
         self._secrets: dict[str, str] = {}  # from %dli_login only; never printed
         self._clients: dict[str | None, tuple[Settings, Any]] = {}
+        self._settings_cache: tuple[tuple, Settings] | None = None
         errors.SHOW_FULL_TRACEBACK = bool(self.debug)
 
     @observe("debug")
@@ -139,12 +140,20 @@ class DliMagic(Magics, _SettingsTraits):
         return {name: value for name, value in values.items() if value is not None}
 
     def settings(self, profile: str | None = None) -> Settings:
-        resolved = resolve_settings(explicit=self._secrets, magic_config=self.magic_config(), profile=profile)
+        magic_config = self.magic_config()
+        # Resolving reads the environment and the profile file; the same inputs give the same
+        # settings, so every %dli_run after the first skips that work.
+        key = (profile, tuple(magic_config.items()), tuple(self._secrets.items()), inputs_fingerprint())
+        cached = self._settings_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        resolved = resolve_settings(explicit=self._secrets, magic_config=magic_config, profile=profile)
         if self._secrets:  # "argument" would be misleading for what %dli_login keeps in memory
             sources = dict(resolved.sources)
             sources.update({name: "%dli_login" for name in self._secrets})
             resolved = replace(resolved, sources=sources)
         errors.SHOW_FULL_TRACEBACK = bool(resolved.debug)
+        self._settings_cache = (key, resolved)
         return resolved
 
     def client(self, profile: str | None = None):
@@ -473,6 +482,17 @@ class DliMagic(Magics, _SettingsTraits):
 
         return panel(client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout)
 
+
+def _freeze_usage(magics: type) -> None:
+    """argparse's parse_intermixed_args formats the usage text on every call unless it is set;
+    format it once (same text) so parsing a %dli_run line costs microseconds, not a usage render."""
+    for member in vars(magics).values():
+        parser = getattr(member, "parser", None)
+        if parser is not None and parser.usage is None:
+            parser.usage = parser.format_usage()[len("usage: "):]
+
+
+_freeze_usage(DliMagic)
 
 _LOADED: dict[int, DliMagic] = {}
 

@@ -133,18 +133,25 @@ class BatchResult:
         return outcomes_frame(self.outcomes, attrs=self.attrs())
 
 
+_DTYPES: dict[str, Any] = {}  # dtype name -> pandas dtype object, resolved once (not per column per call)
+
+
 def _typed_frame(rows: list[dict[str, Any]], columns: Iterable[tuple[str, str]]):
     import pandas as pd
 
-    columns = tuple(columns)
-    data = {name: [row.get(name) for row in rows] for name, _ in columns}
-    frame = pd.DataFrame(data, columns=[name for name, _ in columns])
-    for name, dtype in columns:
-        if dtype.startswith("datetime64"):
-            frame[name] = pd.to_datetime(frame[name], unit="ms", utc=True)
+    data = {}
+    for name, dtype_name in columns:
+        dtype = _DTYPES.get(dtype_name)
+        if dtype is None:
+            dtype = _DTYPES[dtype_name] = pd.api.types.pandas_dtype(dtype_name)
+        values = [row.get(name) for row in rows]
+        if dtype_name.startswith("datetime64"):
+            stamps = pd.to_datetime(pd.array(values, dtype="Int64"), unit="ms", utc=True)
+            data[name] = pd.Series(stamps).astype(dtype).array
         else:
-            frame[name] = frame[name].astype(dtype)
-    return frame
+            # pd.array per column is several times faster than DataFrame(...).astype(...).
+            data[name] = pd.array(values, dtype=dtype)
+    return pd.DataFrame(data, copy=False)
 
 
 def outcomes_frame(outcomes: Iterable[JobOutcome], attrs: Mapping[str, Any] | None = None):
