@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 # Any of these means the user chose a service; we never override their choice.
 _SERVICE_VARS = ("DLI_ENDPOINT", "DLI_REGION", "DLI_PROFILE")
 
 _running: Any = None  # the emulator this process started, kept alive for the kernel's lifetime
-
-
-def _profile_file() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "dli-magic" / "config.toml"
 
 
 def started_here() -> bool:
@@ -34,8 +28,11 @@ def configured_service() -> str | None:
     for name in _SERVICE_VARS:
         if os.environ.get(name):
             return f"environment variable {name}"
-    if _profile_file().is_file():
-        return f"profile file {_profile_file()}"
+    from .config import default_profile_path
+
+    path = default_profile_path()
+    if path.is_file():
+        return f"profile file {path}"
     return None
 
 
