@@ -262,8 +262,8 @@ class DliMagic(Magics, _SettingsTraits):
     def dli_run(self, line: str = "", local_ns: Any = None):
         """Start (run) DLI Flink jobs; returns one DataFrame row per job.
 
-        Columns: job_id, name, is_success, message, status (after the call, or once it left
-        job_submitting with --wait), request_id. Run metadata is in ``df.attrs``. A job the service
+        Columns: job_id, name, is_success, message, status (with --wait: once it left
+        job_submitting; without: the status an accepted job is put in), request_id. Run metadata is in ``df.attrs``. A job the service
         refused is a row with is_success False, not an exception (use --strict for that).
 
         Examples::
