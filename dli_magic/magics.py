@@ -263,8 +263,9 @@ class DliMagic(Magics, _SettingsTraits):
         """Start (run) DLI Flink jobs; returns one DataFrame row per job.
 
         Columns: job_id, name, is_success, message, status (with --wait: once it left
-        job_submitting; without: the status an accepted job is put in), request_id. Run metadata is in ``df.attrs``. A job the service
-        refused is a row with is_success False, not an exception (use --strict for that).
+        job_submitting; without: the status an accepted job is put in), request_id. Run metadata
+        is in ``df.attrs``. A job the service refused is a row with is_success False, not an
+        exception (use --strict for that).
 
         Examples::
 
