@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import DLIError
+from .results import OUTCOME_COLUMNS
 
 HISTORY_ENV = "DLI_HISTORY_PATH"
 
@@ -35,18 +36,13 @@ HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("endpoint", "string"),
     ("project_id", "string"),
     ("options", "string"),
-    ("job_id", "Int64"),
-    ("name", "string"),
-    ("is_success", "boolean"),
-    ("message", "string"),
-    ("status", "string"),
-    ("request_id", "string"),
+    *OUTCOME_COLUMNS,  # the run/stop result schema, one place (results.py)
     ("attempts", "Int64"),
     ("source", "string"),
 )
 
 # The outcome columns stored per job, in table order.
-_OUTCOME_FIELDS = ("job_id", "name", "is_success", "message", "status", "request_id")
+_OUTCOME_FIELDS = tuple(name for name, _ in OUTCOME_COLUMNS)
 
 # attrs keys of a result frame that describe how the call was made (stored as JSON `options`).
 _OPTION_KEYS = (
@@ -180,7 +176,7 @@ def record_outcomes(
     source: str = "api",
 ) -> str | None:
     """``record`` for ``JobOutcome`` objects: what the API uses (no pandas work on the hot path)."""
-    rows = ((o.job_id, o.name, o.is_success, o.message, o.status, o.request_id) for o in outcomes)
+    rows = (tuple(getattr(o, name) for name in _OUTCOME_FIELDS) for o in outcomes)
     return record_rows(rows, attrs, settings=settings, path=path, source=source)
 
 
@@ -192,7 +188,7 @@ def record_rows(
     path: str | os.PathLike | None = None,
     source: str = "api",
 ) -> str | None:
-    """Append one run: ``rows`` are (job_id, name, is_success, message, status, request_id)."""
+    """Append one run: ``rows`` hold the OUTCOME_COLUMNS values of each job, in order."""
     if attrs.get("dry_run") or not enabled(settings):
         return None
     target = Path(path) if path is not None else default_path(settings)
