@@ -1,4 +1,5 @@
-"""Start JupyterLab on 127.0.0.1 with its token and an isolated HOME, for the real-browser test.
+"""Start JupyterLab or Notebook 7 on 127.0.0.1 with its token and an isolated HOME, for the
+real-browser tests.
 
 Recipe and pitfalls: shared/browser-testing.md (kernel-ready race, writes to HOME, news toast).
 """
@@ -60,16 +61,23 @@ def isolated_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, s
     return env
 
 
+# The URL path that opens a notebook in each front end.
+NOTEBOOK_PATHS = {"lab": "lab/tree", "notebook": "notebooks"}
+
+
 @contextmanager
-def jupyterlab(root: Path, home: Path, log_path: Path, extra_env: dict[str, str] | None = None):
-    """Yield (base_url, token) of a JupyterLab serving ``root``; stopped by PID afterwards."""
+def jupyterlab(root: Path, home: Path, log_path: Path, extra_env: dict[str, str] | None = None,
+               app: str = "lab"):
+    """Yield (base_url, token) of a JupyterLab (or, app="notebook", Notebook 7) serving ``root``;
+    stopped by PID afterwards."""
     port, token = free_port(), secrets.token_hex(16)
     cmd = [
-        sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+        sys.executable, "-m", "jupyter", app, "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
         f"--IdentityProvider.token={token}", "--no-browser", "--allow-root",
-        f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--expose-app-in-browser",
+        f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
     ]
+    if app == "lab":
+        cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=isolated_env(home, extra_env), stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -77,7 +85,7 @@ def jupyterlab(root: Path, home: Path, log_path: Path, extra_env: dict[str, str]
             deadline = time.monotonic() + 60
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"JupyterLab exited with {proc.returncode}; see {log_path}")
+                    raise RuntimeError(f"jupyter {app} exited with {proc.returncode}; see {log_path}")
                 try:
                     with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as resp:
                         if resp.status == 200:
@@ -85,7 +93,7 @@ def jupyterlab(root: Path, home: Path, log_path: Path, extra_env: dict[str, str]
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start in 60 s; see {log_path}")
+                    raise RuntimeError(f"jupyter {app} did not start in 60 s; see {log_path}")
                 time.sleep(0.2)
             yield base, token
         finally:

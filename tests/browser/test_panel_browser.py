@@ -1,6 +1,6 @@
-"""The panel in a real browser: JupyterLab on 127.0.0.1 with a token, headless Debian Chromium via
-Playwright, panel.ipynb run, filter typed, two jobs picked, savepoint ticked, Run clicked, result rows
-and the summary seen; a screenshot is kept under artifacts/browser/."""
+"""The panel in a real browser: JupyterLab (and Notebook 7) on 127.0.0.1 with a token, headless Debian
+Chromium via Playwright, panel.ipynb run, filter typed, two jobs picked, savepoint ticked, Run clicked,
+result rows and the summary seen; screenshots are kept under artifacts/browser/."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from dli_magic.emulator.testing import SENTINEL_TOKEN
 
-from lab import CHROMIUM, CHROMIUM_ARGS, jupyterlab
+from lab import CHROMIUM, CHROMIUM_ARGS, NOTEBOOK_PATHS, jupyterlab
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -26,7 +26,8 @@ KERNEL_READY = """() => {
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
-def test_panel_runs_two_jobs_with_savepoint_in_jupyterlab(emulator, tmp_path):
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_panel_runs_two_jobs_with_savepoint_in_the_browser(app, emulator, tmp_path):
     if not Path(CHROMIUM).exists():
         # scripts/test installs it; in CI a missing browser is a failure, on a laptop without root a skip.
         message = f"{CHROMIUM} is missing (scripts/test installs Debian's chromium)"
@@ -48,12 +49,13 @@ def test_panel_runs_two_jobs_with_savepoint_in_jupyterlab(emulator, tmp_path):
         "DLI_AUTH_TOKEN": SENTINEL_TOKEN,
         "DLI_PROJECT_ID": emulator.project_id,
     }
-    with jupyterlab(root, tmp_path / "home", ARTIFACTS / "jupyterlab.log", kernel_env) as (base, token):
+    log = ARTIFACTS / f"jupyter-{app}.log"
+    with jupyterlab(root, tmp_path / "home", log, kernel_env, app=app) as (base, token):
         with playwright_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
             try:
-                page.goto(f"{base}/lab/tree/panel.ipynb?token={token}")
+                page.goto(f"{base}/{NOTEBOOK_PATHS[app]}/panel.ipynb?token={token}")
                 page.wait_for_function(KERNEL_READY, timeout=90_000)
                 page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
                 panel = page.locator(".dli-panel")
@@ -74,10 +76,10 @@ def test_panel_runs_two_jobs_with_savepoint_in_jupyterlab(emulator, tmp_path):
                 table = panel.locator(".dli-output table")
                 for job_id in picked:
                     expect(table).to_contain_text(str(job_id), timeout=30_000)
-                page.screenshot(path=str(ARTIFACTS / "panel.png"), full_page=True)
+                page.screenshot(path=str(ARTIFACTS / f"panel-{app}.png"), full_page=True)
                 html = page.content()
             except Exception:
-                page.screenshot(path=str(ARTIFACTS / "panel-failure.png"), full_page=True)
+                page.screenshot(path=str(ARTIFACTS / f"panel-{app}-failure.png"), full_page=True)
                 raise
             finally:
                 browser.close()
