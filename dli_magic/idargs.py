@@ -12,7 +12,7 @@ from numbers import Integral
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import BadInputError
-from .ids import ValidatedIds, check_job_id, validate_job_ids
+from .ids import ValidatedIds, check_job_id, describe_value, validate_job_ids
 
 # A typo like `1-100000000` must not allocate millions of ids before anything else is checked.
 MAX_RANGE_SIZE = 100_000
@@ -84,7 +84,7 @@ def _literal_ids(token: str) -> list[int]:
 def ids_from_object(value: Any, label: str) -> list[int]:
     """An int, or an iterable of ints (list, range, Series, a DataFrame's `job_id` column)."""
     if isinstance(value, (str, bytes)):
-        raise BadInputError(f"{label} holds a string ({value!r:.40}), not job ids; use integers.")
+        raise BadInputError(f"{label} holds {describe_value(value)}, not job ids; use integers.")
     if isinstance(value, bool) or value is None:
         check_job_id(value, shown=f"{label} ({value!r})")
     if isinstance(value, Integral):
@@ -106,7 +106,7 @@ def ids_from_object(value: Any, label: str) -> list[int]:
         ) from None
     result = []
     for index, item in enumerate(items):
-        shown = f"{label}[{index}] ({item!r:.40})"
+        shown = f"{label}[{index}] ({describe_value(item)})"
         if isinstance(item, (str, bytes)):
             raise BadInputError(f"Job id {shown} is a string; job ids are positive integers.")
         result.append(check_job_id(item, shown=shown))
@@ -150,7 +150,9 @@ def namespace_resolvers(
             globals_ = user_ns if isinstance(user_ns, dict) else dict(user_ns)
             return eval(expr, globals_, dict(local_ns))  # noqa: S307 - the user's own notebook code
         except Exception as exc:  # the user's expression failed: say which one, briefly
-            raise BadInputError(f"{{{expr}}} failed: {type(exc).__name__}: {exc}") from None
+            # A ValueError's text usually quotes the value (int('<secret>')): name the type only.
+            detail = "" if isinstance(exc, ValueError) else f": {exc}"
+            raise BadInputError(f"{{{expr}}} failed: {type(exc).__name__}{detail}") from None
 
     return lookup, evaluate
 

@@ -25,9 +25,21 @@ class ValidatedIds:
         return f"Dropped {len(self.duplicates)} duplicate job id(s): {shown}"
 
 
+def describe_value(value: Any) -> str:
+    """How an error may show a value it refused: numbers and None as themselves; anything else
+    only by its type, since a variable holding a string may hold a secret (the output is saved)."""
+    if value is None or isinstance(value, (bool, Integral, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, bytes):
+        return f"{len(value)} bytes"
+    return f"a {type(value).__name__}"
+
+
 def check_job_id(value: Any, shown: str | None = None) -> int:
     """One job id as an int, or BadInputError naming the offending token."""
-    label = shown if shown is not None else repr(value)
+    label = shown if shown is not None else describe_value(value)
     # bool is an int subclass: True must not become job 1.
     if isinstance(value, bool) or not isinstance(value, Integral):
         kind = type(value).__name__
@@ -43,7 +55,7 @@ def check_job_id(value: Any, shown: str | None = None) -> int:
 def validate_job_ids(values: Iterable[Any]) -> ValidatedIds:
     """Check every value, drop repeats keeping first-seen order; empty input is an error."""
     if isinstance(values, (str, bytes)):
-        raise BadInputError(f"Job ids must be integers, not the string {values!r}.")
+        raise BadInputError(f"Job ids must be integers, not {describe_value(values)}.")
     seen: dict[int, None] = {}
     duplicates: list[int] = []
     for value in values:

@@ -173,3 +173,26 @@ def test_huge_ranges_are_refused_before_allocating():
 
 def test_series_of_ids_from_pandas_is_accepted():
     assert parse_job_ids(["$s"], {"s": pd.Series([3, 1, 3])}).ids == [3, 1]
+
+
+@pytest.mark.parametrize("line", ["$sk", "$mixed", "{sk}", "{int(sk)}", "{[131, sk]}"])
+def test_a_secret_held_in_a_variable_is_never_echoed(shell, dli_env, capsys, line):
+    from dli_magic.emulator.testing import SENTINEL_SK
+
+    shell.user_ns.update(sk=SENTINEL_SK, mixed=[131, SENTINEL_SK])
+    result = shell.run_cell(f"%dli_run {line}")
+    assert isinstance(result.error_in_exec, BadInputError)
+    shown = str(result.error_in_exec) + "".join(result.error_in_exec._render_traceback_())
+    shown += "".join(capsys.readouterr())
+    assert SENTINEL_SK not in shown
+    assert not dli_env.request_log()
+
+
+def test_the_python_api_never_echoes_a_string_id(dli_env):
+    import dli_magic
+    from dli_magic.emulator.testing import SENTINEL_SK
+
+    with pytest.raises(BadInputError) as caught:
+        dli_magic.run_jobs([131, SENTINEL_SK])
+    assert SENTINEL_SK not in str(caught.value)
+    assert "string of" in str(caught.value)
