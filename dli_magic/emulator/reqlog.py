@@ -14,9 +14,13 @@ from typing import Any
 
 MAX_ENTRIES = 50_000
 MASK = "***"
-_SECRET_HEADERS = frozenset({"x-auth-token", "x-subject-token", "cookie", "proxy-authorization"})
+_SECRET_HEADERS = frozenset(
+    {"x-auth-token", "x-subject-token", "x-security-token", "cookie", "proxy-authorization"}
+)
 _SECRET_KEYS = frozenset({"password", "secret", "sk", "secret_key", "secretkey", "token", "id_token"})
-_SIGNATURE = re.compile(r"(Signature=)[^,\s]*")
+# signing.parse_authorization lower-cases field names and strips blanks around names and values,
+# so "signature = abc" is a signature too: mask everything up to the next comma.
+_SIGNATURE = re.compile(r"(signature\s*=)\s*[^,]*", re.IGNORECASE)
 
 
 def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -28,30 +32,38 @@ def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
             value = MASK
         elif name == "authorization":
             # Keep the scheme, AK and signed headers (useful to debug), drop the signature.
-            value = _SIGNATURE.sub(r"\1" + MASK, value) if "Signature=" in value else MASK
+            value = _SIGNATURE.sub(r"\1" + MASK, value) if _SIGNATURE.search(value) else MASK
         out[name] = value
     return out
 
 
+def _mask_all(value: Any) -> Any:
+    """Every scalar below a secret-named key masked; the shape is kept (useful to debug)."""
+    if isinstance(value, dict):
+        return {k: _mask_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_all(v) for v in value]
+    return MASK
+
+
 def _redact_body(value: Any) -> Any:
     if isinstance(value, dict):
-        # A secret-named key holding an object (IAM's "password": {"user": …}) is searched, not masked.
-        return {
-            k: (MASK if k.lower() in _SECRET_KEYS and not isinstance(v, dict) else _redact_body(v))
-            for k, v in value.items()
-        }
+        # Everything below a secret-named key is masked, whatever its shape: IAM's
+        # "token": {"id": …}, hw_ak_sk's "secret": {"key": …} and "password": {"user": {…}} alike.
+        return {k: (_mask_all(v) if k.lower() in _SECRET_KEYS else _redact_body(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact_body(v) for v in value]
     return value
 
 
 def decode_body(body: bytes) -> Any:
+    """The body as parsed JSON with secrets masked; any other body is never logged (it may hold secrets)."""
     if not body:
         return None
     try:
         return _redact_body(json.loads(body))
-    except ValueError:
-        return body[:65536].decode("utf-8", "replace")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return f"<{len(body)} bytes, not JSON, not logged>"
 
 
 class RequestLog:

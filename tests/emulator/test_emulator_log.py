@@ -85,10 +85,56 @@ def test_clear_request_log(emulator):
     assert emulator.request_log() == []
 
 
-def test_non_json_body_is_logged_as_text(api):
+def test_non_json_body_is_not_logged(api):
     api.post("jobs/run", data=b"job_ids=1")
     entry = api.emu.request_log()[-1]
-    assert entry["body"] == "job_ids=1" and entry["status"] == 400
+    assert entry["body"] == "<9 bytes, not JSON, not logged>" and entry["status"] == 400
+
+
+def test_secrets_below_secret_named_objects_and_in_non_json_iam_bodies_are_masked(emulator):
+    scope = {"project": {"name": "eu-de"}}
+    bodies = [
+        {"auth": {"identity": {"methods": ["token"], "token": {"id": "TOKEN-SECRET-1"}}, "scope": scope}},
+        {"auth": {"identity": {"methods": ["hw_ak_sk"], "hw_ak_sk": {"access": {"key": "AKX"},
+                                                                      "secret": {"key": "SK-SECRET-2"}}},
+                  "scope": scope}},
+        {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": TEST_USER, "password": ["LIST-SECRET-3"], "domain": {"name": TEST_DOMAIN}}}}, "scope": scope}},
+    ]
+    for body in bodies:
+        requests.post(f"{emulator.url}/v3/auth/tokens", json=body, timeout=5)
+    # not JSON (a trailing comma; a form body): never logged raw
+    requests.post(f"{emulator.url}/v3/auth/tokens", timeout=5,
+                  data=b'{"auth":{"identity":{"password":{"user":{"password":"RAW-SECRET-4"}}}},}')
+    requests.post(f"{emulator.url}/v3/auth/tokens", data=b"user=alice&password=RAW-SECRET-5", timeout=5)
+    log = emulator.request_log()
+    assert log[0]["body"]["auth"]["identity"]["token"] == {"id": "***"}
+    assert log[1]["body"]["auth"]["identity"]["hw_ak_sk"] == {"access": {"key": "AKX"}, "secret": {"key": "***"}}
+    assert log[3]["body"].endswith("bytes, not JSON, not logged>")
+    dumped = json.dumps(log)
+    for secret in ("TOKEN-SECRET-1", "SK-SECRET-2", "LIST-SECRET-3", "RAW-SECRET-4", "RAW-SECRET-5"):
+        assert secret not in dumped
+
+
+def test_security_token_header_and_spaced_signature_are_masked(emulator):
+    base = f"{emulator.url}/v1.0/{emulator.project_id}/streaming"
+    requests.get(f"{base}/jobs", timeout=5,
+                 headers={"X-Auth-Token": SENTINEL_TOKEN, "X-Security-Token": "STS-SECRET-1"})
+    url = f"{base}/jobs?limit=5"
+    headers = {"Content-Type": "application/json"}
+    added = signing.sign_request("GET", url, headers, b"", SENTINEL_AK, SENTINEL_SK)
+    sig = added["Authorization"].rsplit("Signature=", 1)[1]
+    for spaced in ("Signature= ", "signature = "):
+        auth = added["Authorization"].replace("Signature=", spaced)
+        assert signing.parse_authorization(auth)["signature"] == sig  # the gateway takes it as a signature
+        r = requests.get(url, headers={**headers, **added, "Authorization": auth}, timeout=5)
+        assert r.status_code == 200
+    log = emulator.request_log()
+    assert log[0]["headers"]["x-security-token"] == "***"
+    assert log[1]["headers"]["authorization"].endswith("Signature=***")
+    assert log[2]["headers"]["authorization"].endswith("signature =***")
+    dumped = json.dumps(log)
+    assert "STS-SECRET-1" not in dumped and sig not in dumped
 
 
 def test_repr_has_no_secret(emulator):
