@@ -100,32 +100,45 @@ def _public_endpoint(endpoint: Any) -> str | None:
 
 # One open connection per history file for the life of the process: opening a file and checking
 # the schema costs about 1 ms, an insert in WAL mode about 0.02 ms (benchmarks/, section 2).
-_connections: dict[str, sqlite3.Connection] = {}
+_connections: dict[str, tuple[sqlite3.Connection, tuple[int, int]]] = {}
 _lock = threading.Lock()  # sqlite3 connections are not safe to share between threads unguarded
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _connection(path: Path) -> sqlite3.Connection:
     key = str(path)
-    connection = _connections.get(key)
-    if connection is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Two kernels may record at once: wait a little for the other writer instead of failing.
-        connection = sqlite3.connect(key, timeout=5.0, check_same_thread=False)
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; no fsync per run
-            connection.executescript(_SCHEMA)
-        except sqlite3.Error:
-            connection.close()
-            raise
-        _connections[key] = connection
+    cached = _connections.get(key)
+    if cached is not None:
+        connection, opened = cached
+        if _file_id(path) == opened:
+            return connection
+        # Deleted or replaced since we opened it: writing on would go to a file nobody reads.
+        _forget(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Two kernels may record at once: wait a little for the other writer instead of failing.
+    connection = sqlite3.connect(key, timeout=5.0, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; no fsync per run
+        connection.executescript(_SCHEMA)
+    except sqlite3.Error:
+        connection.close()
+        raise
+    _connections[key] = (connection, _file_id(path))
     return connection
 
 
 def _forget(path: Path) -> None:
-    connection = _connections.pop(str(path), None)
-    if connection is not None:
-        connection.close()
+    cached = _connections.pop(str(path), None)
+    if cached is not None:
+        cached[0].close()
 
 
 @contextmanager

@@ -140,3 +140,16 @@ def test_python_api_history_function(dli_env):
     frame = dli_magic.history()
     assert frame["job_id"].tolist() == [138]
     assert dli_magic.history(limit=1)["job_id"].tolist() == [138]
+
+
+def test_a_deleted_history_file_is_recreated_not_written_into_the_void(tmp_path):
+    from dli_magic.results import JobOutcome
+
+    path = tmp_path / "h.sqlite"
+    attrs = {"action": "run", "endpoint": "http://127.0.0.1:1", "project_id": "p"}
+    assert history.record_outcomes([JobOutcome(1, True, "ok")], attrs, path=path)
+    for leftover in tmp_path.iterdir():
+        leftover.unlink()  # the file and its -wal / -shm companions
+    assert history.record_outcomes([JobOutcome(2, True, "ok")], attrs, path=path)
+    assert path.exists()
+    assert history.load(path)["job_id"].tolist() == [2]
