@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from .responses import PROJECT_ID_RE, json_response
 from .store import user_id_for
 
 API = "/v1.0/{project_id}/streaming"
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
 def _bad(field: str, why: str) -> ApiError:
@@ -126,7 +128,7 @@ class Api:
     @staticmethod
     def _path_job_id(request: Request) -> int:
         text = request.path_params["job_id"]
-        if not text.isdigit() or not 0 < int(text) <= INT64_MAX:
+        if not re.fullmatch(r"[0-9]{1,19}", text) or not 0 < int(text) <= INT64_MAX:
             raise _bad("job_id", f"is not a valid job id: {text[:40]!r}")
         return int(text)
 
@@ -152,8 +154,11 @@ class Api:
             text = q.get(name)
             if text is None or text == "":
                 return default
-            if not text.lstrip("-").isdigit():
+            if not _INTEGER.fullmatch(text):
                 raise _bad(name, f"must be an integer, not {text[:40]!r}")
+            # the length check first: int() refuses (ValueError) strings of more than 4300 digits
+            if len(text.lstrip("-")) > 19 or abs(int(text)) > INT64_MAX:
+                raise _bad(name, f"is out of range (at most {INT64_MAX}): {text[:40]}")
             return int(text)
 
         limit = integer("limit", LIST_PAGE_DEFAULT)
@@ -356,7 +361,8 @@ class Api:
         return json_response(200, {"job_id": job_id})
 
     async def admin_job(self, request: Request) -> Response:
-        job = self.core.get_job(int(request.path_params["job_id"]), request.query_params.get("project_id"))
+        job_id = request.path_params["job_id"]
+        job = self.core.get_job(job_id, request.query_params.get("project_id")) if job_id <= INT64_MAX else None
         if job is None:
             raise ApiError(404, "EMULATOR.JOBS", "no such job")
         return json_response(200, job)

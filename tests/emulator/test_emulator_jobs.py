@@ -53,6 +53,31 @@ def test_list_bad_parameters_are_400_naming_the_field(api, params, error_field):
     assert error_field in r.json()["error_msg"]
 
 
+@pytest.mark.parametrize(
+    "query, field",
+    [("limit=%C2%B2", "limit"), ("limit=--5", "limit"), ("limit=5-", "limit"), ("limit=%EF%BC%95", "limit"),
+     ("offset=99999999999999999999", "offset"), ("offset=9223372036854775808", "offset"),
+     ("offset=" + "9" * 5000, "offset"), ("limit=-99999999999999999999", "limit")],
+)
+def test_list_non_ascii_or_huge_integers_are_400_not_500(api, query, field):
+    r = api.get("jobs?" + query)
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == "DLI.0001" and field in r.json()["error_msg"]
+
+
+def test_list_offset_up_to_int64_max_is_an_empty_page(api):
+    r = api.get("jobs?offset=9223372036854775807")
+    assert r.status_code == 200 and r.json()["job_list"]["jobs"] == []
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize("job_id", ["%C2%B2", "%EF%BC%91", "99999999999999999999", "9" * 5000, "0", "-1"])
+def test_bad_or_huge_path_job_id_is_400_not_500(api, method, job_id):
+    r = api.call(method, f"jobs/{job_id}")
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] in ("DLI.0001", "DLI.16001")
+
+
 def test_list_filters(api):
     def ids(**params):
         body = api.get("jobs", params={"limit": 100, **params}).json()["job_list"]
