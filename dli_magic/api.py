@@ -110,8 +110,9 @@ def execute(
         raise BadInputError(f"Unknown action {action!r}; use 'run' or 'stop'.")
     method_name, option_name, pending_statuses, failed_statuses = _ACTIONS[action]
     notify = notify or (lambda text: None)
-    if not isinstance(option, bool):
-        raise BadInputError(f"{option_name} must be True or False, not {option!r}.")
+    for name, value in ((option_name, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run)):
+        if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
+            raise BadInputError(f"{name} must be True or False, not {value!r}.")
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
@@ -146,10 +147,10 @@ def execute(
                     state.statuses.update(statuses)
                     state.names.update(names)
                     state.rounds = 1
-                except DLIError as exc:
-                    notify(f"Could not read job statuses after the {action} call: {exc}")
+                except Exception as exc:  # any failure here: the call's rows still come back
+                    notify(f"Could not read job statuses after the {action} call: {_brief(exc)}")
                     extra_attrs["status_source"] = None
-                    extra_attrs["status_error"] = str(exc)
+                    extra_attrs["status_error"] = _brief(exc)
             else:
                 # Every name is known already: one request in all, not two (a second round trip
                 # would double what a %dli_run costs). An accepted job is in the state the
@@ -164,9 +165,12 @@ def execute(
                 accepted = {o.job_id for o in result.outcomes if o.is_success is True}
                 if state.rounds:  # accepted but absent from the list: nothing to wait for, say so
                     state.missing.update(i for i in accepted if i not in state.statuses)
-                state.pending = {
-                    i for i in ids if i in accepted and state.statuses.get(i) in pending_statuses
-                }
+                if state.rounds:
+                    state.pending = {
+                        i for i in ids if i in accepted and state.statuses.get(i) in pending_statuses
+                    }
+                else:  # the first read failed: wait on every accepted job, the poller reads again
+                    state.pending = set(accepted)
                 updates = _fan_out(progress, on_state)
                 wait_for_jobs(
                     client,
@@ -178,9 +182,9 @@ def execute(
                 )
         except KeyboardInterrupt:
             state.interrupted = True
-        except DLIError as exc:  # polling failed: keep the call's result, say why waiting stopped
-            notify(f"Stopped waiting: {exc}")
-            extra_attrs["wait_error"] = str(exc)
+        except Exception as exc:  # polling failed: keep the call's result, say why waiting stopped
+            notify(f"Stopped waiting: {_brief(exc)}")
+            extra_attrs["wait_error"] = _brief(exc)
         outcomes = [
             _finish_outcome(o, state, wait, action, wait_timeout) for o in result.outcomes
         ]
@@ -214,6 +218,10 @@ def execute(
     finally:
         if owned:
             client.close()
+
+
+def _brief(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, DLIError) else f"{type(exc).__name__}: {exc}"
 
 
 def _fan_out(progress, on_state):
