@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -33,11 +34,22 @@ def _positive(kind: type) -> Any:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        if not math.isfinite(value) or value <= 0:  # float() takes "inf" and "nan"
+            raise argparse.ArgumentTypeError(f"must be a positive finite number: {text!r}")
         return value
 
     return convert
+
+
+def _count(text: str) -> int:
+    """A fault COUNT: a non-zero integer (negative: never disarms). 0 would be a fault that never fires."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (leave the option out for no fault; < 0: never disarms)")
+    return value
 
 
 def _port(text: str) -> int:
@@ -73,11 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--latency-ms", type=_positive(float), help="added to every DLI answer")
     f.add_argument("--throttle-rate", type=_positive(int), metavar="N",
                    help="429 APIGW.0308 above N DLI calls per second")
-    f.add_argument("--throttle", type=int, metavar="COUNT", help="429 on the next COUNT DLI calls")
+    f.add_argument("--throttle", type=_count, metavar="COUNT", help="429 on the next COUNT DLI calls (< 0: all)")
     f.add_argument("--error-status", type=int, metavar="STATUS", help="answer DLI calls with this error status")
-    f.add_argument("--error-count", type=int, default=1, metavar="COUNT", help="how many calls --error-status hits")
-    f.add_argument("--html-502", type=int, metavar="COUNT", help="502 HTML pages on the next COUNT DLI calls")
-    f.add_argument("--drop", type=int, metavar="COUNT", help="process, then close without answer, COUNT calls")
+    f.add_argument("--error-count", type=_count, metavar="COUNT",
+                   help="how many calls --error-status hits (default 1; < 0: all)")
+    f.add_argument("--html-502", type=_count, metavar="COUNT", help="502 HTML pages on the next COUNT DLI calls")
+    f.add_argument("--drop", type=_count, metavar="COUNT", help="process, then close without answer, COUNT calls")
     f.add_argument("--bool-is-success", action="store_true", help="JSON booleans instead of \"true\"/\"false\"")
     return p
 
@@ -91,20 +104,29 @@ def faults_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             parser.error(f"--faults is not valid JSON: {exc}")
         if not isinstance(faults, dict):
             parser.error("--faults must be a JSON object")
-    if args.latency_ms:
+    # `is not None`: a given option is never silently ignored (0 counts are refused by _count).
+    if args.latency_ms is not None:
         faults["latency_ms"] = args.latency_ms
-    if args.throttle_rate:
+    if args.throttle_rate is not None:
         faults["rate_limit"] = {"per_second": args.throttle_rate, "retry_after": 1}
-    if args.throttle:
+    if args.throttle is not None:
         faults["throttle"] = {"count": args.throttle, "retry_after": 1}
-    if args.error_status:
-        faults["error"] = {"status": args.error_status, "count": args.error_count}
-    if args.html_502:
+    if args.error_count is not None and args.error_status is None:
+        parser.error("--error-count needs --error-status")
+    if args.error_status is not None:
+        faults["error"] = {"status": args.error_status, "count": 1 if args.error_count is None else args.error_count}
+    if args.html_502 is not None:
         faults["html_502"] = {"count": args.html_502}
-    if args.drop:
+    if args.drop is not None:
         faults["drop"] = {"count": args.drop}
     if args.bool_is_success:
         faults["bool_is_success"] = True
+    from .faults import FaultError, FaultSet
+
+    try:
+        FaultSet(faults)  # checked here, so a bad document is one line and exit 2
+    except FaultError as exc:
+        parser.error(f"bad faults: {exc}")
     return faults or None
 
 

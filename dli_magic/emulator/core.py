@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any, Iterable
@@ -35,10 +36,10 @@ class EmulatorCore:
     ) -> None:
         if unknown_ids not in UNKNOWN_ID_MODES:
             raise ValueError(f"unknown_ids must be 'item' or 'error', not {unknown_ids!r}")
-        if not speed or speed <= 0:
-            raise ValueError("speed must be a positive number")
-        if token_ttl <= 0:
-            raise ValueError("token_ttl must be positive")
+        if not math.isfinite(speed) or speed <= 0:
+            raise ValueError("speed must be a positive finite number")
+        if not math.isfinite(token_ttl) or token_ttl <= 0:
+            raise ValueError("token_ttl must be a positive finite number")
         if (ak is None) != (sk is None):
             raise ValueError("ak and sk go together: give both or neither")
         self.project_id = project_id

@@ -8,6 +8,8 @@ may match IAM calls too. Admin routes are never faulted, so a test can always cl
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections import deque
@@ -22,7 +24,20 @@ class FaultError(ValueError):
     """A fault document that does not follow the format."""
 
 
+def _number(name: str, key: str, value: Any, *, integer: bool = False, minimum: float = 0) -> None:
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise FaultError(f"{name}.{key} must be {kind}, not {json.dumps(value)[:40]}")
+    if not math.isfinite(value) or value < minimum:
+        raise FaultError(f"{name}.{key} must be a finite number >= {minimum:g}, not {value}")
+
+
 def _normalise(faults: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The fault document checked and in its long form; FaultError (a ValueError) names what is wrong.
+
+    Every value a fault fires with is checked here, so a bad document is refused when it is set
+    (400 on the admin route, exit 2 on the CLI), never accepted and then failing every call.
+    """
     if faults is None:
         return {}
     if not isinstance(faults, dict):
@@ -38,27 +53,43 @@ def _normalise(faults: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
             spec = {"ms": spec}
         elif name == "bool_is_success" and spec is True:
             spec = {}
-        elif name == "unknown_ids":
-            spec = {"mode": spec} if isinstance(spec, str) else spec
-            if spec.get("mode") not in ("item", "error"):
-                raise FaultError('unknown_ids must be "item" or "error"')
+        elif name == "unknown_ids" and isinstance(spec, str):
+            spec = {"mode": spec}
         elif name == "rate_limit" and isinstance(spec, (int, float)) and not isinstance(spec, bool):
             spec = {"per_second": spec}
         if not isinstance(spec, dict):
-            raise FaultError(f"fault {name!r} must be an object")
+            raise FaultError(f"fault {name!r} must be an object, not {json.dumps(spec)[:40]}")
         spec = dict(spec)
+        if name == "unknown_ids" and spec.get("mode") not in ("item", "error"):
+            raise FaultError('unknown_ids must be "item" or "error" (or {"mode": "item"|"error", …})')
+        for key in ("path", "method"):
+            if key in spec and not isinstance(spec[key], str):
+                raise FaultError(f"{name}.{key} must be a string, not {json.dumps(spec[key])[:40]}")
         if name in COUNTED or "count" in spec:  # latency etc. may be counted too when given a count
             count = spec.get("count", 1)
             if not isinstance(count, int) or isinstance(count, bool):
-                raise FaultError(f"{name}.count must be an integer")
+                raise FaultError(f"{name}.count must be an integer (< 0: never disarms), not {json.dumps(count)[:40]}")
             spec["count"] = count
-        for key in ("ms", "per_second", "retry_after", "status", "missing"):
-            if key in spec and (not isinstance(spec[key], (int, float)) or isinstance(spec[key], bool)):
-                raise FaultError(f"{name}.{key} must be a number")
-        if name == "error" and not 400 <= int(spec.get("status", 503)) <= 599:
+        for key in ("ms", "retry_after"):
+            if key in spec:
+                _number(name, key, spec[key])
+        if "missing" in spec:
+            _number(name, "missing", spec["missing"], integer=True)
+        if "status" in spec:
+            _number(name, "status", spec["status"], integer=True)
+        if name == "error" and not 400 <= spec.get("status", 503) <= 599:
             raise FaultError("error.status must be 400..599")
-        if name == "rate_limit" and spec.get("per_second", 0) <= 0:
-            raise FaultError("rate_limit.per_second must be positive")
+        for key in ("error_code", "error_msg"):
+            if key in spec and not isinstance(spec[key], str):
+                raise FaultError(f"{name}.{key} must be a string, not {json.dumps(spec[key])[:40]}")
+        if name == "rate_limit":
+            if "per_second" not in spec:
+                raise FaultError("rate_limit.per_second is required")
+            _number(name, "per_second", spec["per_second"])
+            if spec["per_second"] <= 0:
+                raise FaultError("rate_limit.per_second must be positive")
+        elif name == "latency_ms" and "ms" not in spec:
+            raise FaultError("latency_ms.ms is required")
         out[name] = spec
     return out
 

@@ -119,12 +119,19 @@ class JobStore:
         self._now = now_ms
         self.speed = float(speed)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
-        if path:
-            # WAL + NORMAL: durable across a clean restart without an fsync per request.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:  # e.g. a missing directory
+            raise ValueError(f"cannot open the database {path!r}: {exc}") from None
+        try:
+            if path:
+                # WAL + NORMAL: durable across a clean restart without an fsync per request.
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:  # e.g. a file that is not a SQLite database, or read-only
+            self._db.close()
+            raise ValueError(f"cannot use the database {path!r}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:

@@ -66,15 +66,43 @@ def test_sigint_exits_zero():
 @pytest.mark.parametrize(
     "args",
     [["--bogus"], ["--speed", "0"], ["--port", "x"], ["--unknown-ids", "maybe"], ["--ak", "A"],
-     ["--user", "u"], ["--faults", "{not json"], ["--faults", '{"nope": 1}']],
+     ["--user", "u"], ["--faults", "{not json"], ["--faults", '{"nope": 1}'],
+     ["--faults", '{"unknown_ids": 5}'], ["--faults", '{"throttle": {"path": 5}}'],
+     ["--faults", '{"throttle": {"method": ["GET"]}}'], ["--faults", '{"latency_ms": {"ms": "x"}}'],
+     ["--token-ttl", "inf"], ["--speed", "nan"], ["--speed", "inf"], ["--latency-ms", "nan"],
+     ["--throttle", "0"], ["--drop", "0"], ["--html-502", "0"], ["--error-status", "503", "--error-count", "0"],
+     ["--error-count", "3"], ["--error-status", "200"], ["--db", "/nonexistent-dir/sub/x.db"]],
 )
 def test_bad_options_exit_2_with_one_line(args):
-    proc = subprocess.run([sys.executable, "-m", "dli_magic.emulator", *args], capture_output=True, text=True,
-                          env=_env(), cwd=ROOT, timeout=30)
-    assert proc.returncode == 2
+    _assert_bad_option(args)
+
+
+def _assert_bad_option(args):
+    proc = subprocess.run([sys.executable, "-m", "dli_magic.emulator", "--port", "0", *args], capture_output=True,
+                          text=True, env=_env(), cwd=ROOT, timeout=30)
+    assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dli-emulator: error:"), proc.stderr
+
+
+def test_db_that_is_not_a_database_or_a_directory_exit_2(tmp_path):
+    not_db = tmp_path / "hostname"
+    not_db.write_text("my-host\n")
+    _assert_bad_option(["--db", str(not_db)])
+    assert not_db.read_text() == "my-host\n"  # left alone
+    _assert_bad_option(["--db", str(tmp_path)])
+
+
+def test_negative_fault_count_never_disarms(tmp_path):
+    run = Running("--token", "t", "--drop", "-1", "--html-502", "-1")
+    try:
+        url = f"{run.url}/v1.0/{'0' * 32}/streaming/jobs"
+        assert requests.get(f"{run.url}/_emulator/faults", timeout=5).json()["html_502"] == {"count": -1}
+        for _ in range(3):
+            assert requests.get(url, headers={"X-Auth-Token": "t"}, timeout=5).status_code == 502
+    finally:
+        run.stop()
 
 
 def test_secrets_from_environment_and_static_project(tmp_path):

@@ -146,6 +146,33 @@ def test_admin_fault_routes(emulator, api):
     assert all(not e["path"].startswith("/_emulator") for e in emulator.request_log())
 
 
+@pytest.mark.parametrize(
+    "doc, words",
+    [({"unknown_ids": 5}, "unknown_ids"), ({"unknown_ids": ["error"]}, "unknown_ids"),
+     ({"throttle": {"path": 5}}, "throttle.path"), ({"error": {"method": 1, "status": 503}}, "error.method"),
+     ({"throttle": {"count": "2"}}, "throttle.count"), ({"throttle": {"retry_after": "1"}}, "retry_after"),
+     ({"latency_ms": {"ms": -5}}, "latency_ms.ms"), ({"short_response": {"missing": 1.5}}, "missing"),
+     ({"error": {"status": 503.5}}, "error.status"), ({"error": {"status": 503, "error_code": 7}}, "error_code"),
+     ({"rate_limit": {"retry_after": 1}}, "per_second"), ([1], "object")],
+)
+def test_admin_bad_fault_documents_are_400_and_change_nothing(emulator, api, doc, words):
+    url = f"{emulator.url}/_emulator/faults"
+    emulator.set_faults({"bool_is_success": True})
+    bad = requests.put(url, json=doc, timeout=5)
+    assert bad.status_code == 400 and words in bad.json()["error_msg"], bad.text
+    assert emulator.faults() == {"bool_is_success": {}}  # the old document stays
+    assert api.get("jobs").status_code == 200  # and calls still work
+    with pytest.raises(ValueError):
+        emulator.set_faults(doc)
+
+
+def test_non_finite_fault_numbers_are_refused(emulator):
+    for doc in ({"latency_ms": float("nan")}, {"throttle": {"retry_after": float("inf")}},
+                {"rate_limit": float("nan")}):
+        with pytest.raises(ValueError):
+            emulator.set_faults(doc)
+
+
 def test_faults_from_constructor(emulator_factory):
     emu = emulator_factory(token="t", faults={"error": {"status": 504, "count": 1}})
     r = requests.get(f"{emu.url}/v1.0/{emu.project_id}/streaming/jobs", headers={"X-Auth-Token": "t"}, timeout=5)
