@@ -79,9 +79,13 @@ class Api:
         return spec
 
     def _succ(self, request: Request, ok: bool) -> Any:
-        if self._fault(request, "bool_is_success") is not None:
-            return ok
-        return "true" if ok else "false"
+        """One is_success value; take it once per answer (a counted fault is one per response)."""
+        return self._succ_all(request, [ok])[0]
+
+    def _succ_all(self, request: Request, oks: list[bool]) -> list[Any]:
+        if self._fault(request, "bool_is_success") is not None:  # consumed once for the whole answer
+            return list(oks)
+        return ["true" if ok else "false" for ok in oks]
 
     def _unknown_mode(self, request: Request) -> str:
         spec = self._fault(request, "unknown_ids")
@@ -95,7 +99,8 @@ class Api:
                 raise ApiError(400, "DLI.16001", f"The job {missing[0]} does not exist.")
 
     def _batch(self, request: Request, results: list[tuple[bool, str]]) -> Response:
-        items = [{"is_success": self._succ(request, ok), "message": msg} for ok, msg in results]
+        flags = self._succ_all(request, [ok for ok, _ in results])
+        items = [{"is_success": flag, "message": msg} for flag, (_, msg) in zip(flags, results)]
         short = self._fault(request, "short_response")
         if short is not None:
             items = items[: max(0, len(items) - int(short.get("missing", 1)))]

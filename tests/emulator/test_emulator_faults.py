@@ -107,6 +107,16 @@ def test_bool_is_success(api):
     assert api.get("jobs").json()["is_success"] == "true"
 
 
+def test_counted_bool_is_success_is_taken_once_per_response(api):
+    api.emu.set_faults({"bool_is_success": {"count": 1}})
+    first = api.post("jobs/run", json={"job_ids": [138, 204, 131]}).json()
+    assert [item["is_success"] for item in first] == [True, True, True]
+    assert api.emu.request_log()[-1]["fault"] == "bool_is_success"  # not repeated per item
+    assert api.emu.faults()["bool_is_success"]["count"] == 0
+    again = api.post("jobs/stop", json={"job_ids": [138, 204]}).json()
+    assert [item["is_success"] for item in again] == ["true", "true"]
+
+
 def test_unknown_ids_fault_overrides_the_mode(api):
     api.emu.set_faults({"unknown_ids": "error"})
     r = api.post("jobs/run", json={"job_ids": [138, 55555]})
