@@ -42,6 +42,23 @@ SDK_ENV_FALLBACKS = {
 }
 
 
+def source_rank(source: str) -> int:
+    """Priority of the layer a ``Settings.sources`` value names; lower wins. Explicit arguments and
+    what ``%dli_login`` asked for (0) > ``%config`` (1) > environment (2) > profile file (3) >
+    defaults (4) > anything else, such as "derived from ..." (5)."""
+    if source in ("argument", "%dli_login"):
+        return 0
+    if source == "%config":
+        return 1
+    if source.startswith("env "):
+        return 2
+    if source.startswith("profile "):
+        return 3
+    if source == "default":
+        return 4
+    return 5
+
+
 @dataclass(frozen=True)
 class Settings:
     endpoint: str | None = None
@@ -96,14 +113,20 @@ class Settings:
         return self.sources.get(name, "default")
 
     def auth_method(self) -> str | None:
-        """Which credentials a client will use: "token", "aksk", "password" or None."""
+        """Which credentials a client will use: "token", "aksk", "password" or None.
+
+        The kind comes from the highest-priority layer holding a complete credential (AK/SK ranks by
+        the worse of its two sources, username + password by the password's); within one layer,
+        token > AK/SK > password."""
+        rank = lambda name: source_rank(self.source(name))  # noqa: E731
+        complete: list[tuple[int, int, str]] = []
         if self.auth_token:
-            return "token"
+            complete.append((rank("auth_token"), 0, "token"))
         if self.ak and self.sk:
-            return "aksk"
+            complete.append((max(rank("ak"), rank("sk")), 1, "aksk"))
         if self.username and self.password:
-            return "password"
-        return None
+            complete.append((rank("password"), 2, "password"))
+        return min(complete)[2] if complete else None
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items() if v is not None)
@@ -165,6 +188,11 @@ def _check_values(s: Settings) -> None:
         value = getattr(s, name)
         if value is not None:
             parts = urlsplit(value)
+            if "@" in parts.netloc:  # user:password@host: never echo the value
+                raise ConfigError(
+                    f"Setting {name} (from {src.get(name, 'default')}) must not carry credentials in the URL; "
+                    "use the auth settings."
+                )
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise _bad(name, value, "must be a URL like https://dli.eu-de.otc.t-systems.com", src)
 
@@ -309,7 +337,15 @@ def region_from_endpoint(endpoint: str) -> str | None:
 def iam_from_endpoint(endpoint: str) -> str:
     """``dli.<rest>`` → ``iam.<rest>``; any other host (an emulator) serves IAM itself."""
     parts = urlsplit(endpoint)
-    host = parts.netloc
+    host = parts.hostname or ""  # never the netloc: it may carry user:password@
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # not a number: kept as written, as before
+        port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+    if port is not None:
+        host = f"{host}:{port}"
     if host.startswith("dli."):
         host = "iam." + host[4:]
     return f"{parts.scheme}://{host}"
@@ -399,23 +435,47 @@ def _resolve(explicit, magic_config, environ, profile, profile_path, profile_out
         values["profile"] = profile_name or "default"
         sources["profile"] = profile_origin if profile_name is not None else "default"
 
-    # Derived endpoints: region → both hosts; endpoint → its region and IAM host.
-    if "endpoint" not in values and "region" in values:
-        values["endpoint"], derived_iam = _region_hosts(values["region"])
-        sources["endpoint"] = "derived from region"
-        if "iam_endpoint" not in values:
-            values["iam_endpoint"], sources["iam_endpoint"] = derived_iam, "derived from region"
-    if "endpoint" in values:
-        if "region" not in values:
-            region = region_from_endpoint(values["endpoint"])
-            if region:
-                values["region"], sources["region"] = region, "derived from endpoint"
-        if "iam_endpoint" not in values:
-            values["iam_endpoint"] = iam_from_endpoint(values["endpoint"])
-            sources["iam_endpoint"] = "derived from endpoint"
+    _derive_endpoints(values, sources, lambda name: source_rank(sources[name]))
     for name in FIELD_NAMES:
         sources.setdefault(name, "default")
     return Settings(**values, sources=sources)
+
+
+def _derive_endpoints(values: dict[str, Any], sources: dict[str, str], rank) -> None:
+    """Fill in (in place) what region, endpoint and iam_endpoint imply about each other.
+
+    ``values`` holds only what was set (None or absent = unset); ``rank(name)`` is the priority of
+    a set field's layer, lower wins. Region alone → both hosts; endpoint alone → its region and IAM
+    host. When both are set and disagree, the one from the higher layer wins and the other is
+    derived from it; on the same layer both are kept as given.
+    """
+    region, endpoint = values.get("region"), values.get("endpoint")
+    has_iam = values.get("iam_endpoint") is not None
+    if region is not None and endpoint is None:
+        values["endpoint"], derived_iam = _region_hosts(region)
+        sources["endpoint"] = "derived from region"
+        if not has_iam:
+            values["iam_endpoint"], sources["iam_endpoint"] = derived_iam, "derived from region"
+        return
+    if endpoint is None:
+        return
+    endpoint_region = region_from_endpoint(endpoint)
+    if region is not None and region != endpoint_region and rank("region") < rank("endpoint"):
+        values["endpoint"], derived_iam = _region_hosts(region)
+        sources["endpoint"] = "derived from region"
+        # an iam_endpoint set below the region went with the endpoint the region overrode
+        if not has_iam or rank("iam_endpoint") > rank("region"):
+            values["iam_endpoint"], sources["iam_endpoint"] = derived_iam, "derived from region"
+        return
+    # The endpoint wins (or there is no region). A dli.<region>. host names its region. Any other
+    # host (emulator, proxy, private endpoint) names none, so a region set on a lower layer is kept:
+    # IAM project lookup and the password login's project scope need a region name, and it is the
+    # only one there is.
+    if endpoint_region and endpoint_region != region and (region is None or rank("endpoint") < rank("region")):
+        values["region"], sources["region"] = endpoint_region, "derived from endpoint"
+    if not has_iam:
+        values["iam_endpoint"] = iam_from_endpoint(endpoint)
+        sources["iam_endpoint"] = "derived from endpoint"
 
 
 def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
@@ -438,6 +498,16 @@ def _with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Setting
         sources[key] = "argument"
     if not changes:
         return settings
-    if "endpoint" in changes and "iam_endpoint" not in changes and sources.get("iam_endpoint", "").startswith("derived"):
-        changes["iam_endpoint"] = iam_from_endpoint(changes["endpoint"])
+    if "region" in changes or "endpoint" in changes:
+        # What was derived from the old region/endpoint is derived again from the new ones. The
+        # overrides are the newest, most explicit layer: they outrank every value already set.
+        linked = ("region", "endpoint", "iam_endpoint")
+        values = {name: changes.get(name, getattr(settings, name)) for name in linked}
+        for name in linked:
+            if name not in changes and sources.get(name, "default").startswith("derived"):
+                values[name], sources[name] = None, "default"
+        _derive_endpoints(
+            values, sources, lambda name: -1 if name in changes else source_rank(sources.get(name, "default"))
+        )
+        changes.update(values)
     return replace(settings, **changes, sources=sources)
