@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from typing import Any, Callable, Iterable
 
-from ..contract import JOB_STATUSES, RUNNABLE_STATUSES
+from ..contract import INT64_MAX, JOB_STATUSES, RUNNABLE_STATUSES
 
 # Statuses a stop request is accepted from (a job that is running or on its way there).
 STOPPABLE_STATUSES = frozenset(
@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, create_time);
 CREATE INDEX IF NOT EXISTS jobs_by_next ON jobs(next_at) WHERE next_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 STATUS_DESC = {
@@ -129,6 +130,11 @@ class JobStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            # The id counter never goes back; a database from before the counter (or an insert whose
+            # counter update was lost) continues after its highest id.
+            top = self._db.execute("SELECT MAX(job_id) FROM jobs").fetchone()[0] or 0
+            stored = int(self._get_meta("next_job_id") or 0)
+            self._set_meta("next_job_id", max(stored, top + 1, FIRST_JOB_ID))
         except sqlite3.Error as exc:  # e.g. a file that is not a SQLite database, or read-only
             self._db.close()
             raise ValueError(f"cannot use the database {path!r}: {exc}") from None
@@ -138,6 +144,21 @@ class JobStore:
             self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            return self._get_meta(key)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._set_meta(key, value)
 
     def _ms(self, base_ms: int) -> int:
         return max(1, int(base_ms / self.speed))
@@ -217,12 +238,17 @@ class JobStore:
         tags = fields.get("tags") or []
         with self._lock:
             now = self._now()
+            # Ids come from a counter kept in the database: never reused, even after a delete and a restart.
+            next_id = int(self._get_meta("next_job_id") or FIRST_JOB_ID)
             job_id = fields.get("job_id")
             if job_id is None:
-                top = self._db.execute("SELECT MAX(job_id) FROM jobs").fetchone()[0] or 0
-                job_id = max(top + 1, FIRST_JOB_ID)
+                job_id = next_id
+            elif isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id <= INT64_MAX:
+                raise ValueError(f"job_id must be an integer in 1..{INT64_MAX}, not {job_id!r}")
             elif self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone():
                 raise ValueError(f"job id {job_id} already exists")
+            if job_id > INT64_MAX:
+                raise ValueError("no job id left (the counter reached 2^63-1)")
             user_name = fields.get("user_name") or "dli_user"
             data = {
                 "desc": "",
@@ -261,6 +287,8 @@ class JobStore:
                     json.dumps(data),
                 ),
             )
+            if job_id >= next_id:  # a seeded id above the counter moves it on
+                self._set_meta("next_job_id", job_id + 1)
             return int(job_id)
 
     def count_all(self) -> int:

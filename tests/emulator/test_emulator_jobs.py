@@ -271,6 +271,25 @@ def test_delete_one_and_batch(api):
     assert api.get("jobs").json()["job_list"]["total_count"] == 10
 
 
+def test_job_ids_are_never_reused_after_delete_even_across_a_restart(emulator_factory, make_api, tmp_path):
+    db = str(tmp_path / "ids.sqlite")
+    emu = emulator_factory(token="t", db=db)
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    first = api.post("sql-jobs", json={"name": "a"}).json()["job"]["job_id"]
+    assert first == 1001
+    assert api.delete(f"jobs/{first}").status_code == 200
+    second = api.post("sql-jobs", json={"name": "b"}).json()["job"]["job_id"]
+    assert second == first + 1
+    assert api.delete(f"jobs/{second}").status_code == 200
+    assert emu.create_job(name="seeded", job_id=5000) == 5000  # a seeded id above the counter moves it on
+    emu.close()
+    emu = emulator_factory(token="t", db=db)  # restart: the counter survives, the jobs table is empty
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    api.delete("jobs/5000")
+    third = api.post("sql-jobs", json={"name": "c"}).json()["job"]["job_id"]
+    assert third == 5001
+
+
 def test_every_status_is_valid_and_is_success_is_a_string(api):
     jobs = api.get("jobs", params={"limit": 100}).json()["job_list"]["jobs"]
     assert all(j["status"] in JOB_STATUSES for j in jobs)
