@@ -317,7 +317,8 @@ def missing_credentials_message(settings: Settings) -> str:
 
 
 def make_auth(settings: Settings, *, iam_endpoint: str | None, post: IamPost):
-    """Token if set, else AK/SK if both set, else username + password; none → ConfigError."""
+    """The credential kind ``settings.auth_method()`` picks (the highest layer holding a complete
+    token, AK/SK pair or user + password); none → ConfigError."""
     method = settings.auth_method()
     if method == "token":
         return TokenAuth(settings.auth_token)  # type: ignore[arg-type]
