@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     queue_name TEXT,
     user_name TEXT,
     create_time INTEGER NOT NULL,
-    tags TEXT NOT NULL DEFAULT ',',
+    tags TEXT NOT NULL DEFAULT '[]',
     next_at INTEGER,
     plan TEXT,
     data TEXT NOT NULL
@@ -110,9 +110,22 @@ def user_id_for(name: str) -> str:
 
 
 def _tags_key(tags: Iterable[dict] | None) -> str:
-    # ",k=v,k2=v2," so a tag filter is an `instr` per wanted pair.
-    pairs = [f"{t.get('key')}={t.get('value')}" for t in tags or () if isinstance(t, dict)]
-    return "," + "".join(p + "," for p in pairs)
+    # A JSON list of [key, value] strings: unambiguous whatever the key or value holds ("," "=" …).
+    return json.dumps([[str(t.get("key")), str(t.get("value"))] for t in tags or () if isinstance(t, dict)])
+
+
+def _has_tag(tags_key: str | None, key: str, value: str) -> int:
+    """SQL ``has_tag(tags, key, value)``: 1 if the job has exactly this key/value pair."""
+    try:
+        pairs = json.loads(tags_key or "[]")
+    except ValueError:
+        return 0
+    return int(isinstance(pairs, list) and [key, value] in pairs)
+
+
+def _casefold(text: str | None) -> str | None:
+    """SQL ``casefold(text)``: Unicode case folding (SQLite's lower() folds ASCII only)."""
+    return text.casefold() if isinstance(text, str) else text
 
 
 class JobStore:
@@ -124,12 +137,15 @@ class JobStore:
             self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:  # e.g. a missing directory
             raise ValueError(f"cannot open the database {path!r}: {exc}") from None
+        self._db.create_function("casefold", 1, _casefold, deterministic=True)
+        self._db.create_function("has_tag", 3, _has_tag, deterministic=True)
         try:
             if path:
                 # WAL + NORMAL: durable across a clean restart without an fsync per request.
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate_tags()
             # The id counter never goes back; a database from before the counter (or an insert whose
             # counter update was lost) continues after its highest id.
             top = self._db.execute("SELECT MAX(job_id) FROM jobs").fetchone()[0] or 0
@@ -144,6 +160,14 @@ class JobStore:
             self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _migrate_tags(self) -> None:
+        """Databases from before the JSON tag key stored ",k=v,": rebuild it from the job data."""
+        rows = self._db.execute("SELECT job_id, data FROM jobs WHERE substr(tags, 1, 1) != '['").fetchall()
+        for job_id, data_text in rows:
+            tags = json.loads(data_text).get("tags")
+            key = _tags_key(tags if isinstance(tags, list) else [])
+            self._db.execute("UPDATE jobs SET tags=? WHERE job_id=?", (key, job_id))
 
     def _get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -338,11 +362,11 @@ class JobStore:
                 where.append(f"{column}=?")
                 args.append(value)
         if name:
-            where.append("instr(lower(name), ?) > 0")
-            args.append(name.lower())
+            where.append("instr(casefold(name), ?) > 0")
+            args.append(name.casefold())
         for key, value in tags or ():
-            where.append("instr(tags, ?) > 0")
-            args.append(f",{key}={value},")
+            where.append("has_tag(tags, ?, ?)")
+            args.extend((key, value))
         clause = " WHERE " + " AND ".join(where)
         direction = "ASC" if order == "asc" else "DESC"
         with self._lock:

@@ -96,6 +96,46 @@ def test_list_filters(api):
     assert page["total_count"] == 7 and len(page["jobs"]) == 2
 
 
+def test_list_name_filter_is_unicode_case_insensitive(api):
+    def names(name):
+        return {j["name"] for j in api.get("jobs", params={"name": name, "limit": 100}).json()["job_list"]["jobs"]}
+
+    api.emu.create_job(name="Élan_vital")
+    api.emu.create_job(name="STRASSE_ÖL")
+    assert names("Élan") == {"Élan_vital"}
+    assert names("élan") == {"Élan_vital"}
+    assert names("ÉLAN_VITAL") == {"Élan_vital"}
+    assert names("straße_öl") == {"STRASSE_ÖL"}  # full case folding: ß ~ ss
+
+
+def test_list_tags_filter_matches_exact_pairs_only(api):
+    tricky = api.emu.create_job(name="tricky", tags=[{"key": "a", "value": "1,b=2"}, {"key": "k", "value": "x=y"}])
+    plain = api.emu.create_job(name="plain", tags=[{"key": "b", "value": "2"}, {"key": "n", "value": 7}])
+
+    def ids(tags):
+        return {j["job_id"] for j in api.get("jobs", params={"tags": tags, "limit": 100}).json()["job_list"]["jobs"]}
+
+    assert ids("b=2") == {plain}
+    assert ids("k=x=y") == {tricky}
+    assert ids("k=x") == set() and ids("a=1") == set()
+    assert ids("n=7,b=2") == {plain}
+    assert ids("b=2,a=1") == set()
+
+
+def test_tags_of_an_older_database_are_migrated(emulator_factory, make_api, tmp_path):
+    import sqlite3
+
+    db = str(tmp_path / "old.sqlite")
+    emu = emulator_factory(token="t", db=db)
+    job = emu.create_job(name="old", tags=[{"key": "env", "value": "prod"}])
+    emu.close()
+    with sqlite3.connect(db) as conn:  # the key as the emulator used to store it
+        conn.execute("UPDATE jobs SET tags=',env=prod,'")
+    emu = emulator_factory(token="t", db=db)
+    jobs = make_api(emu, headers={"X-Auth-Token": "t"}).get("jobs", params={"tags": "env=prod"}).json()
+    assert [j["job_id"] for j in jobs["job_list"]["jobs"]] == [job]
+
+
 def test_list_show_detail_adds_detail_fields(api):
     jobs = api.get("jobs", params={"show_detail": "true", "limit": 1}).json()["job_list"]["jobs"]
     assert {"sql_body", "project_id", "job_config", "user_id", "update_time"} <= set(jobs[0])
