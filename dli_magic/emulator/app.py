@@ -350,9 +350,9 @@ class Api:
         if request.method == "POST":
             try:
                 seconds = float(json.loads(request.state.body or b"{}").get("advance", 0))
+                self.core.advance_clock(seconds)  # ValueError when not finite
             except (ValueError, TypeError, AttributeError):
-                raise ApiError(400, "EMULATOR.CLOCK", 'expected {"advance": seconds}')
-            self.core.advance_clock(seconds)
+                raise ApiError(400, "EMULATOR.CLOCK", 'expected {"advance": seconds} (a finite number)')
         return json_response(200, {"now_ms": self.core.now_ms()})
 
     async def admin_jobs(self, request: Request) -> Response:

@@ -48,6 +48,9 @@ class EmulatorCore:
         self._offset = 0.0
         self._clock_lock = threading.Lock()
         self.store = JobStore(db, self.now_ms, speed)
+        # advance_clock is persisted with the jobs: after a restart with the same --db, pending
+        # transitions and create_time stay consistent with the clock they were planned on.
+        self._offset = float(self.store.get_meta("clock_offset") or 0.0)
         self.auth = Authenticator(now_ms=self.now_ms, token=token, ak=ak, sk=sk, users=users, token_ttl=token_ttl)
         self.faults = FaultSet(faults)
         self.log = RequestLog()
@@ -64,8 +67,12 @@ class EmulatorCore:
         return int((time.time() + self._offset) * 1000)
 
     def advance_clock(self, seconds: float) -> float:
+        seconds = float(seconds)
+        if not math.isfinite(seconds):
+            raise ValueError("advance_clock needs a finite number of seconds")
         with self._clock_lock:
-            self._offset += float(seconds)
+            self._offset += seconds
+            self.store.set_meta("clock_offset", repr(self._offset))
             return self._offset
 
     def create_job(

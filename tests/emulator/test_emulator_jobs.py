@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 
 from dli_magic.contract import JOB_STATUSES, RUNNABLE_STATUSES
 
@@ -328,6 +329,24 @@ def test_job_ids_are_never_reused_after_delete_even_across_a_restart(emulator_fa
     api.delete("jobs/5000")
     third = api.post("sql-jobs", json={"name": "c"}).json()["job"]["job_id"]
     assert third == 5001
+
+
+def test_clock_offset_survives_a_restart_with_the_same_db(emulator_factory, tmp_path):
+    db = str(tmp_path / "clock.sqlite")
+    emu = emulator_factory(token="t", db=db, speed=1.0)
+    emu.advance_clock(3 * 86400)
+    created = emu.create_job(name="late")
+    before = emu.get_job(created)["create_time"]
+    requests.post(f"{emu.url}/v1.0/{emu.project_id}/streaming/jobs/run", json={"job_ids": [created]},
+                  headers={"X-Auth-Token": "t"}, timeout=5)
+    emu.close()
+    emu = emulator_factory(token="t", db=db, speed=1.0)
+    assert emu.now_ms() >= before  # the clock did not jump back three days
+    assert emu.get_job(created)["status"] == "job_submitting"  # the 2 s submit plan is still pending
+    emu.advance_clock(3)
+    job = emu.get_job(created)
+    assert job["status"] == "job_running" and job["start_time"] >= before
+    assert requests.post(f"{emu.url}/_emulator/clock", data=b'{"advance": NaN}', timeout=5).status_code == 400
 
 
 def test_every_status_is_valid_and_is_success_is_a_string(api):
