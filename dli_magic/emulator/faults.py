@@ -2,6 +2,7 @@
 
 Counted faults fire on the next ``count`` matching calls (default 1), then disarm (``count`` < 0:
 never disarm); ``latency_ms``, ``bool_is_success`` and ``unknown_ids`` stay armed unless given a count.
+``rate_limit`` with a count gives that many 429s, then lets every call through.
 Without ``path``, a fault matches only DLI API calls (``/v1.0/…``); with ``path`` (a substring) it
 may match IAM calls too. Admin routes are never faulted, so a test can always clear faults.
 """
@@ -152,6 +153,11 @@ class FaultSet:
             while self._window and self._window[0] <= now - 1.0:
                 self._window.popleft()
             if len(self._window) >= spec["per_second"]:
+                if "count" in spec:  # with a count: that many 429s, then disarmed (< 0: never)
+                    if spec["count"] == 0:
+                        return None
+                    if spec["count"] > 0:
+                        spec["count"] -= 1
                 return dict(spec)
             self._window.append(now)
             return None

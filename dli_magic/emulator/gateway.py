@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sys
 import traceback
@@ -198,7 +199,7 @@ class Gateway:
             429,
             "APIGW.0308",
             f"The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second",
-            {"Retry-After": str(int(retry_after) if float(retry_after).is_integer() else retry_after)},
+            {"Retry-After": str(math.ceil(retry_after))},  # delay-seconds is a whole number (RFC 9110)
         )
 
     @staticmethod

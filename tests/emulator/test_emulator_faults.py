@@ -36,6 +36,19 @@ def test_rate_limit_sliding_window(api):
     assert api.get("jobs").status_code == 200
 
 
+def test_rate_limit_honours_count(api):
+    api.emu.set_faults({"rate_limit": {"per_second": 1, "count": 2}})
+    codes = [api.get("jobs").status_code for _ in range(5)]
+    assert codes == [200, 429, 429, 200, 200]  # two 429s given, then disarmed within the same second
+    assert api.emu.faults()["rate_limit"]["count"] == 0
+
+
+@pytest.mark.parametrize("retry_after, header", [(0.4, "1"), (1.5, "2"), (2, "2"), (0, "0"), (2.0, "2")])
+def test_retry_after_is_whole_seconds_rounded_up(api, retry_after, header):
+    api.emu.set_faults({"throttle": {"count": 1, "retry_after": retry_after}})
+    assert api.get("jobs").headers["Retry-After"] == header
+
+
 def test_error_fault_5xx_and_400(api):
     api.emu.set_faults({"error": {"status": 503, "count": 1}})
     r = api.get("jobs")
