@@ -5,6 +5,8 @@ from __future__ import annotations
 from .store import JobStore
 
 _DAY_MS = 86_400_000
+# Statuses of a job that never ran: no start_time, duration 0.
+_NEVER_STARTED = frozenset({"job_init", "job_submit_fail"})
 
 # (job_id, name, job_type, status, queue, has_savepoint, age in days, user)
 DEMO_JOBS = (
@@ -32,7 +34,7 @@ def seed_demo(store: JobStore, project_id: str, now_ms: int, default_user: str) 
     ids = []
     for job_id, name, job_type, status, queue, savepoint, age_days, user in DEMO_JOBS:
         created = now_ms - int(age_days * _DAY_MS)
-        started = created + 60_000 if status not in ("job_init",) else None
+        started = None if status in _NEVER_STARTED else created + 60_000
         fields = dict(
             job_id=job_id,
             name=name,

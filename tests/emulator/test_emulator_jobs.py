@@ -349,6 +349,17 @@ def test_clock_offset_survives_a_restart_with_the_same_db(emulator_factory, tmp_
     assert requests.post(f"{emu.url}/_emulator/clock", data=b'{"advance": NaN}', timeout=5).status_code == 400
 
 
+def test_demo_jobs_that_never_started_have_no_start_time(api):
+    jobs = api.get("jobs", params={"limit": 100}).json()["job_list"]["jobs"]
+    never = [j for j in jobs if j["status"] in ("job_init", "job_submit_fail")]
+    assert {j["job_id"] for j in never} == {138, 142, 204}
+    for job in never:
+        assert job["start_time"] is None and job["duration"] == 0, job
+    for job in jobs:
+        if job["status"] not in ("job_init", "job_submit_fail"):
+            assert job["start_time"] > job["create_time"]
+
+
 def test_every_status_is_valid_and_is_success_is_a_string(api):
     jobs = api.get("jobs", params={"limit": 100}).json()["job_list"]["jobs"]
     assert all(j["status"] in JOB_STATUSES for j in jobs)
