@@ -15,7 +15,9 @@ from typing import Callable, Iterable, Mapping
 from .. import signing
 from ..contract import SIGNATURE_MAX_SKEW_SECONDS
 
-DEFAULT_USER = "dli_user"  # the user name jobs get when the caller is not an IAM user
+DEFAULT_USER = "dli_user"
+# Headers every AK/SK signature must cover (else a signature could be replayed to another host or time).
+REQUIRED_SIGNED_HEADERS = frozenset({"host", "x-sdk-date"})  # the user name jobs get when the caller is not an IAM user
 
 
 class ApiError(Exception):
@@ -92,6 +94,12 @@ class Authenticator:
         parsed = signing.parse_authorization(authorization)
         if parsed is None:
             raise ApiError(401, "APIGW.0301", "Incorrect app authentication information: malformed Authorization header.")
+        signed = {name.strip().lower() for name in parsed["signedheaders"].split(";")}
+        if not REQUIRED_SIGNED_HEADERS <= signed:  # the gateway refuses a signature that does not cover them
+            raise ApiError(
+                401, "APIGW.0301",
+                "Incorrect app authentication information: SignedHeaders must include host and x-sdk-date.",
+            )
         date_text = headers.get("x-sdk-date", "")
         try:
             signed_at = signing.parse_sdk_date(date_text)

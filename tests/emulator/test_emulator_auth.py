@@ -107,6 +107,27 @@ def test_skewed_date_is_apigw_0303(emulator):
     assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0303"
 
 
+@pytest.mark.parametrize("signed", [[], ["content-type"], ["host"], ["x-sdk-date"], ["content-type", "host"]])
+def test_signature_must_cover_host_and_x_sdk_date(emulator, signed):
+    """A correct signature over too few headers is refused, as the gateway does (else Host can be changed)."""
+    path = f"/v1.0/{emulator.project_id}/streaming/jobs"
+    host = emulator.url.split("//", 1)[1]
+    date = signing.format_sdk_date()
+    headers = {"Content-Type": "application/json", "Host": host, "X-Sdk-Date": date}
+    canonical = signing.canonical_request("GET", path, "", headers, sorted(signed), b"")
+    sig = signing.signature(SENTINEL_SK, signing.string_to_sign(canonical, date))
+    auth = signing.authorization_header(SENTINEL_AK, sorted(signed), sig)
+    r = requests.get(emulator.url + path, headers={**headers, "Authorization": auth}, timeout=10)
+    assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301", r.text
+    assert "SignedHeaders" in r.json()["error_msg"]
+    # the same request signed over host and x-sdk-date too is accepted
+    full = sorted({*signed, "host", "x-sdk-date"})
+    canonical = signing.canonical_request("GET", path, "", headers, full, b"")
+    sig = signing.signature(SENTINEL_SK, signing.string_to_sign(canonical, date))
+    auth = signing.authorization_header(SENTINEL_AK, full, sig)
+    assert requests.get(emulator.url + path, headers={**headers, "Authorization": auth}, timeout=10).status_code == 200
+
+
 def test_malformed_authorization_is_401(api):
     r = api.get("jobs", headers={"Authorization": "Bearer abc"})
     assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301"
