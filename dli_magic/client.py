@@ -15,7 +15,7 @@ import os
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -30,12 +30,14 @@ from . import __version__, contract, signing
 from .auth import AkSkAuth, PasswordAuth, TokenAuth, get_logger, make_auth, register_secrets, scrub, secret_values
 from .config import CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, env_var, is_loopback, resolve_settings, with_overrides
 from .errors import (
+    MAY_HAVE_TAKEN_EFFECT_HINT,
     BadInputError,
     ConfigError,
     DLIError,
     MalformedResponseError,
     NotFoundError,
     RequestRejectedError,
+    ServiceError,
     TransportError,
     error_from_response,
     excerpt,
@@ -54,6 +56,13 @@ _ORDERS = ("asc", "desc")
 # Errors about one chunk's content (an unknown id, a refused job): the other chunks still go out.
 # Anything else (auth, throttling, transport) would fail every chunk, so sending stops.
 _CHUNK_SPECIFIC = (NotFoundError, RequestRejectedError)
+
+CLOSED_MESSAGE = (
+    "this DLI client was closed (credentials cleared or settings changed); open a new panel or call again"
+)
+# Said by a TransportError whose POST may have been processed (a row says it its own way).
+_MAY_HAVE_TAKEN_EFFECT_TEXT = " The call may have taken effect: check `%dli_jobs` before sending it again."
+_MAY_HAVE_TAKEN_EFFECT_ROW = "may have taken effect — check %dli_jobs"
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -158,6 +167,25 @@ def _scrubbed(error: DLIError) -> DLIError:
     return error
 
 
+def _may_have_taken_effect(error: DLIError) -> DLIError:
+    """Mark an error from a call the service received (5xx, unreadable 2xx): it may have been processed."""
+    error.may_have_taken_effect = True
+    error.hint = MAY_HAVE_TAKEN_EFFECT_HINT
+    return error
+
+
+def _is_job_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad_job_id(entry: Mapping[str, Any]) -> str:
+    try:
+        shown = json.dumps(dict(entry), default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        shown = repr(entry)
+    return f"a job whose job_id is not an integer ({excerpt(scrub(shown), 120)})"
+
+
 def _check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise BadInputError(f"{name} must be True or False, not {value!r}.")
@@ -177,6 +205,18 @@ def _suggest(value: str, choices: Sequence[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else f" Choose from: {', '.join(choices)}."
 
 
+def _failure_row(error: DLIError) -> str:
+    """The message of a row whose chunk failed: the error, its request id, and whether it may have acted."""
+    text = error.message
+    if error.may_have_taken_effect and text.endswith(_MAY_HAVE_TAKEN_EFFECT_TEXT):
+        text = text[: -len(_MAY_HAVE_TAKEN_EFFECT_TEXT)]  # said below, once
+    rid = f" (request id {error.request_id})" if error.request_id else ""
+    message = f"{type(error).__name__}: {text}{rid}"
+    if error.may_have_taken_effect:
+        message += f"; {_MAY_HAVE_TAKEN_EFFECT_ROW}"
+    return message
+
+
 @dataclass
 class _ChunkOk:
     outcomes: list[JobOutcome]
@@ -192,6 +232,7 @@ class _ChunkFailed:
 @dataclass
 class _ChunkSkipped:
     job_ids: list[int]
+    interrupted: bool = False  # never started because of Ctrl-C (else: a fatal error set halt)
 
 
 # --- the client ---------------------------------------------------------------------------------
@@ -229,11 +270,30 @@ class DliClient:
         # Names of the jobs this client has listed or read: a run/stop result shows them without
         # another request (a second round trip would double the cost of every %dli_run).
         self.job_names: dict[int, str | None] = {}
+        self._closed = False
 
     # ---- lifecycle / repr
 
     def close(self) -> None:
+        """Close the connections for good: every later call raises ConfigError and sends nothing.
+
+        (A closed ``requests.Session`` would silently reopen its pools, so a panel holding a client
+        whose credentials were cleared would keep working with them.)
+        """
+        with self._lock:
+            self._closed = True
         self._session.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigError(
+                CLOSED_MESSAGE,
+                hint="Open a new panel (%dli_panel) or run the call again: the magics build a fresh client.",
+            )
 
     def __enter__(self) -> "DliClient":
         return self
@@ -255,6 +315,7 @@ class DliClient:
     def auth(self) -> TokenAuth | AkSkAuth | PasswordAuth:
         """The auth object (built on first use; ConfigError when no credentials are set)."""
         with self._lock:
+            self._check_open()
             if self._auth is None:
                 self._auth = make_auth(self.settings, iam_endpoint=self.iam_endpoint, post=self._iam_post)
             return self._auth
@@ -305,6 +366,7 @@ class DliClient:
     # ---- HTTP core
 
     def _api_url(self, path: str, params: Iterable[tuple[str, object]] | None = None) -> str:
+        self._check_open()
         url = f"{self.endpoint}{contract.API_PREFIX.format(project_id=quote(self.project_id, safe=''))}/{path}"
         query = signing.canonical_query(params or [])
         return f"{url}?{query}" if query else url
@@ -322,6 +384,7 @@ class DliClient:
         what: str = "",
     ) -> tuple[requests.Response, int]:
         """Send with the retry policy; returns the final response (any status) and the attempt count."""
+        self._check_open()
         s = self.settings
         if auth is _DEFAULT:
             auth = self.auth
@@ -403,10 +466,12 @@ class DliClient:
         else:
             text = f"The connection to {host} was closed before an answer to the {label} arrived."
         hint = None
-        if kind in ("timeout", "dropped") and not idempotent:
-            text += " The call may have taken effect: check `%dli_jobs` before sending it again."
+        uncertain = kind in ("timeout", "dropped") and not idempotent
+        if uncertain:
+            text += _MAY_HAVE_TAKEN_EFFECT_TEXT
             hint = "Do not resend blindly: `%dli_jobs` (or get_job) shows whether the jobs are starting."
-        return TransportError(scrub(text), job_ids=job_ids, attempts=attempts, hint=hint)
+        return TransportError(scrub(text), job_ids=job_ids, attempts=attempts, hint=hint,
+                              may_have_taken_effect=uncertain)
 
     def _error(self, response: requests.Response, *, job_ids: Sequence[int] = (), attempts: int) -> DLIError:
         data = _decode_json(response)
@@ -455,23 +520,27 @@ class DliClient:
         url = self._api_url(path, params)
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8") if payload is not None else None
         response, attempts = self._send(method, url, body, idempotent=idempotent, job_ids=job_ids, what=what)
-        data = self._ok_json(response, attempts, what=f"the {what}", job_ids=job_ids)
-        if not isinstance(data, dict):
-            raise self._malformed(response, attempts, f"the {what}", "JSON that is not an object", job_ids)
-        if "is_success" in data:
-            ok = contract.parse_is_success(data["is_success"])
+        try:
+            data = self._ok_json(response, attempts, what=f"the {what}", job_ids=job_ids)
+            if not isinstance(data, dict):
+                raise self._malformed(response, attempts, f"the {what}", "JSON that is not an object", job_ids)
+            ok = contract.parse_is_success(data["is_success"]) if "is_success" in data else True
             if ok is None:
                 raise self._malformed(response, attempts, f"the {what}", "an unreadable is_success", job_ids)
-            if not ok:
-                raise _scrubbed(
-                    RequestRejectedError(
-                        str(data.get("message") or f"DLI refused the {what}"),
-                        status=response.status_code,
-                        request_id=response.headers.get(contract.REQUEST_ID_HEADER),
-                        job_ids=job_ids,
-                        attempts=attempts,
-                    )
+        except (ServiceError, MalformedResponseError) as error:
+            if not idempotent:  # the service got the call (create / delete): it may have been processed
+                _may_have_taken_effect(error)
+            raise
+        if not ok:
+            raise _scrubbed(
+                RequestRejectedError(
+                    str(data.get("message") or f"DLI refused the {what}"),
+                    status=response.status_code,
+                    request_id=response.headers.get(contract.REQUEST_ID_HEADER),
+                    job_ids=job_ids,
+                    attempts=attempts,
                 )
+            )
         return data, response
 
     # ---- run / stop
@@ -495,12 +564,29 @@ class DliClient:
         )
 
     def _batch(self, action: str, job_ids, options: dict, chunk_size, max_workers) -> BatchResult:
+        """Send the chunks; a row per id, or one error when nothing was done for sure.
+
+        One error (naming every id) only when no chunk succeeded and no failed chunk may have taken
+        effect (``DLIError.may_have_taken_effect``); otherwise rows, so a call the service may have
+        processed is never hidden behind another chunk's error. Ctrl-C during a multi-chunk call
+        stops sending, waits for the requests in flight and returns the rows (``interrupted=True``).
+        """
+        self._check_open()
         ids = validate_job_ids(job_ids).ids
         size, workers = self._chunking(chunk_size, max_workers)
         url = self._api_url(f"jobs/{action}")  # settles project id and credentials before sending
         self.auth
         chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
         halt = threading.Event()
+        halt_lock = threading.Lock()
+        halted_by: list[DLIError] = []  # the error that actually set halt (none: Ctrl-C or no halt)
+
+        def stop_sending(error: DLIError | None) -> None:
+            with halt_lock:
+                if not halt.is_set():
+                    if error is not None:
+                        halted_by.append(error)
+                    halt.set()
 
         def send(chunk: list[int]):
             if halt.is_set():
@@ -509,20 +595,50 @@ class DliClient:
                 return self._send_chunk(url, action, chunk, options)
             except DLIError as error:
                 if not isinstance(error, _CHUNK_SPECIFIC):
-                    halt.set()
+                    stop_sending(error)
                 return _ChunkFailed(chunk, error)
 
         started = _utcnow()
+        interrupted = False
         if len(chunks) == 1:
-            results = [send(chunks[0])]
+            results = [send(chunks[0])]  # no pool: Ctrl-C propagates as usual
+            if isinstance(results[0], _ChunkFailed):
+                raise results[0].error  # one request for every id: its error says all there is
         else:
             with ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="dli-chunk") as pool:
-                results = list(pool.map(send, chunks))  # map keeps id order
+                futures: list[Future] = []
+                try:
+                    for chunk in chunks:
+                        futures.append(pool.submit(send, chunk))
+                    results = [future.result() for future in futures]  # id order
+                except KeyboardInterrupt:
+                    # Ctrl-C: send nothing more, but keep what was done. Requests in flight are
+                    # already out: wait for their answers. Chunks not started are "not sent".
+                    interrupted = True
+                    stop_sending(None)
+                    for future in futures:
+                        future.cancel()
+                    results = []
+                    for index, chunk in enumerate(chunks):
+                        future = futures[index] if index < len(futures) else None
+                        if future is None or future.cancelled():
+                            results.append(_ChunkSkipped(chunk, interrupted=True))
+                        else:
+                            results.append(future.result())
         finished = _utcnow()
 
         failures = [r for r in results if isinstance(r, _ChunkFailed)]
-        if failures and not any(isinstance(r, _ChunkOk) for r in results):
-            raise failures[0].error  # nothing took effect for sure: one error, not rows
+        if (
+            failures
+            and not interrupted
+            and not any(isinstance(r, _ChunkOk) for r in results)
+            and not any(f.error.may_have_taken_effect for f in failures)
+        ):
+            # Nothing took effect for sure: one error, about every id of the call (failed and
+            # skipped alike). The error that stopped the sending explains the skipped chunks.
+            error = halted_by[0] if halted_by else failures[0].error
+            error.job_ids = list(ids)
+            raise error
         outcomes: list[JobOutcome] = []
         attempts = 0
         for result in results:
@@ -532,12 +648,14 @@ class DliClient:
             elif isinstance(result, _ChunkFailed):
                 err = result.error
                 attempts += err.attempts or 1
-                rid = f" (request id {err.request_id})" if err.request_id else ""
-                message = f"{type(err).__name__}: {err.message}{rid}"
-                outcomes.extend(JobOutcome(j, None, message, request_id=err.request_id) for j in result.job_ids)
+                outcomes.extend(JobOutcome(j, None, _failure_row(err), request_id=err.request_id)
+                                for j in result.job_ids)
             else:
-                first = failures[0].error
-                message = f"not sent: stopped after {type(first).__name__} in another chunk: {first.message}"
+                if result.interrupted or not halted_by:
+                    message = "not sent (interrupted)"
+                else:
+                    cause = halted_by[0]
+                    message = f"not sent: stopped after {type(cause).__name__} in another chunk: {cause.message}"
                 outcomes.extend(JobOutcome(j, None, message) for j in result.job_ids)
         return BatchResult(
             action=action,
@@ -549,12 +667,20 @@ class DliClient:
             finished=finished,
             attempts=attempts,
             requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped)),
+            interrupted=interrupted,
         )
 
     def _send_chunk(self, url: str, action: str, chunk: list[int], options: dict) -> _ChunkOk:
         body = json.dumps({"job_ids": chunk, **options}, separators=(",", ":")).encode("utf-8")
         what = f"{action} request"
         response, attempts = self._send("POST", url, body, idempotent=False, job_ids=chunk, what=what)
+        try:
+            return self._chunk_outcomes(response, attempts, what, chunk)
+        except (ServiceError, MalformedResponseError) as error:
+            # The service received this run/stop (a 5xx, or a 2xx we cannot read): it may have acted.
+            raise _may_have_taken_effect(error)
+
+    def _chunk_outcomes(self, response: requests.Response, attempts: int, what: str, chunk: list[int]) -> _ChunkOk:
         data = self._ok_json(response, attempts, what=f"the {what}", job_ids=chunk)
         request_id = response.headers.get(contract.REQUEST_ID_HEADER)
         if not isinstance(data, list):
@@ -592,6 +718,7 @@ class DliClient:
         page_size: int = contract.LIST_PAGE_MAX,
     ) -> Iterator[Job]:
         """Every matching job, fetched lazily one page (offset/limit) at a time."""
+        self._check_open()
         params = self._list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size)
         return self._pages(params, page_size)
 
@@ -606,6 +733,9 @@ class DliClient:
             jobs = listing.get("jobs") if isinstance(listing, dict) else None
             if not isinstance(jobs, list) or not all(isinstance(j, dict) and "job_id" in j for j in jobs):
                 raise self._malformed(response, 1, "the job list request", "no readable job_list.jobs")
+            for job in jobs:
+                if not _is_job_id(job["job_id"]):
+                    raise self._malformed(response, 1, "the job list request", _bad_job_id(job))
             for job in jobs:
                 yield self._remember(Job.from_api(job))
             total = listing.get("total_count")
@@ -647,12 +777,15 @@ class DliClient:
         return list(self.iter_jobs(**filters))
 
     def get_job(self, job_id: int) -> Job:
+        self._check_open()
         job_id = check_job_id(job_id)
         data, response = self._call("GET", f"jobs/{job_id}", what="job detail request", idempotent=True,
                                     job_ids=[job_id])
         detail = data.get("job_detail")
         if not isinstance(detail, dict) or "job_id" not in detail:
             raise self._malformed(response, 1, "the job detail request", "no readable job_detail", [job_id])
+        if not _is_job_id(detail["job_id"]):
+            raise self._malformed(response, 1, "the job detail request", _bad_job_id(detail), [job_id])
         return self._remember(Job.from_api(detail))
 
     def _remember(self, job: Job) -> Job:
@@ -662,6 +795,7 @@ class DliClient:
     # ---- create / delete
 
     def _create(self, path: str, kind: str, name: str, fields: dict) -> int:
+        self._check_open()
         if not isinstance(name, str) or not name.strip() or len(name) > contract.JOB_NAME_MAX:
             raise BadInputError(f"A job name must be 1 to {contract.JOB_NAME_MAX} characters, not {name!r}.")
         tags = fields.get("tags")
@@ -672,8 +806,11 @@ class DliClient:
                                     idempotent=False)
         job = data.get("job")
         job_id = job.get("job_id") if isinstance(job, dict) else None
-        if isinstance(job_id, bool) or not isinstance(job_id, int):
-            raise self._malformed(response, 1, f"the create {kind} job request", "no job.job_id")
+        if not _is_job_id(job_id):
+            # The job may well exist now: say so rather than invite a second create.
+            raise _may_have_taken_effect(
+                self._malformed(response, 1, f"the create {kind} job request", "no job.job_id")
+            )
         return job_id
 
     def create_sql_job(self, name: str, sql_body: str = "", **fields: Any) -> int:
@@ -685,6 +822,7 @@ class DliClient:
         return self._create("flink-jobs", "Jar", name, dict(fields))
 
     def delete_job(self, job_id: int) -> None:
+        self._check_open()
         job_id = check_job_id(job_id)
         self._call("DELETE", f"jobs/{job_id}", what="delete request", idempotent=False, job_ids=[job_id])
 
@@ -692,6 +830,7 @@ class DliClient:
 
     def describe_request(self, action: str, job_ids, **options: Any) -> dict:
         """What ``run_jobs``/``stop_jobs`` would send (first chunk), secrets redacted; sends nothing."""
+        self._check_open()
         if action not in _BATCH_OPTIONS:
             raise BadInputError(f"action must be 'run' or 'stop', not {action!r}.")
         option = _BATCH_OPTIONS[action]

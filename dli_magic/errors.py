@@ -29,6 +29,9 @@ class DLIError(Exception):
     """Base of every dli-magic error."""
 
     hint = "Check the message above; set `%config DliMagic.debug = True` for the full traceback."
+    # True when the call reached the service and may have been processed (a run/stop POST that
+    # timed out, lost its connection, got a 5xx or an unreadable 2xx answer): never resend blindly.
+    may_have_taken_effect = False
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class DLIError(Exception):
         job_ids: Iterable[int] | None = None,
         hint: str | None = None,
         attempts: int | None = None,
+        may_have_taken_effect: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -50,6 +54,7 @@ class DLIError(Exception):
         self.request_id = request_id
         self.job_ids: list[int] = list(job_ids or [])
         self.attempts = attempts
+        self.may_have_taken_effect = bool(may_have_taken_effect)
         if hint is not None:
             self.hint = hint
 
@@ -133,6 +138,12 @@ class TransportError(DLIError):
     """The request could not be completed: connection refused, reset or timed out."""
 
     hint = "Check the endpoint and network; for run/stop, `%dli_jobs` shows whether the call took effect."
+
+
+MAY_HAVE_TAKEN_EFFECT_HINT = (
+    "The call reached the service and may have taken effect: check `%dli_jobs` (or get_job) before "
+    "sending it again; quote the request id to support."
+)
 
 
 class MalformedResponseError(DLIError):

@@ -68,19 +68,53 @@ class Job:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> "Job":
+        """A job from a list/detail entry. ``job_id`` must be an integer (the client checks it);
+        an optional field of an unexpected type becomes None (or its text), never an exception."""
+        job_id = data["job_id"]
+        if isinstance(job_id, bool) or not isinstance(job_id, int):
+            raise ValueError(f"job_id must be an integer, not {job_id!r}")
         return cls(
-            job_id=int(data["job_id"]),
-            name=data.get("name"),
-            status=data.get("status"),
-            job_type=data.get("job_type"),
-            queue_name=data.get("queue_name"),
-            has_savepoint=data.get("has_savepoint"),
-            create_time=data.get("create_time"),
-            start_time=data.get("start_time") or None,
-            user_name=data.get("user_name"),
-            status_desc=data.get("status_desc"),
+            job_id=job_id,
+            name=_text(data.get("name")),
+            status=_text(data.get("status")),
+            job_type=_text(data.get("job_type")),
+            queue_name=_text(data.get("queue_name")),
+            has_savepoint=_flag(data.get("has_savepoint")),
+            create_time=_epoch_ms(data.get("create_time")),
+            start_time=_epoch_ms(data.get("start_time")) or None,
+            user_name=_text(data.get("user_name")),
+            status_desc=_text(data.get("status_desc")),
             raw=dict(data),
         )
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return None  # not a text field's value: no guessing at a rendering
+    return str(value)
+
+
+def _flag(value: Any) -> bool | None:
+    """A JSON bool or "true"/"false" in any case (as ``contract.parse_is_success``); None otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+    return None
+
+
+# What datetime64[ms] can hold (about ±292 million years); anything else is not a time.
+_EPOCH_MS_MAX = 2**63 // 1_000_000
+
+
+def _epoch_ms(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= _EPOCH_MS_MAX:
+        return None
+    return value
 
 
 @dataclass
@@ -97,6 +131,7 @@ class BatchResult:
     attempts: int = 0  # HTTP attempts, retries included
     requests: int = 0  # distinct chunk requests
     dry_run: bool = False
+    interrupted: bool = False  # Ctrl-C during a multi-chunk call: chunks not started are "not sent"
 
     @property
     def succeeded(self) -> int:
@@ -127,6 +162,7 @@ class BatchResult:
             "attempts": self.attempts,
             "requests": self.requests,
             "dry_run": self.dry_run,
+            "interrupted": self.interrupted,
         }
 
     def to_frame(self):

@@ -176,8 +176,19 @@ def test_partial_failure_keeps_the_done_chunks(emulator_factory, make_client):
     assert (result.requests, result.attempts) == (3, 3)
 
 
-def test_fatal_chunk_error_stops_sending_and_raises_when_nothing_done(emulator, make_client):
+def test_fatal_chunk_error_stops_sending_and_keeps_rows_when_it_may_have_taken_effect(emulator, make_client):
     emulator.set_faults({"drop": {"count": 1, "path": "jobs/run"}})
-    with pytest.raises(TransportError):
-        make_client(emulator, chunk_size=1, max_workers=1).run_jobs([138, 204, 188])
+    result = make_client(emulator, chunk_size=1, max_workers=1).run_jobs([138, 204, 188])
     assert len(run_calls(emulator)) == 1  # the later chunks were not sent after the drop
+    assert [o.is_success for o in result.outcomes] == [None, None, None]
+    assert result.outcomes[0].message.endswith("may have taken effect — check %dli_jobs")
+    assert all(o.message.startswith("not sent: stopped after TransportError") for o in result.outcomes[1:])
+    assert emulator.get_job(138)["status"] != "job_init"  # the dropped call was processed
+
+
+def test_fatal_chunk_error_raises_when_nothing_done(emulator, make_client):
+    emulator.set_faults({"throttle": {"count": -1, "retry_after": 0}})
+    with pytest.raises(ThrottledError) as info:
+        make_client(emulator, chunk_size=1, max_workers=1, max_retries=0).run_jobs([138, 204, 188])
+    assert len(run_calls(emulator)) == 1
+    assert info.value.job_ids == [138, 204, 188]  # nothing was done for any of them
