@@ -58,6 +58,8 @@ def _normalise(faults: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
             spec = {"mode": spec}
         elif name == "rate_limit" and isinstance(spec, (int, float)) and not isinstance(spec, bool):
             spec = {"per_second": spec}
+        if name == "unknown_ids" and not isinstance(spec, dict):
+            raise FaultError(f'unknown_ids must be "item" or "error", not {json.dumps(spec)[:40]}')
         if not isinstance(spec, dict):
             raise FaultError(f"fault {name!r} must be an object, not {json.dumps(spec)[:40]}")
         spec = dict(spec)
