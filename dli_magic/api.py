@@ -125,6 +125,10 @@ def execute(
             return _dry_run(client, action, ids, option_name, option, chunk_size, echo, validated.duplicates)
 
         result = getattr(client, method_name)(ids, option, chunk_size=chunk_size)
+        if result.interrupted:
+            unsent = sum(1 for o in result.outcomes if o.is_success is None)
+            notify(f"Interrupted (Ctrl-C): {unsent} job(s) were not sent or have no answer; see the rows.")
+            wait = False  # the user asked to stop: do not start polling now
         client_settings = client.settings
         wait_timeout = timeout if timeout is not None else client_settings.wait_timeout
         state = WaitState(job_ids=list(ids))

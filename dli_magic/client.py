@@ -235,6 +235,20 @@ class _ChunkSkipped:
     interrupted: bool = False  # never started because of Ctrl-C (else: a fatal error set halt)
 
 
+# The environment variables a client reads once, when it is made (proxies and CA bundles).
+TRANSPORT_ENV_VARS: tuple[str, ...] = tuple(
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    for name in (base, base.lower())
+) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def transport_environment() -> tuple[str | None, ...]:
+    """What a new client would read from the environment: a long-lived caller (the magic) makes a
+    new client when this differs from ``client.transport_environment``."""
+    return tuple(os.environ.get(name) for name in TRANSPORT_ENV_VARS)
+
+
 # --- the client ---------------------------------------------------------------------------------
 
 
@@ -260,6 +274,7 @@ class DliClient:
         self._session.trust_env = False
         self._proxies = {base: requests.utils.get_environ_proxies(base) for base in {self.endpoint, self.iam_endpoint}}
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.transport_environment = transport_environment()
         self._session.verify = (bundle or True) if settings.verify_tls else False
         # urllib3 retries are off: every retry decision is made (and counted) in _send.
         pool = max(10, settings.max_workers + 2)

@@ -157,14 +157,19 @@ class DliMagic(Magics, _SettingsTraits):
         return resolved
 
     def client(self, profile: str | None = None):
-        """The session's client for a profile, rebuilt when its settings changed (keep-alive)."""
-        from .client import DliClient
+        """The session's client for a profile, rebuilt when its settings or the proxy / CA-bundle
+        variables changed (`%env HTTPS_PROXY=...` takes effect on the next call); keep-alive."""
+        from .client import DliClient, transport_environment
 
         current = self.settings(profile)
         cached = self._clients.get(profile)
         if cached is not None:
             settings, client = cached
-            if settings == current and settings.sources == current.sources:
+            if (
+                settings == current
+                and settings.sources == current.sources
+                and client.transport_environment == transport_environment()
+            ):
                 return client
             client.close()
             del self._clients[profile]
