@@ -22,27 +22,27 @@ def main() -> int:
     parser.add_argument("--use-configured", action="store_true",
                         help="use the DLI configured in the environment / profile instead of an emulator")
     args = parser.parse_args()
-    proc = None
-    if not args.use_configured:
-        proc, settings = local_emulator.start()
-        os.environ.update(settings)
-        print(f"DLI emulator with demo jobs at {settings['DLI_ENDPOINT']} (its token is in the kernel's env only)")
-    # No --ip other than loopback and never an empty token: this server runs code.
-    token = secrets.token_hex(24)
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={args.port}", "--port-retries=0",
-           "--no-browser", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
-    if os.geteuid() == 0:
-        cmd.append("--allow-root")
-    print(f"Open http://127.0.0.1:{args.port}/lab?token={token}")
-    # SIGTERM too must stop JupyterLab and the emulator, not orphan them.
+    # SIGTERM must stop JupyterLab and the emulator, not orphan them: handled from the start.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    lab = subprocess.Popen(cmd)
+    proc = lab = None
     try:
+        if not args.use_configured:
+            proc, settings = local_emulator.start()
+            os.environ.update(settings)
+            print(f"DLI emulator with demo jobs at {settings['DLI_ENDPOINT']} (its token is in the kernel's env only)")
+        # No --ip other than loopback and never an empty token: this server runs code.
+        token = secrets.token_hex(24)
+        cmd = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={args.port}", "--port-retries=0",
+               "--no-browser", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")
+        lab = subprocess.Popen(cmd)
+        print(f"Open http://127.0.0.1:{args.port}/lab?token={token}", flush=True)
         return lab.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        if lab.poll() is None:
+        if lab is not None and lab.poll() is None:
             lab.terminate()
             lab.wait(20)
         if proc is not None:

@@ -73,3 +73,33 @@ def test_lab_command_listens_on_loopback_with_a_token(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+def test_lab_command_stopped_early_leaves_nothing_running(tmp_path):
+    # SIGTERM right after the URL is printed (before JupyterLab answers) must still stop everything.
+    env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "lab.py"), "--port", str(_free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    children: list[str] = []
+    try:
+        for line in proc.stdout:
+            if line.startswith("Open http://127.0.0.1:"):
+                break
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert children, "lab.py should have started JupyterLab and the emulator"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    time.sleep(0.5)
+    alive = [pid for pid in children if _running(pid)]
+    assert not alive, f"left running: {alive}"
+
+
+def _running(pid: str) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
