@@ -1,4 +1,4 @@
-"""Facts of the DLI Flink job API (shared/dli-api.md), in one place for the client and the emulator."""
+"""Facts of the DLI Flink job API (docs/dli-api.md), in one place for the client and the emulator."""
 
 from __future__ import annotations
 

@@ -41,6 +41,16 @@ def _positive(kind: type) -> Any:
     return convert
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0: {text!r}")
+    return value
+
+
 def _count(text: str) -> int:
     """A fault COUNT: a non-zero integer (negative: never disarms). 0 would be a fault that never fires."""
     try:
@@ -79,10 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=_positive(float), default=1.0, help="job state timings divided by this")
     p.add_argument("--token-ttl", type=_positive(float), default=86400, help="IAM token lifetime, seconds")
     p.add_argument("--unknown-ids", choices=("item", "error"), default="item",
-                   help="unknown ids in run/stop: per-item failure or a whole-call 400 DLI.16001")
+                   help="unknown ids in run/stop/delete: per-item failure or a whole-call 400 DLI.16001")
     f = p.add_argument_group("faults (see docs/emulator.md; also PUT /_emulator/faults)")
     f.add_argument("--faults", metavar="JSON", help="a whole fault document")
-    f.add_argument("--latency-ms", type=_positive(float), help="added to every DLI answer")
+    f.add_argument("--latency-ms", type=_non_negative, help="added to every DLI answer (0 = none)")
     f.add_argument("--throttle-rate", type=_positive(int), metavar="N",
                    help="429 APIGW.0308 above N DLI calls per second")
     f.add_argument("--throttle", type=_count, metavar="COUNT", help="429 on the next COUNT DLI calls (< 0: all)")

@@ -69,7 +69,7 @@ def test_sigint_exits_zero():
      ["--user", "u"], ["--faults", "{not json"], ["--faults", '{"nope": 1}'],
      ["--faults", '{"unknown_ids": 5}'], ["--faults", '{"throttle": {"path": 5}}'],
      ["--faults", '{"throttle": {"method": ["GET"]}}'], ["--faults", '{"latency_ms": {"ms": "x"}}'],
-     ["--token-ttl", "inf"], ["--speed", "nan"], ["--speed", "inf"], ["--latency-ms", "nan"],
+     ["--token-ttl", "inf"], ["--speed", "nan"], ["--speed", "inf"], ["--latency-ms", "nan"], ["--latency-ms", "-1"],
      ["--throttle", "0"], ["--drop", "0"], ["--html-502", "0"], ["--error-status", "503", "--error-count", "0"],
      ["--error-count", "3"], ["--error-status", "200"], ["--db", "/nonexistent-dir/sub/x.db"]],
 )
@@ -167,3 +167,11 @@ def test_db_survives_restart(tmp_path):
     assert by_id[130]["status"] in ("job_canceling", "job_cancel_success")  # the stop plan survived too
     assert {j["job_id"]: j["status"] for j in before["jobs"] if j["job_id"] != 130} == \
         {j["job_id"]: j["status"] for j in after["jobs"] if j["job_id"] != 130}
+
+
+def test_zero_latency_is_accepted():
+    run = Running("--token", "t", "--latency-ms", "0")
+    try:
+        assert requests.get(f"{run.url}/_emulator/faults", timeout=5).json()["latency_ms"] == {"ms": 0.0}
+    finally:
+        run.stop(signal.SIGTERM)
