@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable, Iterable
 
 from . import contract, history as _history
-from .errors import BadInputError, ConfigError, DLIError, _format_ids
+from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .waiting import WaitState, list_statuses, wait_for_jobs
 
@@ -31,22 +31,69 @@ DRY_RUN_MESSAGE = "dry run: not sent"
 
 
 class JobsFailedError(DLIError):
-    """``strict=True`` / ``--strict``: some jobs failed or their outcome is unknown. ``.frame`` has every row."""
+    """``strict=True`` / ``--strict``: some jobs failed or their outcome is unknown. ``.frame`` has every row.
 
-    hint = "See err.frame (or the variable given with --out) for every row; the other jobs were processed."
+    ``succeeded`` counts the jobs that did what was asked; the magic replaces the hint with one
+    about ``--out`` (a notebook user has no name for the exception)."""
 
-    def __init__(self, message: str, *, frame: Any = None, **kwargs: Any) -> None:
+    hint = "The exception's .frame attribute has every row (a DataFrame)."
+
+    def __init__(self, message: str, *, frame: Any = None, succeeded: int = 0, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.frame = frame
+        self.succeeded = succeeded
+        if "hint" not in kwargs:
+            self.hint = type(self).hint + self.others_note()
+
+    def others_note(self) -> str:
+        """" The other N jobs were processed." when some succeeded, else ""."""
+        if not self.succeeded:
+            return ""
+        return f" The other {self.succeeded} job{'s were' if self.succeeded != 1 else ' was'} processed."
+
+
+_REASONS_SHOWN = 2
 
 
 def _stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _check_keywords(function: Callable, settings: dict[str, Any]) -> None:
+    """Keywords a public function passes on as settings: a misspelt parameter of the function itself
+    (``resume_savepont=True``) is named as such, before it could be taken for an unknown setting."""
+    import difflib
+    import inspect
+
+    from .config import FIELD_NAMES
+
+    unknown = [key for key in settings if key not in FIELD_NAMES]
+    if not unknown:
+        return
+    params = [
+        name for name, p in inspect.signature(function).parameters.items()
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+
+    def best(key: str, names) -> tuple[float, str]:
+        return max(((difflib.SequenceMatcher(None, key, name).ratio(), name) for name in names), default=(0.0, ""))
+
+    for key in unknown:
+        score, name = best(key, params)
+        # the function's own parameters first; a setting only when it is strictly closer
+        if score >= 0.6 and score >= best(key, FIELD_NAMES)[0]:
+            raise BadInputError(
+                f"{function.__name__}() got an unknown keyword argument {key!r}. Did you mean {name}?",
+                hint="Fix the keyword; nothing was sent.",
+            )
+    # Not close to a parameter: resolution reports it as an unknown setting (with its own suggestion).
+
+
 def connect(**settings: Any):
     """A ``DliClient`` from settings (explicit > environment > profile file); reuse it via ``client=``."""
     from .client import DliClient
+
+    _check_keywords(connect, settings)
 
     return DliClient(**settings)
 
@@ -211,17 +258,44 @@ def execute(
         if run_id:
             frame.attrs["history_run_id"] = run_id
         if strict:
-            failing = [o.job_id for o in outcomes if _is_failure(o, wait, failed_statuses, state.pending)]
+            failing = [o for o in outcomes if _is_failure(o, wait, failed_statuses, state.pending)]
             if failing:
                 raise JobsFailedError(
-                    f"{action}: {len(failing)} of {len(outcomes)} jobs failed or have an unknown outcome",
+                    _strict_message(action, failing, len(outcomes), wait, failed_statuses, state.pending),
                     frame=frame,
-                    job_ids=failing,
+                    job_ids=[o.job_id for o in failing],
+                    succeeded=len(outcomes) - len(failing),
                 )
         return frame
     finally:
         if owned:
             client.close()
+
+
+def _failure_reason(row: JobOutcome, waited: bool, failed_statuses: frozenset[str], pending: set[int]) -> str:
+    """Why a row counts as failed for --strict, in a few words."""
+    if row.is_success is not True:
+        return row.message or ("refused" if row.is_success is False else "outcome unknown")
+    if row.job_id in pending:
+        return row.message or f"still {row.status} when waiting stopped"
+    if row.status in failed_statuses:
+        return f"accepted, then {row.status}"
+    return row.message or "accepted, status unknown"
+
+
+def _strict_message(action: str, failing: list[JobOutcome], total: int, waited: bool,
+                    failed_statuses: frozenset[str], pending: set[int]) -> str:
+    """"run: 1 of 1 jobs failed or have an unknown outcome — 131: <why>" (the first two reasons)."""
+    from .errors import excerpt
+
+    reasons = "; ".join(
+        f"{o.job_id}: {excerpt(_failure_reason(o, waited, failed_statuses, pending), 160)}"
+        for o in failing[:_REASONS_SHOWN]
+    )
+    more = len(failing) - _REASONS_SHOWN
+    if more > 0:
+        reasons += f"; and {more} more"
+    return f"{action}: {len(failing)} of {total} jobs failed or have an unknown outcome — {reasons}"
 
 
 def _brief(exc: Exception) -> str:
@@ -273,9 +347,10 @@ def _dry_run(client, action, ids, option_name, option, chunk_size, echo, duplica
     from .display import format_request
 
     if client.settings.auth_method() is None:
+        from .auth import missing_credentials_message
+
         raise ConfigError(
-            "No credentials: set DLI_AUTH_TOKEN, DLI_AK + DLI_SK or DLI_USERNAME + DLI_PASSWORD "
-            "(or use %dli_login / the profile file). Nothing was sent."
+            f"{missing_credentials_message(client.settings)} Nothing was sent.", hint=MISSING_CREDENTIALS_HINT
         )
     request = client.describe_request(action, ids, **{option_name: option, "chunk_size": chunk_size})
     if echo is not None:
@@ -316,6 +391,7 @@ def run_jobs(
     ``dry_run``: validate and describe the request, send nothing. ``progress(counts)`` is called with
     ``{status: count}`` while waiting. ``client`` reuses a ``DliClient``; other keywords are settings.
     """
+    _check_keywords(run_jobs, settings)
     return execute(
         "run", job_ids, resume_savepoint, wait=wait, timeout=timeout, strict=strict, dry_run=dry_run,
         chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
@@ -337,6 +413,7 @@ def stop_jobs(
     **settings: Any,
 ):
     """Stop Flink jobs; same frame as ``run_jobs``. ``wait`` polls until they leave savepointing/canceling."""
+    _check_keywords(stop_jobs, settings)
     return execute(
         "stop", job_ids, trigger_savepoint, wait=wait, timeout=timeout, strict=strict, dry_run=dry_run,
         chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
@@ -356,6 +433,7 @@ def list_jobs(
     **settings: Any,
 ):
     """Every job of the project matching the filters (all pages) as a JOB_COLUMNS DataFrame."""
+    _check_keywords(list_jobs, settings)
     if status is not None and status not in contract.JOB_STATUSES:
         import difflib
 
@@ -375,6 +453,7 @@ def list_jobs(
 
 def history(limit: int | None = None, *, path: str | None = None, **settings: Any):
     """Every recorded run/stop outcome (this and earlier sessions); ``limit`` = the N latest runs."""
+    _check_keywords(history, settings)
     from .config import resolve_settings
 
     if path is None:

@@ -23,8 +23,8 @@ from typing import Callable, Iterable
 import requests
 
 from . import signing
-from .config import Settings, env_var
-from .errors import AuthError, ConfigError, MalformedResponseError, excerpt
+from .config import SECRET_MIN_LENGTH, Settings, default_profile_path, env_var
+from .errors import MISSING_CREDENTIALS_HINT, AuthError, ConfigError, MalformedResponseError, excerpt
 
 LOGGER_NAME = "dli_magic"
 REDACTED = "***"
@@ -45,8 +45,8 @@ class SecretScrubber(logging.Filter):
         self._lock = threading.Lock()
 
     # Shorter values are not scrubbed: replacing every "t" would garble logs and hide nothing real
-    # (IAM tokens, SKs and cloud passwords are far longer).
-    MIN_LENGTH = 4
+    # (IAM tokens, SKs and cloud passwords are far longer). One minimum for every scrubber.
+    MIN_LENGTH = SECRET_MIN_LENGTH
 
     def add(self, *values: str | None) -> None:
         with self._lock:
@@ -302,6 +302,7 @@ class PasswordAuth(requests.auth.AuthBase):
 
 
 def missing_credentials_message(settings: Settings) -> str:
+    """Where credentials can come from. Never %dli_config / %config: both refuse secrets."""
     partial = ""
     if settings.ak and not settings.sk:
         partial = f" ({env_var('ak')} is set but {env_var('sk')} is not.)"
@@ -310,9 +311,10 @@ def missing_credentials_message(settings: Settings) -> str:
     elif settings.username and not settings.password:
         partial = f" ({env_var('username')} is set but {env_var('password')} is not.)"
     return (
-        f"No DLI credentials: set {env_var('auth_token')}, or {env_var('ak')} and {env_var('sk')}, "
-        f"or {env_var('username')}, {env_var('password')} and {env_var('domain')} "
-        f"(or the same names via %dli_config / the profile file).{partial}"
+        f"No DLI credentials: in a notebook run %dli_login; or set {env_var('auth_token')}, or "
+        f"{env_var('ak')} + {env_var('sk')}, or {env_var('username')} + {env_var('password')} "
+        f"(+ {env_var('domain')}) in the environment; or auth_token, ak + sk, or username + password "
+        f"in the profile file {default_profile_path()}.{partial}"
     )
 
 
@@ -336,7 +338,7 @@ def make_auth(settings: Settings, *, iam_endpoint: str | None, post: IamPost):
             project_name=settings.region,
             post=post,
         )
-    raise ConfigError(missing_credentials_message(settings))
+    raise ConfigError(missing_credentials_message(settings), hint=MISSING_CREDENTIALS_HINT)
 
 
 def secret_values(settings: Settings) -> Iterable[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +32,7 @@ from .auth import AkSkAuth, PasswordAuth, TokenAuth, get_logger, make_auth, regi
 from .config import CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, env_var, is_loopback, resolve_settings, with_overrides
 from .errors import (
     MAY_HAVE_TAKEN_EFFECT_HINT,
+    PLAIN_HTTP_HINT,
     BadInputError,
     ConfigError,
     DLIError,
@@ -89,7 +91,8 @@ def _validate_base_url(url: str | None, settings: Settings, name: str) -> str:
         raise ConfigError(
             f"Refusing plain http:// for {parts.hostname} ({name} from {settings.source(name)}): "
             f"credentials would travel unencrypted. Use https://, or set allow_http=True "
-            f"({env_var('allow_http')}=1) for a trusted network."
+            f"({env_var('allow_http')}=1) for a trusted network.",
+            hint=PLAIN_HTTP_HINT.format(name=name, env=env_var(name)),
         )
     return url.rstrip("/")
 
@@ -110,7 +113,8 @@ def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def classify_transport_error(exc: requests.exceptions.RequestException) -> str:
-    """"connect" (nothing was sent), "timeout" (read timeout), "tls", "dropped" or "other"."""
+    """"dns" (host not found), "refused" or "connect" (nothing was sent either way), "timeout"
+    (read timeout), "tls", "dropped" or "other"."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "connect"
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -118,13 +122,26 @@ def classify_transport_error(exc: requests.exceptions.RequestException) -> str:
     if isinstance(exc, requests.exceptions.SSLError):
         return "tls"
     if isinstance(exc, requests.exceptions.ConnectionError):
-        for inner in _exception_chain(exc):
+        chain = list(_exception_chain(exc))
+        # NameResolutionError is a NewConnectionError: look for it (or the socket's gaierror) first.
+        if any(isinstance(inner, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for inner in chain):
+            return "dns"
+        for inner in chain:
             if isinstance(inner, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
-                return "connect"
+                refused = any(isinstance(e, ConnectionRefusedError) for e in chain)
+                return "refused" if refused else "connect"
             if isinstance(inner, urllib3.exceptions.ReadTimeoutError):
                 return "timeout"
         return "dropped"
     return "other"
+
+
+# Nothing was sent for these kinds: the request never reached a server.
+_NOT_SENT = frozenset({"dns", "refused", "connect"})
+# A refused connection means nothing listens on that port: one quick retry covers a service that is
+# restarting; the full max_retries budget (with its doubling backoff, ~8 s at the defaults) would
+# only make a wrong endpoint slow to report. A host that does not resolve is not retried at all.
+REFUSED_RETRIES = 1
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -429,11 +446,17 @@ class DliClient:
                 kind = classify_transport_error(exc)
                 log.debug("%s %s attempt %d failed: %s (%s)", method, url, attempts, kind, exc)
                 retryable = kind == "connect" or (idempotent and kind == "dropped")
-                if retryable and retries < s.max_retries and time.monotonic() < deadline:
+                budget = s.max_retries
+                if kind == "refused":
+                    retryable, budget = True, min(budget, REFUSED_RETRIES)
+                if retryable and retries < budget and time.monotonic() < deadline:
                     retries += 1
                     self._backoff(retries, None, deadline, f"{kind} failure")
                     continue
-                raise self._transport_error(exc, kind, method, url, idempotent, job_ids, attempts, what) from None
+                setting = "endpoint" if dli else "iam_endpoint"
+                raise self._transport_error(
+                    exc, kind, method, url, idempotent, job_ids, attempts, what, setting
+                ) from None
             request_id = response.headers.get(contract.REQUEST_ID_HEADER)
             log.debug(
                 "%s %s attempt %d -> HTTP %d in %.0f ms (request id %s)",
@@ -469,24 +492,55 @@ class DliClient:
         job_ids: Sequence[int],
         attempts: int,
         what: str,
+        setting: str = "endpoint",
     ) -> TransportError:
-        host = urlsplit(url).netloc
+        parts = urlsplit(url)
+        host = parts.netloc
         label = what or f"{method} request"
-        if kind == "connect":
+        source = self.settings.source(setting)
+        if source == "default" and setting == "iam_endpoint":
+            source = "the endpoint"  # the client falls back to the DLI endpoint
+        origin = source if source.startswith("derived") else f"from {source}"
+        if kind == "dns":
+            text = f"host {parts.hostname} not found: check the {setting} ({origin}); nothing was sent."
+            hint = (
+                f"Check the spelling of {setting} (`%dli_config` shows it and where it came from), "
+                "or the DNS / VPN of this machine."
+            )
+        elif kind in _NOT_SENT:
             text = f"Could not connect to {host} for the {label}; nothing was sent."
+            if kind == "refused":
+                text = f"Could not connect to {host} for the {label} (connection refused); nothing was sent."
+            hint = (
+                f"Nothing was sent: check the {setting} ({origin}; `%dli_config` shows it) and the network "
+                "(proxy, VPN, firewall), then run it again."
+            )
         elif kind == "tls":
             text = f"TLS verification failed for {host}: {type(exc).__name__}. Fix the certificate or endpoint."
+            hint = (
+                "Nothing was processed: check that the endpoint is the service's https:// URL; for a private "
+                "CA set REQUESTS_CA_BUNDLE to its bundle."
+            )
         elif kind == "timeout":
             text = f"No answer from {host} within {self.settings.read_timeout:g} s to the {label}."
+            hint = None
         else:
             text = f"The connection to {host} was closed before an answer to the {label} arrived."
-        hint = None
+            hint = None
         uncertain = kind in ("timeout", "dropped") and not idempotent
         if uncertain:
             text += _MAY_HAVE_TAKEN_EFFECT_TEXT
             hint = "Do not resend blindly: `%dli_jobs` (or get_job) shows whether the jobs are starting."
+        elif kind in ("timeout", "dropped", "other"):
+            # A read (list, detail, IAM) changes nothing: running it again is safe.
+            hint = (
+                "Run it again: this request changes nothing. If it keeps failing, check the network"
+                + (f" or raise read_timeout (now {self.settings.read_timeout:g} s)." if kind == "timeout" else ".")
+            )
+            if not idempotent:
+                hint = "Check the network; `%dli_jobs` (or get_job) shows the jobs' state before you send it again."
         return TransportError(scrub(text), job_ids=job_ids, attempts=attempts, hint=hint,
-                              may_have_taken_effect=uncertain)
+                              may_have_taken_effect=uncertain, kind=kind)
 
     def _error(self, response: requests.Response, *, job_ids: Sequence[int] = (), attempts: int) -> DLIError:
         data = _decode_json(response)

@@ -20,10 +20,16 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from . import contract
-from .errors import ConfigError
+from .errors import PROFILE_FILE_HINT, UNKNOWN_SETTING_HINT, ConfigError
 
 SECRET_FIELDS = frozenset({"auth_token", "sk", "password"})
 REDACTED = "***"
+# The shortest secret value that is scrubbed from text (error messages here, log records in
+# auth.SecretScrubber). A shorter one is NOT scrubbed: "t" or "abc" cannot be told from ordinary
+# words, and replacing every occurrence would garble the message while hiding nothing real (IAM
+# tokens, SKs and cloud passwords are far longer). Such a value is still never shown as a
+# setting's value: redacted()/describe() print "***" for every secret, whatever its length.
+SECRET_MIN_LENGTH = 4
 
 CHUNK_SIZE_MAX = 10_000
 MAX_WORKERS_MAX = 64
@@ -245,7 +251,7 @@ def _coerce(name: str, value: object, origin: str) -> object:
 def _unknown_key(key: str, origin: str) -> ConfigError:
     close = difflib.get_close_matches(key, FIELD_NAMES, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else f" Known settings: {', '.join(FIELD_NAMES)}."
-    return ConfigError(f"Unknown setting {key!r} (from {origin}).{hint}")
+    return ConfigError(f"Unknown setting {key!r} (from {origin}).{hint}", hint=UNKNOWN_SETTING_HINT)
 
 
 def _unset(value: object) -> bool:
@@ -286,16 +292,18 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Profile file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"Profile file {path} is not valid TOML: {exc}", hint=PROFILE_FILE_HINT) from None
     except OSError as exc:
-        raise ConfigError(f"Profile file {path} cannot be read: {exc.strerror}") from None
+        raise ConfigError(f"Profile file {path} cannot be read: {exc.strerror}", hint=PROFILE_FILE_HINT) from None
 
 
 def load_profile(name: str | None, path: Path, *, required: bool) -> dict[str, Any]:
     """The settings of one profile section (``[default]`` when name is None); {} when absent."""
     if not path.exists():
         if required:
-            raise ConfigError(f"Profile {name!r} was requested but the profile file {path} does not exist.")
+            raise ConfigError(
+                f"Profile {name!r} was requested but the profile file {path} does not exist.", hint=PROFILE_FILE_HINT
+            )
         return {}
     data = _load_toml(path)
     section = name or "default"
@@ -304,11 +312,11 @@ def load_profile(name: str | None, path: Path, *, required: bool) -> dict[str, A
             known = ", ".join(sorted(k for k, v in data.items() if isinstance(v, dict))) or "none"
             close = difflib.get_close_matches(section, list(data), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"No profile [{section}] in {path} (profiles: {known}).{hint}")
+            raise ConfigError(f"No profile [{section}] in {path} (profiles: {known}).{hint}", hint=PROFILE_FILE_HINT)
         return {}
     values = data[section]
     if not isinstance(values, dict):
-        raise ConfigError(f"[{section}] in {path} must be a table of settings.")
+        raise ConfigError(f"[{section}] in {path} must be a table of settings.", hint=PROFILE_FILE_HINT)
     return values
 
 
@@ -367,6 +375,9 @@ def _redact_known(error: ConfigError, layers: list[Mapping[str, Any]]) -> Config
     secrets = {str(layer.get(name)) for layer in layers for name in SECRET_FIELDS if not _unset(layer.get(name))}
     secrets |= {str(layer.get(env_var(n))) for layer in layers for n in SECRET_FIELDS if not _unset(layer.get(env_var(n)))}
     secrets |= {str(layer.get(v)) for layer in layers for v in SDK_ENV_FALLBACKS.values() if not _unset(layer.get(v))}
+    # Shorter values are left in the text (see SECRET_MIN_LENGTH): "t" would turn "requested" into
+    # "reques***ed".
+    secrets = {secret for secret in secrets if len(secret) >= SECRET_MIN_LENGTH}
     for secret in sorted(secrets, key=len, reverse=True):
         error.message = error.message.replace(secret, REDACTED)
     error.args = (error.message,)

@@ -46,7 +46,7 @@ class StatusView:
         state = self.state
         rows = []
         for job_id in state.job_ids[:_MAX_ROWS_SHOWN]:
-            status = state.statuses.get(job_id) or "unknown"
+            status = state.label(job_id)
             marker = "⏳ " if job_id in state.pending else ""
             name = state.names.get(job_id) or ""
             rows.append(

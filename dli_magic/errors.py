@@ -97,7 +97,34 @@ class BadInputError(DLIError, ValueError):
 class ConfigError(BadInputError):
     """Missing or inconsistent settings (endpoint, project id, credentials)."""
 
-    hint = "Set it with %dli_config / %config DliMagic.<name>, an environment variable or the profile file."
+    # Right for the non-secret settings; errors about credentials, plain http, the profile file and
+    # setting names carry their own hint (below).
+    hint = (
+        "Set or fix it with `%dli_config NAME=VALUE` (or %config DliMagic.NAME), an environment variable "
+        "or the profile file; `%dli_config` shows every setting and where it came from."
+    )
+
+
+# Secrets are refused by %dli_config, %config and every magic line: never point there for them.
+MISSING_CREDENTIALS_HINT = (
+    "Credentials are not taken by %dli_config, %config or a magic line: in a notebook use %dli_login "
+    "(asks without echo), or set DLI_AUTH_TOKEN, DLI_AK + DLI_SK or DLI_USERNAME + DLI_PASSWORD in the "
+    "environment, or auth_token / ak + sk / username + password in the profile file "
+    "(~/.config/dli-magic/config.toml)."
+)
+# .format(name="endpoint", env="DLI_ENDPOINT") (or the IAM endpoint's names)
+PLAIN_HTTP_HINT = (
+    "Use an https:// URL (`%dli_config {name}=https://…` or {env}). Only on a trusted network: "
+    "`%dli_config allow_http=true` or DLI_ALLOW_HTTP=1."
+)
+PROFILE_FILE_HINT = (
+    "Create or fix the profile file (TOML, one [section] of settings per profile), or choose another "
+    "profile with --profile NAME / DLI_PROFILE (unset it to use [default])."
+)
+UNKNOWN_SETTING_HINT = (
+    "Fix the name where it was given; `%dli_config` lists every setting. Secrets (auth_token, sk, "
+    "password) go through %dli_login, the environment or the profile file."
+)
 
 
 class AuthError(DLIError):
@@ -135,9 +162,16 @@ class ServiceError(DLIError):
 
 
 class TransportError(DLIError):
-    """The request could not be completed: connection refused, reset or timed out."""
+    """The request could not be completed: host not found, connection refused, reset or timed out.
 
-    hint = "Check the endpoint and network; for run/stop, `%dli_jobs` shows whether the call took effect."
+    ``kind`` says which: "dns", "connect" (nothing was sent), "timeout", "dropped", "tls" or
+    "other"; the client gives each kind its own hint."""
+
+    hint = "Check the endpoint and the network (proxy, VPN, firewall)."
+
+    def __init__(self, message: str, *, kind: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.kind = kind
 
 
 MAY_HAVE_TAKEN_EFFECT_HINT = (

@@ -23,7 +23,7 @@ from IPython.core.magic import (
     no_var_expand,
     output_can_be_silenced,
 )
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
@@ -52,6 +52,45 @@ def _refuse_secrets(tokens: list[str]) -> None:
         if _SECRET_TOKEN.match(token.strip("'\"")):
             name = token.split("=", 1)[0]
             raise UsageError(f"{name}: {_SECRET_HELP}")
+
+
+def _with_suggestions(error: UsageError, parser: Any) -> UsageError:
+    """argparse's "unrecognized arguments: --resume-savepiont" + "Did you mean --resume-savepoint?"
+    (difflib over this magic's own option strings)."""
+    text = str(error)
+    prefix = "unrecognized arguments:"
+    if not text.startswith(prefix):
+        return error
+    options = sorted(o for o in parser._option_string_actions if o.startswith("-"))
+    pairs = []
+    for token in text[len(prefix):].split():
+        if not token.startswith("-") or len(token) < 3:
+            continue
+        flag = token.split("=", 1)[0]
+        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
+        if close and close[0] != flag:
+            pairs.append((flag, close[0]))
+    if not pairs:
+        return UsageError(f"{text}. Options: {', '.join(options)}." if options else text)
+    if len(pairs) == 1:
+        return UsageError(f"{text}. Did you mean {pairs[0][1]}?")
+    return UsageError(f"{text}. Did you mean " + ", ".join(f"{good} for {bad}" for bad, good in pairs) + "?")
+
+
+def _parse_tokens(magic: Any, tokens: list[str], *, intermixed: bool = False):
+    """argparse a magic's tokens; an unknown flag's UsageError suggests the close option."""
+    parser = magic.parser
+    try:
+        return parser.parse_intermixed_args(tokens) if intermixed else parser.parse_args(tokens)
+    except UsageError as error:
+        raise _with_suggestions(error, parser) from None
+
+
+def _parse_line(magic: Any, line: str):
+    """``parse_argstring`` with "Did you mean …?" for unknown flags."""
+    from IPython.utils.process import arg_split
+
+    return _parse_tokens(magic, arg_split(line, strict=True))
 
 
 def _trait_for(default: Any, name: str):
@@ -194,7 +233,7 @@ class DliMagic(Magics, _SettingsTraits):
             line = line[:-1].rstrip()
         tokens = split_tokens(line)
         _refuse_secrets(tokens)
-        args = magic.parser.parse_intermixed_args(tokens)
+        args = _parse_tokens(magic, tokens, intermixed=True)
         return args, tokens
 
     @staticmethod
@@ -240,8 +279,16 @@ class DliMagic(Magics, _SettingsTraits):
                 source="magic",
             )
         except api.JobsFailedError as exc:
+            # A notebook user has no name for the exception: say where the rows are instead.
             if args.out is not None:  # the rows are the point of --out: keep them for inspection
                 self.shell.user_ns[args.out] = exc.frame
+                exc.hint = f"Every row is in `{args.out}`."
+            else:
+                exc.hint = "To get every row along with the error, add --out VAR: it stores the rows in VAR."
+                attrs = getattr(exc.frame, "attrs", None) or {}
+                if attrs.get("history_run_id"):
+                    exc.hint += " This run's rows are in `%dli_history`."
+            exc.hint += exc.others_note()
             raise
         finally:
             if live is not None:
@@ -330,7 +377,7 @@ class DliMagic(Magics, _SettingsTraits):
         """
         line = line.strip().rstrip(";")
         _refuse_secrets(line.split())
-        args = parse_argstring(self.dli_jobs, line)
+        args = _parse_line(self.dli_jobs, line)
         self._check_out(args.out)
         frame = api.list_jobs(
             status=args.status,
@@ -362,7 +409,7 @@ class DliMagic(Magics, _SettingsTraits):
         line = line.strip().rstrip(";")
         tokens = line.split()
         _refuse_secrets(tokens)
-        args = parse_argstring(self.dli_config, line)
+        args = _parse_line(self.dli_config, line)
         if args.assignments:
             self._assign(args.assignments)
         return self.settings_frame(args.profile)
@@ -379,7 +426,7 @@ class DliMagic(Magics, _SettingsTraits):
             if name not in SETTING_TRAITS:
                 close = difflib.get_close_matches(name, SETTING_TRAITS, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"Unknown setting {name!r}.{hint}")
+                raise ConfigError(f"Unknown setting {name!r}.{hint}", hint=errors.UNKNOWN_SETTING_HINT)
             text = text.strip()
             if text.lower() in ("", "none", "null", "unset"):
                 changes[name] = None
@@ -420,7 +467,7 @@ class DliMagic(Magics, _SettingsTraits):
             %dli_login --password --username me --domain my-account
             %dli_login --clear
         """
-        args = parse_argstring(self.dli_login, line.strip())
+        args = _parse_line(self.dli_login, line.strip())
         if args.clear:
             self._secrets.clear()
             self.close_clients()
@@ -461,7 +508,7 @@ class DliMagic(Magics, _SettingsTraits):
         Stored in SQLite at history_path / $DLI_HISTORY_PATH (default
         ~/.local/share/dli-magic/history.sqlite); `%dli_config history=false` turns recording off.
         """
-        args = parse_argstring(self.dli_history, line.strip().rstrip(";"))
+        args = _parse_line(self.dli_history, line.strip().rstrip(";"))
         self._check_out(args.out)
         if args.limit is not None and args.limit < 1:
             raise UsageError(f"--limit must be a positive number of runs, not {args.limit}.")
@@ -483,7 +530,7 @@ class DliMagic(Magics, _SettingsTraits):
         """
         line = line.strip().rstrip(";")
         _refuse_secrets(line.split())
-        args = parse_argstring(self.dli_panel, line)
+        args = _parse_line(self.dli_panel, line)
         from .panel import panel
 
         return panel(client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout)

@@ -14,6 +14,9 @@ from typing import Any, Callable, Collection, Iterable
 
 from .contract import LIST_PAGE_MAX
 
+UNKNOWN = "unknown"  # no listing yet (or it failed): nothing is known about the job's status
+NOT_LISTED = "not listed"  # a listing round happened and the job was not in it
+
 
 @dataclass
 class WaitState:
@@ -34,11 +37,22 @@ class WaitState:
     def done(self) -> bool:
         return not self.pending
 
+    def label(self, job_id: int) -> str:
+        """What to show for a job: its status; "not listed" when a listing round happened and did not
+        have it (an unknown id the service refused, a deleted job); "unknown" before any listing, or
+        when the listing showed the job without a status."""
+        status = self.statuses.get(job_id)
+        if status:
+            return status
+        if self.rounds and (job_id not in self.statuses or job_id in self.missing):
+            return NOT_LISTED
+        return UNKNOWN
+
     def counts(self) -> dict[str, int]:
         result: dict[str, int] = {}
         for job_id in self.job_ids:
-            status = self.statuses.get(job_id) or "unknown"
-            result[status] = result.get(status, 0) + 1
+            label = self.label(job_id)
+            result[label] = result.get(label, 0) + 1
         return result
 
 
