@@ -29,14 +29,19 @@ def main() -> int:
         if not args.use_configured:
             proc, settings = local_emulator.start()
             os.environ.update(settings)
+            # Emulator runs never go to the user's real run history (unless they chose the file).
+            if not os.environ.get("DLI_HISTORY_PATH"):
+                os.environ["DLI_HISTORY_PATH"] = str(ROOT / "artifacts" / "demo-history.sqlite")
             print(f"DLI emulator with demo jobs at {settings['DLI_ENDPOINT']} (its token is in the kernel's env only)")
-        # No --ip other than loopback and never an empty token: this server runs code.
+        # No --ip other than loopback and never an empty token: this server runs code. The token goes
+        # through JUPYTER_TOKEN (read by jupyter_server), not argv, so `ps` does not show it.
         token = secrets.token_hex(24)
         cmd = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={args.port}", "--port-retries=0",
-               "--no-browser", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
+               "--no-browser", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
         if os.geteuid() == 0:
             cmd.append("--allow-root")
-        lab = subprocess.Popen(cmd)
+        env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN_FILE"}
+        lab = subprocess.Popen(cmd, env={**env, "JUPYTER_TOKEN": token})
         print(f"Open http://127.0.0.1:{args.port}/lab?token={token}", flush=True)
         return lab.wait()
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_emulator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+HISTORY_VAR = "DLI_HISTORY_PATH"
 
 
 def main() -> int:
@@ -30,15 +31,29 @@ def main() -> int:
     args = parser.parse_args()
 
     proc = None
-    if not args.use_configured:
-        for name in [n for n in os.environ if n.startswith("DLI_")]:
+    if args.use_configured:
+        from dli_magic.local import configured_service
+
+        if configured_service() is None:
+            # Without this the notebook would quietly start its own emulator.
+            print("--use-configured: no DLI settings found (DLI_ENDPOINT / DLI_REGION / profile file)",
+                  file=sys.stderr)
+            return 2
+    else:
+        for name in [n for n in os.environ if n.startswith("DLI_") and n != HISTORY_VAR]:
             del os.environ[name]  # the emulator's settings win over a stray configuration
+        # Demo runs are recorded here unless the user chose a history file: never in the real history.
+        if not os.environ.get(HISTORY_VAR):
+            os.environ[HISTORY_VAR] = str(ROOT / "artifacts" / "demo-history.sqlite")
         proc, settings = local_emulator.start()
         os.environ.update(settings)
         print(f"Started the DLI emulator with demo jobs at {settings['DLI_ENDPOINT']}")
+        print(f"Runs are recorded in {os.environ[HISTORY_VAR]}")
     try:
         nb = nbformat.read(args.notebook, as_version=4)
+        # A quiet kernel: no "Kernel is running over TCP without encryption" warning (it listens on loopback).
         client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                 resources={"metadata": {"path": str(Path(args.notebook).parent)}})
         failed = None
         try:

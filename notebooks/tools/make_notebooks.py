@@ -21,15 +21,31 @@ save("notebooks/quickstart.ipynb", [
        "plain Python API.\n\nNothing secret goes on a magic line: credentials come from environment "
        "variables, the profile file `~/.config/dli-magic/config.toml` or `%dli_login`."),
     SETUP,
-    code("%load_ext dli_magic"),
+    code("%load_ext dli_magic\n"
+         "import pandas as pd\n"
+         "# Show whole messages (pandas cuts cells at 50 characters) and keep wide tables in one block.\n"
+         "pd.set_option(\"display.max_colwidth\", 200)\n"
+         "pd.set_option(\"display.width\", 320)"),
     md("Where every setting comes from (secrets show as `***`):"),
     code("%dli_config"),
     md("## The job list\n`%dli_jobs` pages through the whole list; `--status`, `--name` and `--type` filter it."),
     code("jobs = %dli_jobs\njobs"),
-    code("idle = jobs[~jobs.status.isin(['job_running', 'job_submitting', 'job_canceling', 'job_savepointing'])]\n"
-         "has_sp = idle.has_savepoint.fillna(False)\n"
-         "batch = idle[~has_sp].job_id.head(3).tolist()\n"
-         "with_savepoint = idle[has_sp].job_id.head(2).tolist()\n"
+    md("## Pick jobs\nThe rest of this notebook **starts and stops jobs**. It picks idle ones itself only on the "
+       "local emulator; against a real DLI, put the ids of jobs you own in the cell below."),
+    code("from dli_magic.local import is_local_emulator\n\n"
+         "if is_local_emulator():\n"
+         "    idle = jobs[~jobs.status.isin(['job_running', 'job_submitting', 'job_canceling', 'job_savepointing'])]\n"
+         "    has_sp = idle.has_savepoint.fillna(False)\n"
+         "    batch = idle[~has_sp].job_id.head(3).tolist()\n"
+         "    with_savepoint = idle[has_sp].job_id.head(2).tolist()\n"
+         "else:\n"
+         "    # A real DLI: put job ids you own here (three idle jobs, and one or two with a savepoint).\n"
+         "    batch = []\n"
+         "    with_savepoint = []\n"
+         "assert len(batch) >= 3 and with_savepoint, (\n"
+         "    'This quickstart starts and stops jobs, so it picks them itself only on the local DLI emulator. '\n"
+         "    'Put the ids of jobs you own in batch (3 idle jobs) and with_savepoint (1-2 jobs with a savepoint) '\n"
+         "    'in this cell, then run it again.')\n"
          "batch, with_savepoint"),
     md("## Run a batch\nOne row per job, in the order asked. `$name` passes a Python list, range or "
        "`job_id` column; ids can also be typed as `131 130`, `131,130` or `130-138`."),
@@ -64,43 +80,68 @@ save("notebooks/panel.ipynb", [
 
 save("notebooks/run-analysis.ipynb", [
     md("# Analysing run history\n\nEvery `%dli_run`, `%dli_stop` and panel run is recorded (one row per "
-       "job) in a local SQLite file. This notebook looks at success rates by job and over time, and at the "
-       "failure messages."),
+       "job) in a local SQLite file. This notebook looks at the share of run and stop requests the service "
+       "accepted, by job and over time, and at the failure messages. It analyses only the runs against the "
+       "endpoint and project this notebook is connected to."),
     SETUP,
-    code("%load_ext dli_magic\nimport dli_magic\nimport pandas as pd"),
-    md("On a fresh machine the history is empty, so against the local emulator we first make some: "
-       "a few batches, some of which hit jobs that are already running or do not exist."),
+    code("%load_ext dli_magic\nimport dli_magic\nimport pandas as pd\n"
+         "pd.set_option(\"display.max_colwidth\", 200)  # whole messages\n"
+         "pd.set_option(\"display.width\", 320)\n\n"
+         "client = dli_magic.connect()  # the endpoint and project to analyse\n\n"
+         "def this_service(hist):\n"
+         "    \"\"\"Only the runs against the current endpoint and project.\"\"\"\n"
+         "    same = (hist.endpoint == client.endpoint) & (hist.project_id == client.project_id)\n"
+         "    return hist[same.fillna(False)].copy()\n\n"
+         "client.endpoint, client.project_id"),
+    md("On a fresh machine the history is empty, so on the local emulator (and only there: this starts and "
+       "stops jobs) we first make some: a few batches, some of which hit jobs that are already running or "
+       "do not exist."),
     code("from dli_magic import local\n\n"
-         "if local.started_here() and len(dli_magic.history()) < 20:\n"
+         "if local.is_local_emulator() and len(this_service(dli_magic.history())) < 20:\n"
          "    job_ids = dli_magic.list_jobs().job_id.head(6).tolist()\n"
          "    for round_no in range(4):\n"
          "        # Every other round also asks for a job that does not exist.\n"
          "        extra = [990_000 + round_no] if round_no % 2 else []\n"
          "        dli_magic.run_jobs(job_ids[round_no % 3:] + extra, wait=True, timeout=60)\n"
          "        dli_magic.stop_jobs(job_ids[: 2 + round_no], wait=True, timeout=60)"),
-    code("hist = %dli_history\nhist.tail()"),
-    md("## Success rate by job"),
+    code("hist = %dli_history\nhist = this_service(hist)\n"
+         "hist[['started', 'action', 'job_id', 'name', 'is_success', 'message', 'status']].tail()"),
+    md("## Accepted requests by job\nThe share of run and stop requests for each job that the service accepted."),
     code("hist['ok'] = hist.is_success.fillna(False).astype(int)\n"
-         "by_job = (hist.groupby(['job_id', 'name'], dropna=False)\n"
-         "              .agg(calls=('ok', 'size'), accepted=('ok', 'sum'))\n"
-         "              .assign(success_rate=lambda d: d.accepted / d.calls)\n"
-         "              .sort_values('success_rate'))\n"
+         "hist['job'] = hist.name.fillna('unknown job') + ' (' + hist.job_id.astype(str) + ')'\n"
+         "by_job = (hist.groupby('job')\n"
+         "              .agg(requests=('ok', 'size'), accepted=('ok', 'sum'))\n"
+         "              .assign(share_accepted=lambda d: d.accepted / d.requests)\n"
+         "              .sort_values(['share_accepted', 'requests']))\n"
          "by_job"),
-    md("## Over time\nOne point per run (a `%dli_run`, `%dli_stop` or panel press), in the order they happened."),
-    code("import matplotlib.pyplot as plt\n\n"
+    md("## Over time\nOne point per call (a `%dli_run`, `%dli_stop` or panel press), in the order they happened."),
+    code("import matplotlib.pyplot as plt\n"
+         "from matplotlib.dates import DateFormatter\n"
+         "from matplotlib.ticker import PercentFormatter\n\n"
          "runs = (hist.groupby('run_id')\n"
          "            .agg(started=('started', 'first'), action=('action', 'first'), jobs=('ok', 'size'), accepted=('ok', 'sum'))\n"
          "            .sort_values('started'))\n"
-         "runs['success_rate'] = runs.accepted / runs.jobs\n"
-         "fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))\n"
-         "by_job['success_rate'].plot.barh(ax=left, xlim=(0, 1), title='Success rate by job')\n"
+         "runs['started'] = pd.to_datetime(runs.started)\n"
+         "runs['share_accepted'] = runs.accepted / runs.jobs\n\n"
+         "fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.5, 0.4 * len(by_job) + 1.5)),\n"
+         "                                  gridspec_kw={'width_ratios': [1, 1.2]})\n"
+         "bars = left.barh(by_job.index, by_job.share_accepted, color='tab:blue')\n"
+         "left.bar_label(bars, labels=[f'{a} of {n}' for a, n in zip(by_job.accepted, by_job.requests)], padding=3)\n"
+         "left.set(title='By job', xlabel='share of run/stop requests accepted', xlim=(0, 1))\n"
+         "left.xaxis.set_major_formatter(PercentFormatter(1.0))\n"
          "for action, part in runs.groupby('action'):\n"
-         "    right.plot(part.started, part.success_rate, marker='o', label=action)\n"
-         "right.set(title='Success rate per run', ylim=(-0.05, 1.05))\n"
+         "    right.plot(part.started, part.share_accepted, marker='o', label=f'{action} calls')\n"
+         "right.set(title='Per call, over time', xlabel='time the call started (UTC)',\n"
+         "          ylabel='share of requests accepted', ylim=(-0.05, 1.05))\n"
+         "right.yaxis.set_major_formatter(PercentFormatter(1.0))\n"
+         "right.xaxis.set_major_formatter(DateFormatter('%H:%M:%S'))\n"
+         "right.tick_params(axis='x', labelrotation=30)  # only the time axis is tilted\n"
          "right.legend()\n"
-         "fig.autofmt_xdate()\n"
+         "fig.suptitle('Share of run/stop requests accepted')\n"
+         "fig.tight_layout()\n"
          "plt.show()"),
-    md("## Why calls failed"),
+    md("## Why calls failed\nThe most common failure messages, with job ids replaced by `N` (error codes such "
+       "as `DLI.16001` are kept)."),
     code("failures = hist[hist.is_success.eq(False).fillna(False)]\n"
-         "failures.message.str.replace(r'\\d+', 'N', regex=True).value_counts().head(10)"),
+         "failures.message.str.replace(r'(?<![.\\d])\\d+', 'N', regex=True).value_counts().head(10)"),
 ])

@@ -73,13 +73,15 @@ def jupyterlab(root: Path, home: Path, log_path: Path, extra_env: dict[str, str]
     port, token = free_port(), secrets.token_hex(16)
     cmd = [
         sys.executable, "-m", "jupyter", app, "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
-        f"--IdentityProvider.token={token}", "--no-browser", "--allow-root",
+        "--no-browser", "--allow-root",
         f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
     ]
     if app == "lab":
         cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=isolated_env(home, extra_env), stdout=log, stderr=subprocess.STDOUT)
+        # The token goes through the environment (jupyter_server reads JUPYTER_TOKEN), never argv/`ps`.
+        env = {**isolated_env(home, extra_env), "JUPYTER_TOKEN": token}
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
