@@ -66,7 +66,8 @@ def test_main_job_records_to_the_demo_history_when_none_is_chosen(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     demo_history = ROOT / "artifacts" / "demo-history.sqlite"
     assert f"Runs are recorded in {demo_history}\n" in done.stdout
-    assert re.search(rf"\('{re.escape(str(demo_history))}', 'http://127\.0\.0\.1:\d+', False\)", done.stdout), done.stdout
+    shown = re.sub(r"\s+", " ", done.stdout)  # IPython wraps a long tuple over several lines
+    assert re.search(rf"\('{re.escape(str(demo_history))}', 'http://127\.0\.0\.1:\d+', False\)", shown), done.stdout
 
 
 def test_use_configured_with_nothing_configured_stops(tmp_path):
