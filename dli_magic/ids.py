@@ -39,17 +39,18 @@ def describe_value(value: Any) -> str:
 
 def check_job_id(value: Any, shown: str | None = None) -> int:
     """One job id as an int, or BadInputError naming the offending token."""
-    label = shown if shown is not None else describe_value(value)
-    # bool is an int subclass: True must not become job 1.
+    # bool is an int subclass: True must not become job 1. (type() checks first: the common case.)
+    if type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool)):
+        number = int(value)
+        if 0 < number <= INT64_MAX:
+            return number
+    label = shown if shown is not None else describe_value(value)  # only when refusing
     if isinstance(value, bool) or not isinstance(value, Integral):
         kind = type(value).__name__
         raise BadInputError(f"Job id {label} is not an integer ({kind}); job ids are positive integers.")
-    number = int(value)
-    if number <= 0:
+    if int(value) <= 0:
         raise BadInputError(f"Job id {label} is not positive; job ids are positive integers.")
-    if number > INT64_MAX:
-        raise BadInputError(f"Job id {label} is larger than a 64-bit integer allows.")
-    return number
+    raise BadInputError(f"Job id {label} is larger than a 64-bit integer allows.")
 
 
 def validate_job_ids(values: Iterable[Any]) -> ValidatedIds:
