@@ -7,11 +7,9 @@ never gives.
 from __future__ import annotations
 
 import _thread
-import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -57,51 +55,6 @@ def arm_after_first_run(emu, faults: dict) -> threading.Thread:
 
 
 # --- a crafted loopback server --------------------------------------------------------------------
-
-
-class Crafted:
-    """Answers each request with the next canned (status, headers, body); records what arrived."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, dict, bytes]] = []
-        self.seen: list[tuple[str, str, bytes]] = []
-        crafted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                crafted.seen.append((self.command, self.path, self.rfile.read(length)))
-                status, headers, body = crafted.answers.pop(0)
-                self.send_response(status)
-                for name, value in {"X-Request-Id": f"rid-{len(crafted.seen)}", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_DELETE = _answer
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-
-    def add(self, status: int, body: object, headers: dict | None = None) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.answers.append((status, {"Content-Type": "application/json", **(headers or {})}, raw))
-
-    def not_found(self, job_id: int) -> None:
-        self.add(400, {"error_code": "DLI.16001", "error_msg": f"The job {job_id} does not exist."})
-
-
-@pytest.fixture
-def crafted():
-    server = Crafted()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,48 +11,6 @@ from dli_magic.client import DliClient
 from dli_magic.errors import MalformedResponseError, RequestRejectedError, ServiceError, ThrottledError
 
 PROJECT = "0123456789abcdef0123456789abcdef"
-
-
-class Crafted:
-    """Answers each request with the next canned (status, headers, body); records what arrived."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple[int, dict, bytes]] = []
-        self.seen: list[tuple[str, str, bytes]] = []
-        crafted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                crafted.seen.append((self.command, self.path, self.rfile.read(length)))
-                status, headers, body = crafted.answers.pop(0)
-                self.send_response(status)
-                for name, value in {"X-Request-Id": f"rid-{len(crafted.seen)}", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_DELETE = _answer
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-
-    def add(self, status: int, body: object, headers: dict | None = None) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.answers.append((status, {"Content-Type": "application/json", **(headers or {})}, raw))
-
-
-@pytest.fixture
-def crafted():
-    server = Crafted()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 @pytest.fixture
