@@ -28,27 +28,19 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _positive(kind: type) -> Any:
+def _number(kind: type, *, zero_ok: bool = False) -> Any:
+    """An argparse type: a finite number > 0 (>= 0 with ``zero_ok``); float() takes "inf"/"nan"."""
     def convert(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-        if not math.isfinite(value) or value <= 0:  # float() takes "inf" and "nan"
-            raise argparse.ArgumentTypeError(f"must be a positive finite number: {text!r}")
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+            wanted = "a finite number >= 0" if zero_ok else "a positive finite number"
+            raise argparse.ArgumentTypeError(f"must be {wanted}: {text!r}")
         return value
 
     return convert
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0: {text!r}")
-    return value
 
 
 def _count(text: str) -> int:
@@ -86,14 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", help="IAM domain (account) name for --user (default: the user name)")
     p.add_argument("--db", help="SQLite file for the jobs (default: in memory)")
     p.add_argument("--demo", action="store_true", help="seed 12 realistic jobs if the database is empty")
-    p.add_argument("--speed", type=_positive(float), default=1.0, help="job state timings divided by this")
-    p.add_argument("--token-ttl", type=_positive(float), default=86400, help="IAM token lifetime, seconds")
+    p.add_argument("--speed", type=_number(float), default=1.0, help="job state timings divided by this")
+    p.add_argument("--token-ttl", type=_number(float), default=86400, help="IAM token lifetime, seconds")
     p.add_argument("--unknown-ids", choices=("item", "error"), default="item",
                    help="unknown ids in run/stop/delete: per-item failure or a whole-call 400 DLI.16001")
     f = p.add_argument_group("faults (see docs/emulator.md; also PUT /_emulator/faults)")
     f.add_argument("--faults", metavar="JSON", help="a whole fault document")
-    f.add_argument("--latency-ms", type=_non_negative, help="added to every DLI answer (0 = none)")
-    f.add_argument("--throttle-rate", type=_positive(int), metavar="N",
+    f.add_argument("--latency-ms", type=_number(float, zero_ok=True), help="added to every DLI answer (0 = none)")
+    f.add_argument("--throttle-rate", type=_number(int), metavar="N",
                    help="429 APIGW.0308 above N DLI calls per second")
     f.add_argument("--throttle", type=_count, metavar="COUNT", help="429 on the next COUNT DLI calls (< 0: all)")
     f.add_argument("--error-status", type=int, metavar="STATUS", help="answer DLI calls with this error status")
