@@ -1,4 +1,5 @@
-"""The DLI Flink job client: one ``requests.Session``, bounded retries, chunked batches, typed results.
+"""The DLI Flink job client: keep-alive urllib3 pools (transport.py), bounded retries, chunked
+batches, typed results.
 
 No IPython and no pandas here: the magic layer and the Python API build on this.
 
@@ -11,9 +12,7 @@ timeout or a dropped connection the jobs may already be starting, so the caller 
 from __future__ import annotations
 
 import json
-import os
 import random
-import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,10 +21,6 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
-
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
 from . import __version__, contract, signing
 from .auth import AkSkAuth, PasswordAuth, TokenAuth, get_logger, make_auth, register_secrets, scrub, secret_values
@@ -46,6 +41,7 @@ from .errors import (
 )
 from .ids import check_job_id, validate_job_ids
 from .results import BatchResult, Job, JobOutcome
+from .transport import TRANSPORT_ERRORS, Response, Transport, classify
 
 log = get_logger()
 
@@ -97,45 +93,6 @@ def _validate_base_url(url: str | None, settings: Settings, name: str) -> str:
     return url.rstrip("/")
 
 
-def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps (args, .reason, __cause__, __context__)."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = [getattr(current, "reason", None), current.__cause__, current.__context__]
-        linked.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
-        stack.extend(e for e in linked if isinstance(e, BaseException))
-
-
-def classify_transport_error(exc: requests.exceptions.RequestException) -> str:
-    """"dns" (host not found), "refused" or "connect" (nothing was sent either way), "timeout"
-    (read timeout), "tls", "dropped" or "other"."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connect"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        chain = list(_exception_chain(exc))
-        # NameResolutionError is a NewConnectionError: look for it (or the socket's gaierror) first.
-        if any(isinstance(inner, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for inner in chain):
-            return "dns"
-        for inner in chain:
-            if isinstance(inner, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
-                refused = any(isinstance(e, ConnectionRefusedError) for e in chain)
-                return "refused" if refused else "connect"
-            if isinstance(inner, urllib3.exceptions.ReadTimeoutError):
-                return "timeout"
-        return "dropped"
-    return "other"
-
-
 # Nothing was sent for these kinds: the request never reached a server.
 _NOT_SENT = frozenset({"dns", "refused", "connect"})
 # A refused connection means nothing listens on that port: one quick retry covers a service that is
@@ -144,7 +101,7 @@ _NOT_SENT = frozenset({"dns", "refused", "connect"})
 REFUSED_RETRIES = 1
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
         return None
@@ -161,7 +118,7 @@ def _retry_after(response: requests.Response) -> float | None:
     return max(0.0, (moment - _utcnow()).total_seconds())
 
 
-def _decode_json(response: requests.Response) -> Any:
+def _decode_json(response: Response) -> Any:
     """The JSON body, or a sentinel when there is none / it is not JSON."""
     if not response.content:
         return _NO_JSON
@@ -252,20 +209,6 @@ class _ChunkSkipped:
     interrupted: bool = False  # never started because of Ctrl-C (else: a fatal error set halt)
 
 
-# The environment variables a client reads once, when it is made (proxies and CA bundles).
-TRANSPORT_ENV_VARS: tuple[str, ...] = tuple(
-    name
-    for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-    for name in (base, base.lower())
-) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-
-
-def transport_environment() -> tuple[str | None, ...]:
-    """What a new client would read from the environment: a long-lived caller (the magic) makes a
-    new client when this differs from ``client.transport_environment``."""
-    return tuple(os.environ.get(name) for name in TRANSPORT_ENV_VARS)
-
-
 # --- the client ---------------------------------------------------------------------------------
 
 
@@ -284,20 +227,17 @@ class DliClient:
         self._project_id = settings.project_id
         self._auth: TokenAuth | AkSkAuth | PasswordAuth | None = None
         self._lock = threading.RLock()
-        self._session = requests.Session()
-        # requests re-reads proxy variables, no_proxy, .netrc and CA-bundle variables from the
-        # environment on every call (~0.2 ms each); read them once per client, like every other
-        # setting. Not reading .netrc also keeps a stray credential from riding along.
-        self._session.trust_env = False
-        self._proxies = {base: requests.utils.get_environ_proxies(base) for base in {self.endpoint, self.iam_endpoint}}
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        self.transport_environment = transport_environment()
-        self._session.verify = (bundle or True) if settings.verify_tls else False
-        # urllib3 retries are off: every retry decision is made (and counted) in _send.
-        pool = max(10, settings.max_workers + 2)
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        # Proxy and CA-bundle variables are read once per client, like every other setting (no
+        # .netrc either: a stray credential must not ride along). Retries are off in urllib3:
+        # every retry decision is made (and counted) in _send.
+        self._transport = Transport(
+            {self.endpoint, self.iam_endpoint},
+            verify_tls=settings.verify_tls,
+            pool_maxsize=max(10, settings.max_workers + 2),
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
+        self.transport_environment = self._transport.environment
         self._sleep = time.sleep
         # Names of the jobs this client has listed or read: a run/stop result shows them without
         # another request (a second round trip would double the cost of every %dli_run).
@@ -309,12 +249,12 @@ class DliClient:
     def close(self) -> None:
         """Close the connections for good: every later call raises ConfigError and sends nothing.
 
-        (A closed ``requests.Session`` would silently reopen its pools, so a panel holding a client
-        whose credentials were cleared would keep working with them.)
+        (Closed urllib3 pools would silently reopen, so a panel holding a client whose credentials
+        were cleared would keep working with them.)
         """
         with self._lock:
             self._closed = True
-        self._session.close()
+        self._transport.close()
 
     @property
     def closed(self) -> bool:
@@ -352,7 +292,7 @@ class DliClient:
                 self._auth = make_auth(self.settings, iam_endpoint=self.iam_endpoint, post=self._iam_post)
             return self._auth
 
-    def _iam_post(self, url: str, body: bytes) -> requests.Response:
+    def _iam_post(self, url: str, body: bytes) -> Response:
         # Asking for a token twice is harmless, so this POST may be replayed like a GET.
         response, attempts = self._send("POST", url, body, idempotent=True, auth=None, dli=False,
                                         what="IAM login")
@@ -414,7 +354,7 @@ class DliClient:
         dli: bool = True,
         job_ids: Sequence[int] = (),
         what: str = "",
-    ) -> tuple[requests.Response, int]:
+    ) -> tuple[Response, int]:
         """Send with the retry policy; returns the final response (any status) and the attempt count."""
         self._check_open()
         s = self.settings
@@ -423,6 +363,7 @@ class DliClient:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if dli:
             headers["X-Project-Id"] = self.project_id  # as the official SDK does on every DLI call
+        base = self.endpoint if dli else self.iam_endpoint
         deadline = time.monotonic() + s.retry_deadline
         attempts = retries = 0
         reauthenticated = False
@@ -432,18 +373,10 @@ class DliClient:
             if body is not None and dli:
                 log.debug("%s %s attempt %d body %s", method, url, attempts, excerpt(body, 300))
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    data=body,
-                    headers=headers,
-                    auth=auth,
-                    proxies=self._proxies[self.endpoint if dli else self.iam_endpoint],
-                    timeout=(s.connect_timeout, s.read_timeout),
-                    allow_redirects=False,  # a redirect must not carry X-Auth-Token elsewhere
-                )
-            except requests.exceptions.RequestException as exc:
-                kind = classify_transport_error(exc)
+                # No redirects are followed: a redirect must not carry X-Auth-Token elsewhere.
+                response = self._transport.send(base, method, url, body, headers, auth)
+            except TRANSPORT_ERRORS as exc:
+                kind = classify(exc)
                 log.debug("%s %s attempt %d failed: %s (%s)", method, url, attempts, kind, exc)
                 retryable = kind == "connect" or (idempotent and kind == "dropped")
                 budget = s.max_retries
@@ -542,7 +475,7 @@ class DliClient:
         return TransportError(scrub(text), job_ids=job_ids, attempts=attempts, hint=hint,
                               may_have_taken_effect=uncertain, kind=kind)
 
-    def _error(self, response: requests.Response, *, job_ids: Sequence[int] = (), attempts: int) -> DLIError:
+    def _error(self, response: Response, *, job_ids: Sequence[int] = (), attempts: int) -> DLIError:
         data = _decode_json(response)
         body = data if isinstance(data, dict) else None
         if response.status_code == 429 and body is not None and not (body.get("error_code") or body.get("code")):
@@ -560,7 +493,7 @@ class DliClient:
         )
         return _scrubbed(error)
 
-    def _malformed(self, response: requests.Response, attempts: int, what: str, why: str,
+    def _malformed(self, response: Response, attempts: int, what: str, why: str,
                    job_ids: Sequence[int] = ()) -> MalformedResponseError:
         text = (
             f"DLI answered HTTP {response.status_code} to {what} with {why}: "
@@ -574,7 +507,7 @@ class DliClient:
             attempts=attempts,
         )
 
-    def _ok_json(self, response: requests.Response, attempts: int, *, what: str, job_ids: Sequence[int] = ()) -> Any:
+    def _ok_json(self, response: Response, attempts: int, *, what: str, job_ids: Sequence[int] = ()) -> Any:
         """The decoded body of a successful answer; error answers raise the mapped DLIError."""
         if response.status_code >= 300:
             raise self._error(response, job_ids=job_ids, attempts=attempts)
@@ -584,7 +517,7 @@ class DliClient:
         return data
 
     def _call(self, method: str, path: str, *, params=None, payload=None, what: str, idempotent: bool,
-              job_ids: Sequence[int] = ()) -> tuple[dict, requests.Response]:
+              job_ids: Sequence[int] = ()) -> tuple[dict, Response]:
         """A JSON-object call whose body carries ``is_success`` (list, detail, create, delete)."""
         url = self._api_url(path, params)
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8") if payload is not None else None
@@ -749,7 +682,7 @@ class DliClient:
             # The service received this run/stop (a 5xx, or a 2xx we cannot read): it may have acted.
             raise _may_have_taken_effect(error)
 
-    def _chunk_outcomes(self, response: requests.Response, attempts: int, what: str, chunk: list[int]) -> _ChunkOk:
+    def _chunk_outcomes(self, response: Response, attempts: int, what: str, chunk: list[int]) -> _ChunkOk:
         data = self._ok_json(response, attempts, what=f"the {what}", job_ids=chunk)
         request_id = response.headers.get(contract.REQUEST_ID_HEADER)
         if not isinstance(data, list):

@@ -227,12 +227,11 @@ def test_describe_request_without_project_or_credentials_sends_nothing(emulator)
     assert emulator.request_log() == []
 
 
-def test_session_is_reused_with_keep_alive(emulator, make_client):
+def test_connections_are_reused_with_keep_alive(emulator, make_client):
     client = make_client(emulator, max_workers=8)
-    adapter = client._session.get_adapter(emulator.url)
-    assert adapter._pool_maxsize >= 8
+    pool = client._transport._managers[client.endpoint].connection_from_url(emulator.url)
+    assert pool.pool.maxsize >= 8  # room for every parallel chunk request
     client.get_job(130)
     client.get_job(131)
-    # one pooled connection served both calls
-    pools = adapter.poolmanager.pools
-    assert sum(pools[key].num_connections for key in pools.keys()) == 1
+    client.run_jobs([138])
+    assert pool.num_connections == 1  # one pooled connection served all three calls

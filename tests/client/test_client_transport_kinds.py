@@ -88,15 +88,20 @@ def test_dropped_run_request_hint_says_check_jobs(emulator, make_client):
 
 
 def test_classify_dns_before_connect():
-    import requests
     import urllib3
 
-    from dli_magic.client import classify_transport_error
+    from dli_magic.transport import classify
 
     inner = urllib3.exceptions.NameResolutionError("h", None, socket.gaierror(-2, "Name or service not known"))
-    wrapped = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", inner))
-    assert classify_transport_error(wrapped) == "dns"
+    assert classify(inner) == "dns"  # a NameResolutionError is a NewConnectionError too
+    assert classify(urllib3.exceptions.MaxRetryError(None, "/", inner)) == "dns"
     refused = urllib3.exceptions.NewConnectionError(None, "refused")
     refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
-    wrapped = requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", refused))
-    assert classify_transport_error(wrapped) == "refused"
+    assert classify(refused) == "refused"
+    assert classify(urllib3.exceptions.ProxyError("Unable to connect to proxy", refused)) == "refused"
+    assert classify(urllib3.exceptions.NewConnectionError(None, "unreachable")) == "connect"
+    assert classify(urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out")) == "timeout"
+    aborted = urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    assert classify(aborted) == "dropped"
+    assert classify(urllib3.exceptions.SSLError("certificate verify failed")) == "tls"
+    assert classify(urllib3.exceptions.DecodeError("bad gzip")) == "other"

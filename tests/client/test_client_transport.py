@@ -1,0 +1,220 @@
+"""The urllib3 transport against real loopback servers: a forwarding proxy (with and without
+credentials), TLS with a self-signed certificate (refused, trusted through REQUESTS_CA_BUNDLE, or
+not verified), gzip answers, and the cheap environment reads."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+
+from dli_magic.config import env_values
+from dli_magic.errors import TransportError
+from dli_magic.transport import TRANSPORT_ENV_VARS
+
+PROXY_PASSWORD = "PROXY-SECRET-71c4"
+
+
+class ForwardingProxy:
+    """A plain-HTTP forward proxy: takes absolute-URI requests, forwards them, relays the answer."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []  # (method, absolute URI, Proxy-Authorization)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                proxy.seen.append((self.command, self.path, self.headers.get("Proxy-Authorization")))
+                target = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-authorization", "proxy-connection")}
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                path = target.path + (f"?{target.query}" if target.query else "")
+                upstream.request(self.command, path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy():
+    server = ForwardingProxy()
+    yield server
+    server.close()
+
+
+def _no_proxy_env(monkeypatch) -> None:
+    for name in TRANSPORT_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_calls_go_through_the_proxy_the_environment_names(emulator, make_client, proxy, monkeypatch):
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    client = make_client(emulator)
+    assert [o.is_success for o in client.run_jobs([138, 204]).outcomes] == [True, True]
+    assert client.get_job(138).job_id == 138
+    assert [(m, uri.split("/v1.0/")[1]) for m, uri, _ in proxy.seen] == [
+        ("POST", f"{emulator.project_id}/streaming/jobs/run"),
+        ("GET", f"{emulator.project_id}/streaming/jobs/138"),
+    ]
+    assert all(uri.startswith(emulator.url) for _, uri, _ in proxy.seen)  # absolute URIs: a real proxy hop
+    assert len(emulator.request_log()) == 2
+
+
+def test_proxy_credentials_go_in_a_header_and_never_into_errors(emulator, make_client, proxy, monkeypatch):
+    _no_proxy_env(monkeypatch)
+    host = urlsplit(proxy.url).netloc
+    monkeypatch.setenv("http_proxy", f"http://alice:{PROXY_PASSWORD}@{host}")
+    client = make_client(emulator)
+    assert client.run_jobs([138]).outcomes[0].is_success is True
+    import base64
+
+    assert proxy.seen[0][2] == "Basic " + base64.b64encode(f"alice:{PROXY_PASSWORD}".encode()).decode()
+    proxy.close()  # the same proxy, now dead: the error must not show its password
+    with pytest.raises(TransportError) as info:
+        make_client(emulator, max_retries=0).run_jobs([138])
+    shown = str(info.value) + str(info.value.hint) + "".join(info.value._render_traceback_())
+    assert "nothing was sent" in shown and PROXY_PASSWORD not in shown
+
+
+def test_no_proxy_bypasses_the_proxy(emulator, make_client, proxy, monkeypatch):
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    assert make_client(emulator).run_jobs([138]).outcomes[0].is_success is True
+    assert proxy.seen == []
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (openssl), as (cert.pem, key.pem)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to serve TLS with")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(certificate):
+    """An HTTPS server on 127.0.0.1 answering every run call with one accepted job."""
+    cert, key = certificate
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.path)
+            body = json.dumps([{"is_success": "true", "message": "ok"}]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    server.url = f"https://127.0.0.1:{server.server_address[1]}"
+    server.seen = seen
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _tls_client(url, **settings):
+    from dli_magic.client import DliClient
+
+    return DliClient(endpoint=url, project_id="p1", auth_token="tls-test-token", max_retries=0, **settings)
+
+
+def test_an_untrusted_certificate_is_refused(tls_server, monkeypatch):
+    _no_proxy_env(monkeypatch)
+    with _tls_client(tls_server.url) as client, pytest.raises(TransportError) as info:
+        client.run_jobs([1])
+    assert info.value.kind == "tls"
+    assert "REQUESTS_CA_BUNDLE" in info.value.hint
+    assert tls_server.seen == []  # the handshake failed: no request was read
+
+
+def test_a_ca_bundle_from_the_environment_is_trusted(tls_server, certificate, monkeypatch):
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    with _tls_client(tls_server.url) as client:
+        assert client.run_jobs([1]).outcomes[0].is_success is True
+    assert tls_server.seen == ["/v1.0/p1/streaming/jobs/run"]
+
+
+def test_verification_can_be_turned_off(tls_server, monkeypatch):
+    _no_proxy_env(monkeypatch)
+    with _tls_client(tls_server.url, verify_tls=False) as client, pytest.warns(Warning, match="[Uu]nverified|[Ii]nsecure"):
+        assert client.run_jobs([1]).outcomes[0].is_success is True
+
+
+# --- answers and environment ---------------------------------------------------------------------
+
+
+def test_a_gzip_answer_is_decoded(crafted, monkeypatch):
+    from dli_magic.client import DliClient
+
+    _no_proxy_env(monkeypatch)
+    crafted.add(200, gzip.compress(json.dumps([{"is_success": "true", "message": "zipped"}]).encode()),
+                {"Content-Encoding": "gzip"})
+    with DliClient(endpoint=crafted.url, project_id="p1", auth_token="t-123456") as client:
+        outcome = client.run_jobs([5]).outcomes[0]
+    assert (outcome.is_success, outcome.message) == (True, "zipped")
+
+
+def test_env_values_match_os_environ(monkeypatch):
+    names = ("DLI_TEST_SET", "DLI_TEST_UNSET", "DLI_TEST_EMPTY", "HOME")
+    monkeypatch.setenv("DLI_TEST_SET", "välue")
+    monkeypatch.delenv("DLI_TEST_UNSET", raising=False)
+    monkeypatch.setenv("DLI_TEST_EMPTY", "")
+    assert env_values(names) == tuple(os.environ.get(n) for n in names) == ("välue", None, "", os.environ.get("HOME"))
+    monkeypatch.setenv("DLI_TEST_UNSET", "now set")  # a change after the first read is seen
+    assert env_values(names)[1] == "now set"
+    assert env_values(names, {"HOME": "/h"}) == (None, None, None, "/h")  # any mapping works
