@@ -280,7 +280,28 @@ def inputs_fingerprint(environ: Mapping[str, str] | None = None) -> tuple:
         file_id: tuple | None = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     except OSError:
         file_id = None
-    return (tuple(environ.get(name) for name in _ENV_NAMES), str(path), file_id)
+    return (env_values(_ENV_NAMES, environ), str(path), file_id)
+
+
+def env_values(names: tuple[str, ...], environ: Mapping[str, str] | None = None) -> tuple:
+    """``tuple(environ.get(n) for n in names)``, cheaply for ``os.environ``: its ``get`` raises and
+    catches a KeyError per unset name (~1 µs each), and every %dli_run reads ~40 names to see
+    whether anything changed. os.environ keeps its data in ``_data`` under ``encodekey(name)``."""
+    if environ is None or environ is os.environ:
+        data = getattr(os.environ, "_data", None)
+        encodekey = getattr(os.environ, "encodekey", None)
+        decodevalue = getattr(os.environ, "decodevalue", None)
+        if isinstance(data, dict) and encodekey is not None and decodevalue is not None:
+            keys = _ENCODED_KEYS.get(names)
+            if keys is None:
+                keys = _ENCODED_KEYS[names] = tuple(encodekey(name) for name in names)
+            get = data.get
+            return tuple(None if (raw := get(key)) is None else decodevalue(raw) for key in keys)
+        environ = os.environ
+    return tuple(environ.get(name) for name in names)
+
+
+_ENCODED_KEYS: dict[tuple[str, ...], tuple] = {}
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

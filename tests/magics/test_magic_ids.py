@@ -196,3 +196,22 @@ def test_the_python_api_never_echoes_a_string_id(dli_env):
         dli_magic.run_jobs([131, SENTINEL_SK])
     assert SENTINEL_SK not in str(caught.value)
     assert "string of" in str(caught.value)
+
+
+@pytest.mark.parametrize("line", ["131 130", "1,2,3", "130-138", "$ids", "{range(3)} 7", "131 130 ;"])
+def test_an_ids_only_line_parses_as_argparse_would(shell, line):
+    """Lines without flags skip argparse: the namespace must be exactly what argparse gives."""
+    from dli_magic.idargs import split_tokens
+    from dli_magic.magics import _parse_tokens
+
+    magic = [m for m in shell.magics_manager.registry.values() if hasattr(m, "_parse")][0]
+    for bound in (magic.dli_run, magic.dli_stop):
+        fast, tokens = magic._parse(bound, line)
+        assert vars(fast) == vars(_parse_tokens(bound, tokens, intermixed=True))
+        assert fast.ids == split_tokens(line.rstrip(" ;"))
+    # the cached defaults are not shared: one parse cannot change the next
+    first, _ = magic._parse(magic.dli_run, "1")
+    first.ids.append(99)
+    first.wait = True
+    again, _ = magic._parse(magic.dli_run, "2")
+    assert again.ids == ["2"] and again.wait is False
