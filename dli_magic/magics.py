@@ -227,11 +227,8 @@ class DliMagic(Magics, _SettingsTraits):
         cached = self._clients.get(profile)
         if cached is not None:
             settings, client = cached
-            if (
-                settings == current
-                and settings.sources == current.sources
-                and client.transport_environment == transport_environment()
-            ):
+            same = settings is current or (settings == current and settings.sources == current.sources)
+            if same and client.transport_environment == transport_environment():
                 return client
             client.close()
             del self._clients[profile]
