@@ -3,20 +3,28 @@
 Plain Python (no IPython) so the magics, the Python API and the panel all record the same way:
 ``record(result_frame)`` after a call, ``load()`` for ``%dli_history`` / ``dli_magic.history()``.
 Only what the result frame holds is stored (ids, names, outcomes, request ids, endpoint without
-credentials): never a token, key or password. A broken or locked file never fails a run: ``record``
-warns and returns None.
+credentials): never a token, key or password. A broken or locked file never fails a run.
+
+The INSERTs run on one background thread, so a cell returns before its run is written and a file
+locked by another kernel never stalls a run. ``record`` builds the rows and, the first time a file
+is used, opens it on the caller's thread: an unusable file warns at once and returns None. A write
+that fails later is logged, and re-emitted as a warning by the next ``record``/``flush``/``load``.
+``flush()`` waits for what is queued; ``load()`` and interpreter exit call it.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
 import sqlite3
 import sys
 import threading
 import uuid
 import warnings
-from contextlib import closing, contextmanager
+from collections import deque
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -98,10 +106,29 @@ def _public_endpoint(endpoint: Any) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+_log = logging.getLogger(__name__)
+
+_BUSY_TIMEOUT = 5.0  # seconds a write waits for another process' lock on the file, then fails
+_EXIT_FLUSH_TIMEOUT = 10.0  # at interpreter exit, wait this long for queued runs at most
+_BATCH_MAX = 500  # runs per transaction at most
+
+_INSERT_RUN = (
+    "INSERT INTO runs (run_id, action, started, finished, endpoint, project_id, options, attempts, source)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_OUTCOMES = "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+# What one run's values can cause (only that run is lost); any other error fails the file's batch.
+_RUN_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+               OverflowError)
+
 # One open connection per history file for the life of the process: opening a file and checking
 # the schema costs about 1 ms, an insert in WAL mode about 0.02 ms (benchmarks/, section 2).
-_connections: dict[str, tuple[sqlite3.Connection, tuple[int, int]]] = {}
-_lock = threading.Lock()  # sqlite3 connections are not safe to share between threads unguarded
+# The first record for a file opens it (caller's thread, so an unusable file warns at once); after
+# that only the writer uses the connection, and reopens it when the file was deleted or replaced.
+_connections: dict[str, tuple[sqlite3.Connection, tuple[int, int] | None]] = {}
+_open_lock = threading.Lock()  # guards _connections: one opener at a time (callers and the writer)
+_inherited: list = []  # a forked child's copies of the parent's connections: never used, never closed
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -112,18 +139,14 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _connection(path: Path) -> sqlite3.Connection:
-    key = str(path)
-    cached = _connections.get(key)
-    if cached is not None:
-        connection, opened = cached
-        if _file_id(path) == opened:
-            return connection
-        # Deleted or replaced since we opened it: writing on would go to a file nobody reads.
-        _forget(path)
+def _open(path: Path) -> sqlite3.Connection:
+    """Create/open the file, WAL mode, schema; cache the connection. Hold _open_lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Two kernels may record at once: wait a little for the other writer instead of failing.
-    connection = sqlite3.connect(key, timeout=5.0, check_same_thread=False)
+    # Two kernels may record at once: a write waits a little for the other one instead of failing.
+    # isolation_level=None: the writer issues BEGIN/SAVEPOINT/COMMIT itself.
+    connection = sqlite3.connect(
+        str(path), timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+    )
     try:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; no fsync per run
@@ -131,21 +154,184 @@ def _connection(path: Path) -> sqlite3.Connection:
     except sqlite3.Error:
         connection.close()
         raise
-    _connections[key] = (connection, _file_id(path))
+    _connections[str(path)] = (connection, _file_id(path))
     return connection
 
 
-def _forget(path: Path) -> None:
-    cached = _connections.pop(str(path), None)
+def _forget(key: str) -> None:
+    cached = _connections.pop(key, None)
     if cached is not None:
         cached[0].close()
 
 
-@contextmanager
-def _transaction(path: Path):
-    connection = _connection(path)
-    with connection:  # commit, or roll back on error
-        yield connection
+def _writer_connection(key: str) -> sqlite3.Connection:
+    path = Path(key)
+    with _open_lock:
+        cached = _connections.get(key)
+        if cached is not None:
+            if _file_id(path) == cached[1]:
+                return cached[0]
+            # Deleted or replaced since we opened it: writing on would go to a file nobody reads.
+            _forget(key)
+        return _open(path)
+
+
+def _failure(target: Any, exc: BaseException, run_ids: list[str] | None = None) -> str:
+    lost = ""
+    if run_ids:
+        first, last = run_ids[0], run_ids[-1]
+        runs = f"run {first} is" if len(run_ids) == 1 else f"{len(run_ids)} runs ({first} to {last}) are"
+        lost = f", but {runs} not in the history"
+    return (
+        f"dli-magic could not write the run history to {target} ({type(exc).__name__}: {exc}); "
+        f"the run itself is unaffected{lost}. Set DLI_HISTORY_PATH or `history = false` to change this."
+    )
+
+
+def _insert(key: str, runs: list[tuple]) -> list[str]:
+    """Write one file's runs in one transaction, each in a savepoint; messages of the runs refused."""
+    failures = []
+    connection = _writer_connection(key)
+    connection.execute("BEGIN IMMEDIATE")  # the write lock now, or _BUSY_TIMEOUT later an error
+    try:
+        for _, run, outcomes in runs:
+            connection.execute("SAVEPOINT run")
+            try:
+                run_seq = connection.execute(_INSERT_RUN, run).lastrowid
+                connection.executemany(_INSERT_OUTCOMES, [(run_seq, *row) for row in outcomes])
+            except _RUN_ERRORS as exc:
+                connection.execute("ROLLBACK TO run")
+                failures.append(_failure(key, exc, [run[0]]))
+            connection.execute("RELEASE run")
+        connection.execute("COMMIT")
+    except BaseException:
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        raise
+    return failures
+
+
+def _write(batch: list[tuple]) -> list[str]:
+    """Insert a batch (submission order), one transaction per file; the messages of what failed."""
+    by_file: dict[str, list[tuple]] = {}
+    for item in batch:
+        by_file.setdefault(item[0], []).append(item)
+    failures: list[str] = []
+    for key, runs in by_file.items():
+        try:
+            failures += _insert(key, runs)
+        except Exception as exc:  # never let the thread die: a failing file loses only its own runs
+            with _open_lock:
+                _forget(key)  # the next record reopens: the file may have been replaced or repaired
+            failures.append(_failure(key, exc, [run[0] for _, run, _ in runs]))
+    return failures
+
+
+class _Writer:
+    """The FIFO of runs to insert and the daemon thread that inserts them, started on first use."""
+
+    def __init__(self) -> None:
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)  # the thread waits here for runs
+        self._idle = threading.Condition(lock)  # flush() waits here for `_done` to catch up
+        self._writing = threading.Lock()  # taken from a batch's dequeue to its commit: keeps the order
+        self._queue: deque[tuple] = deque()  # (file key, runs row, outcome rows)
+        self._submitted = 0
+        self._done = 0
+        self._failures: list[str] = []  # failed writes not yet re-emitted as warnings
+        self._thread: threading.Thread | None = None
+
+    def submit(self, item: tuple) -> None:
+        with self._work:
+            self._queue.append(item)
+            self._submitted += 1
+            if self._thread is not None:
+                self._work.notify()
+                return
+            try:
+                thread = threading.Thread(target=self._run, name="dli-magic-history", daemon=True)
+                thread.start()
+                self._thread = thread
+                return
+            except RuntimeError:  # no new threads at interpreter shutdown: write on this one
+                pass
+        self._drain()
+
+    def _run(self) -> None:
+        while True:
+            with self._work:
+                while not self._queue:
+                    self._work.wait()
+            self._drain()
+
+    def _drain(self) -> None:
+        with self._writing:
+            with self._work:
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), _BATCH_MAX))]
+            failures = _write(batch) if batch else []
+            with self._work:
+                self._done += len(batch)
+                self._failures += failures
+                self._idle.notify_all()
+        for message in failures:  # when it happens; the caller's thread sees it as a warning later
+            _log.warning("%s", message)
+
+    def wait(self, timeout: float | None) -> bool:
+        with self._idle:
+            target = self._submitted
+            if threading.current_thread() is self._thread:
+                return self._done >= target  # the writer itself: waiting would never end
+            return self._idle.wait_for(lambda: self._done >= target, timeout)
+
+    def take_failures(self) -> list[str]:
+        if not self._failures:  # the common case, without the lock
+            return []
+        with self._work:
+            failures, self._failures = self._failures, []
+        return failures
+
+
+_writer = _Writer()
+
+
+def _report_failures(stacklevel: int) -> None:
+    """Re-emit the writer's failures on this (the caller's) thread; stacklevel as seen by our caller."""
+    for message in _writer.take_failures():
+        warnings.warn(message, RuntimeWarning, stacklevel=stacklevel + 1)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until every run recorded before this call is in the file: True, or False when
+    ``timeout`` seconds passed first. A write that failed is not retried: its failure is re-emitted
+    here as a RuntimeWarning (if no earlier call did). Safe from any thread, cheap when idle.
+    """
+    done = _writer.wait(timeout)
+    _report_failures(2)
+    return done
+
+
+def _flush_at_exit() -> None:
+    # The writer is a daemon thread: without this a script that records and exits loses its runs.
+    if not _writer.wait(_EXIT_FLUSH_TIMEOUT):
+        _log.warning("dli-magic: runs still queued for the run history after %g s at exit are lost.",
+                     _EXIT_FLUSH_TIMEOUT)
+
+
+def _after_fork_in_child() -> None:
+    # The parent's thread does not exist here and its queue is the parent's to write; SQLite
+    # connections must not cross a fork, so the child opens its own files again.
+    global _writer, _open_lock
+    _writer = _Writer()
+    _open_lock = threading.Lock()
+    _inherited.extend(_connections.values())
+    _connections.clear()
+
+
+atexit.register(_flush_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _cell(value: Any) -> Any:
@@ -201,44 +387,39 @@ def record_rows(
     path: str | os.PathLike | None = None,
     source: str = "api",
 ) -> str | None:
-    """Append one run: ``rows`` hold the OUTCOME_COLUMNS values of each job, in order."""
+    """Append one run: ``rows`` hold the OUTCOME_COLUMNS values of each job, in order.
+
+    Returns the run id once the run is queued for the writer (``flush()`` waits for it); None for a
+    dry run, disabled history, or a file that cannot be opened (with a RuntimeWarning).
+    """
+    _report_failures(2)  # earlier runs the writer could not write
     if attrs.get("dry_run") or not enabled(settings):
         return None
     target = Path(path) if path is not None else default_path(settings)
-    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    options = {key: attrs[key] for key in _OPTION_KEYS if key in attrs}
-    try:
-        with _lock, _transaction(target) as connection:
-            cursor = connection.execute(
-                "INSERT INTO runs (run_id, action, started, finished, endpoint, project_id, options,"
-                " attempts, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    attrs.get("action"),
-                    attrs.get("started"),
-                    attrs.get("finished"),
-                    _public_endpoint(attrs.get("endpoint")),
-                    attrs.get("project_id"),
-                    json.dumps(options, sort_keys=True, default=str),
-                    attrs.get("attempts"),
-                    source,
-                ),
-            )
-            run_seq = cursor.lastrowid
-            connection.executemany(
-                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_seq, position, *row) for position, row in enumerate(rows)],
-            )
-    except (sqlite3.Error, OSError) as exc:
-        with _lock:
-            _forget(target)  # reopen next time: the file may have been replaced or repaired
-        warnings.warn(
-            f"dli-magic could not write the run history to {target} ({type(exc).__name__}: {exc}); "
-            "the run itself is unaffected. Set DLI_HISTORY_PATH or `history = false` to change this.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return None
+    key = str(target)
+    if key not in _connections:  # first use of this file: open it here, so a bad file warns now
+        try:
+            with _open_lock:
+                if key not in _connections:
+                    _open(target)
+        except (sqlite3.Error, OSError) as exc:
+            warnings.warn(_failure(target, exc), RuntimeWarning, stacklevel=2)
+            return None
+    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+    options = {name: attrs[name] for name in _OPTION_KEYS if name in attrs}
+    # Everything the writer needs, copied now: later changes to rows or attrs cannot reach the file.
+    run = (
+        run_id,
+        attrs.get("action"),
+        attrs.get("started"),
+        attrs.get("finished"),
+        _public_endpoint(attrs.get("endpoint")),
+        attrs.get("project_id"),
+        json.dumps(options, sort_keys=True, default=str),
+        attrs.get("attempts"),
+        source,
+    )
+    _writer.submit((key, run, [(position, *row) for position, row in enumerate(rows)]))
     return run_id
 
 
@@ -251,6 +432,8 @@ def load(
     """Every recorded outcome as a DataFrame (HISTORY_COLUMNS); ``limit`` = the N most recent runs."""
     import pandas as pd
 
+    _writer.wait(None)  # flush(): every run recorded before this call is in the file
+    _report_failures(2)
     if limit is not None and limit < 1:
         raise DLIError(f"--limit must be a positive number of runs, not {limit}.")
     target = Path(path) if path is not None else default_path(settings)

@@ -127,6 +127,7 @@ def test_broken_history_file_does_not_fail_the_run(shell, dli_env, capsys):
 
 def test_history_never_holds_a_secret(shell, dli_env):
     shell.run_line_magic("dli_run", "138 99999")
+    assert history.flush()  # the writer thread inserts after the cell returned
     raw = open(os.environ["DLI_HISTORY_PATH"], "rb").read()
     assert SENTINEL_TOKEN.encode() not in raw
     with sqlite3.connect(os.environ["DLI_HISTORY_PATH"]) as db:
@@ -148,8 +149,10 @@ def test_a_deleted_history_file_is_recreated_not_written_into_the_void(tmp_path)
     path = tmp_path / "h.sqlite"
     attrs = {"action": "run", "endpoint": "http://127.0.0.1:1", "project_id": "p"}
     assert history.record_outcomes([JobOutcome(1, True, "ok")], attrs, path=path)
+    assert history.flush()  # run 1 is in the file that is deleted next
     for leftover in tmp_path.iterdir():
         leftover.unlink()  # the file and its -wal / -shm companions
     assert history.record_outcomes([JobOutcome(2, True, "ok")], attrs, path=path)
+    assert history.flush()  # the writer notices the deleted file and creates a new one
     assert path.exists()
     assert history.load(path)["job_id"].tolist() == [2]
