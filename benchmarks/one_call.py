@@ -2,7 +2,7 @@
 
 - raw: ``requests.Session().post`` of the same body with headers from the same signer (a script's floor);
 - client: ``DliClient.run_jobs`` with a warm client (what a script uses);
-- api: ``dli_magic.run_jobs(..., client=client)`` (+ the one listing pass, DataFrame, history);
+- api: ``dli_magic.run_jobs(..., client=client)`` (the same one request, then the DataFrame and a history record);
 - magic: ``%dli_run`` in a real InteractiveShell (settings from the environment, session client);
 - sdk: the official SDK's ``batch_run_flink_jobs``.
 
@@ -44,6 +44,15 @@ def _sdk_client(emu: EmulatorProcess):
     )
 
 
+ACCEPTED: dict[str, Callable[[Any], list[bool]]] = {
+    "raw": lambda items: [item["is_success"] == "true" for item in items],
+    "client": lambda result: [o.is_success for o in result.outcomes],
+    "api": lambda frame: list(frame["is_success"]),
+    "magic": lambda frame: list(frame["is_success"]),
+    "sdk": lambda response: [item.is_success == "true" for item in response.body],
+}
+
+
 def _contenders(emu: EmulatorProcess, shell: Any, client: Any) -> dict[str, Callable[[list[int]], Any]]:
     import dli_magic
     from huaweicloudsdkdli.v1 import BatchRunFlinkJobsRequest, BatchRunFlinkJobsRequestBody
@@ -52,24 +61,26 @@ def _contenders(emu: EmulatorProcess, shell: Any, client: Any) -> dict[str, Call
     url = emu.api_url("jobs/run")
     sdk = _sdk_client(emu)
 
+    # Each contender returns what its surface gives a user; the check that all 4 jobs were accepted
+    # reads that answer after the clock stopped (ACCEPTED), so no contender is charged for it.
     def raw(ids: list[int]) -> list[dict]:
         body = json.dumps({"job_ids": ids, "resume_savepoint": False}, separators=(",", ":")).encode()
         response = session.post(url, data=body, headers=signed_headers("POST", url, body))
         response.raise_for_status()
-        return [item["is_success"] == "true" for item in response.json()]
+        return response.json()
 
-    def via_client(ids: list[int]) -> list[bool]:
-        return [o.is_success for o in client.run_jobs(ids).outcomes]
+    def via_client(ids: list[int]):
+        return client.run_jobs(ids)
 
-    def via_api(ids: list[int]) -> list[bool]:
-        return list(dli_magic.run_jobs(ids, client=client)["is_success"])
+    def via_api(ids: list[int]):
+        return dli_magic.run_jobs(ids, client=client)
 
-    def via_magic(ids: list[int]) -> list[bool]:
-        return list(shell.run_line_magic("dli_run", " ".join(map(str, ids)))["is_success"])
+    def via_magic(ids: list[int]):
+        return shell.run_line_magic("dli_run", " ".join(map(str, ids)))
 
-    def via_sdk(ids: list[int]) -> list[bool]:
+    def via_sdk(ids: list[int]):
         body = BatchRunFlinkJobsRequestBody(job_ids=ids, resume_savepoint=False)
-        return [item.is_success == "true" for item in sdk.batch_run_flink_jobs(BatchRunFlinkJobsRequest(body=body)).body]
+        return sdk.batch_run_flink_jobs(BatchRunFlinkJobsRequest(body=body))
 
     return {"raw": raw, "client": via_client, "api": via_api, "magic": via_magic, "sdk": via_sdk}
 
@@ -81,6 +92,7 @@ def run(quick: bool) -> list[Row]:
         from IPython.core.interactiveshell import InteractiveShell
 
         import dli_magic
+        from dli_magic import history
         from .common import bench_env
 
         # The magic reads its settings from the environment, as a user's notebook would.
@@ -100,7 +112,11 @@ def run(quick: bool) -> list[Row]:
             for rep in range(reps + 2):  # the first two warm connections and caches, untimed
                 order = CONTENDERS[rep % len(CONTENDERS) :] + CONTENDERS[: rep % len(CONTENDERS)]
                 for name in order:
-                    elapsed, accepted = timed(lambda: calls[name](groups[name]))
+                    elapsed, answer = timed(lambda: calls[name](groups[name]))
+                    accepted = ACCEPTED[name](answer)
+                    # The api and magic contenders record history on a writer thread after they
+                    # return; wait for it (untimed) so it never lands in the next contender's time.
+                    history.flush()
                     if accepted != [True] * IDS_PER_CALL:
                         bad.append(f"{name}: {accepted}")
                     if rep >= 2:
@@ -121,8 +137,9 @@ def run(quick: bool) -> list[Row]:
     rows += [
         Row(SECTION, "DliClient.run_jobs / raw post", r("client", "raw"), "x", "<= 1.3x", r("client", "raw") <= 1.3),
         Row(SECTION, "%dli_run (DataFrame) / raw post", r("magic", "raw"), "x", "<= 2x", r("magic", "raw") <= 2.0),
-        Row(SECTION, "dli_magic.run_jobs (DataFrame) / raw post", r("api", "raw"), "x"),
+        Row(SECTION, "dli_magic.run_jobs (DataFrame) / raw post", r("api", "raw"), "x", "<= 1.3x", r("api", "raw") <= 1.3),
         Row(SECTION, "official SDK / DliClient.run_jobs", r("sdk", "client"), "x", "> 1x", r("sdk", "client") > 1),
+        Row(SECTION, "official SDK / dli_magic.run_jobs", r("sdk", "api"), "x", "> 1x", r("sdk", "api") > 1),
         Row(SECTION, "official SDK / %dli_run", r("sdk", "magic"), "x", "> 1x", r("sdk", "magic") > 1),
         Row(SECTION, "every call accepted all 4 jobs", "yes" if not bad else f"no: {bad[:3]}", "", "yes", not bad),
     ]
@@ -137,7 +154,8 @@ def _api_stages(client: Any, ids: list[int], reset_client: Any, emu: EmulatorPro
     from dli_magic.waiting import list_statuses
 
     times: dict[str, list[float]] = {"run call": [], "listing pass (only when a name is unknown)": [],
-                                     "DataFrame": [], "history record": []}
+                                     "DataFrame": [], "history record (the call's share)": [],
+                                     "history write (writer thread, after the call returned)": []}
     for _ in range(reps):
         reset_client.stop_jobs(ids)
         emu.advance_clock(0.05)
@@ -147,5 +165,7 @@ def _api_stages(client: Any, ids: list[int], reset_client: Any, emu: EmulatorPro
         elapsed, frame = timed(lambda: outcomes_frame(result.outcomes, attrs=result.attrs()))
         times["DataFrame"].append(elapsed)
         record = lambda: history.record_outcomes(result.outcomes, frame.attrs, settings=client.settings)  # noqa: E731
-        times["history record"].append(timed(record)[0])
+        times["history record (the call's share)"].append(timed(record)[0])
+        history.flush()
+        times["history write (writer thread, after the call returned)"].append(timed(lambda: (record(), history.flush()))[0])
     return {name: median(values) for name, values in times.items()}

@@ -111,8 +111,10 @@ def _client_for(client: Any, profile: str | None, settings: dict[str, Any]) -> t
 
 def _coerce_ids(job_ids: Any):
     from .idargs import ids_from_object
-    from .ids import validate_job_ids
+    from .ids import ValidatedIds, validate_job_ids
 
+    if isinstance(job_ids, ValidatedIds):  # checked already (the magics check ids before settings)
+        return job_ids
     return validate_job_ids(ids_from_object(job_ids, "job_ids"))
 
 

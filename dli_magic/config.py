@@ -274,13 +274,21 @@ def inputs_fingerprint(environ: Mapping[str, str] | None = None) -> tuple:
     environment variables it looks at and the profile file's identity. Equal fingerprints, equal
     settings, so a caller may reuse what it resolved (the magic does, on every %dli_run)."""
     environ = os.environ if environ is None else environ
-    path = default_profile_path(environ)
+    values = env_values(_ENV_NAMES, environ)
+    path = _profile_paths.get(values)
+    if path is None:  # the path follows from these values; building it costs more than the stat
+        if len(_profile_paths) > 16:
+            _profile_paths.clear()
+        path = _profile_paths[values] = default_profile_path(environ)
     try:
-        stat = path.stat()
+        stat = os.stat(path)
         file_id: tuple | None = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     except OSError:
         file_id = None
-    return (env_values(_ENV_NAMES, environ), str(path), file_id)
+    return (values, str(path), file_id)
+
+
+_profile_paths: dict[tuple, Path] = {}
 
 
 def env_values(names: tuple[str, ...], environ: Mapping[str, str] | None = None) -> tuple:

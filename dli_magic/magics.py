@@ -282,8 +282,7 @@ class DliMagic(Magics, _SettingsTraits):
         if args.timeout is not None and not args.wait:
             raise UsageError("--timeout only applies with --wait.")
         # Ids are checked before settings: a typo is reported first, and nothing is sent.
-        values = collect_ids(args.ids, self.shell.user_ns, local_ns)
-        validate_job_ids(values)
+        validated = validate_job_ids(collect_ids(args.ids, self.shell.user_ns, local_ns))
         client = self.client(args.profile)
         live = _LiveStatus(self.shell, action, self.live_status) if args.wait and self.live_status != "off" else None
 
@@ -295,7 +294,7 @@ class DliMagic(Magics, _SettingsTraits):
         try:
             frame = api.execute(
                 action,
-                values,
+                validated,
                 bool(getattr(args, option_attr)),
                 wait=args.wait,
                 timeout=args.timeout,

@@ -71,3 +71,24 @@ def test_outcomes_frame_schema_and_values():
     # the frame owns its data: changing it leaves a second frame from the same outcomes alone
     frame.loc[0, "name"] = "changed"
     assert outcomes_frame(outcomes)["name"][0] == "orders"
+
+
+def test_the_fast_frame_equals_the_public_constructors_frame():
+    from dli_magic.results import JOB_COLUMNS, Job, _frame_from_arrays, jobs_frame
+
+    jobs = [
+        Job(131, "orders", "job_running", "flink_sql_job", "q1", True, 1_700_000_000_000, None, "ann", None),
+        Job(130, None, None, None, None, None, None, 1_700_000_100_000, None, "desc"),
+    ]
+    frame = jobs_frame(jobs)
+    assert [(c, str(t)) for c, t in frame.dtypes.items()] == [(c, t) for c, t in JOB_COLUMNS]
+    arrays = [frame[name].array for name, _ in JOB_COLUMNS]
+    names = [name for name, _ in JOB_COLUMNS]
+    public = _frame_from_arrays(arrays, names, len(jobs), fast=False)
+    pd.testing.assert_frame_equal(frame, public)
+    assert frame["create_time"][0] == pd.Timestamp(1_700_000_000_000, unit="ms", tz="UTC")
+    assert pd.isna(frame["start_time"][0]) and frame["user_name"].tolist() == ["ann", pd.NA]
+    # an empty result keeps the schema
+    empty = outcomes_frame([])
+    assert len(empty) == 0 and [c for c, _ in OUTCOME_COLUMNS] == list(empty.columns)
+    assert [str(t) for t in empty.dtypes] == [t for _, t in OUTCOME_COLUMNS]
