@@ -15,7 +15,8 @@ _LAZY = {
     "run_jobs": ("dli_magic.api", "run_jobs"),
     "stop_jobs": ("dli_magic.api", "stop_jobs"),
     "list_jobs": ("dli_magic.api", "list_jobs"),
-    "history": ("dli_magic.api", "history"),
+    # The module itself: calling it is ``api.history`` (``dli_magic.history()``), and it has ``flush``.
+    "history": ("dli_magic.history", None),
     "connect": ("dli_magic.api", "connect"),
     "JobsFailedError": ("dli_magic.api", "JobsFailedError"),
     "DliClient": ("dli_magic.client", "DliClient"),
@@ -30,10 +31,9 @@ def __getattr__(name: str) -> object:
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'dli_magic' has no attribute {name!r}") from None
-    value = getattr(import_module(module_name), attribute)
-    # Not cached: importing the submodule `dli_magic.history` rebinds that name to the module, which is
-    # callable for exactly this reason (see history.py).
-    return value
+    module = import_module(module_name)
+    # Not cached: importing a submodule binds its name in this package by itself.
+    return module if attribute is None else getattr(module, attribute)
 
 
 def __dir__() -> list[str]:

@@ -86,6 +86,13 @@ def test_history_name_is_callable_before_and_after_the_submodule_import(dli_env)
     assert _python(code).split()[:2] == ["0", "0"]
 
 
+def test_history_flush_is_reachable_on_first_use(dli_env):
+    """``dli_magic.history.flush()`` as the first use of the name (the README tells scripts to)."""
+    code = "import sys, dli_magic
+print(dli_magic.history.flush(), 'pandas' in sys.modules)"
+    assert _python(code).split() == ["True", "False"]
+
+
 def test_load_ext_registers_the_magics(shell):
     for name in ("dli_run", "dli_stop", "dli_jobs", "dli_config", "dli_login", "dli_history", "dli_panel"):
         assert shell.find_line_magic(name) is not None
