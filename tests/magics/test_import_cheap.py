@@ -88,8 +88,7 @@ def test_history_name_is_callable_before_and_after_the_submodule_import(dli_env)
 
 def test_history_flush_is_reachable_on_first_use(dli_env):
     """``dli_magic.history.flush()`` as the first use of the name (the README tells scripts to)."""
-    code = "import sys, dli_magic
-print(dli_magic.history.flush(), 'pandas' in sys.modules)"
+    code = "import sys, dli_magic\nprint(dli_magic.history.flush(), 'pandas' in sys.modules)"
     assert _python(code).split() == ["True", "False"]
 
 
