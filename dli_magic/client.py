@@ -93,6 +93,18 @@ def _validate_base_url(url: str | None, settings: Settings, name: str) -> str:
     return url.rstrip("/")
 
 
+def _tls_reason(exc: BaseException) -> str:
+    """The ssl library's reason for a failed handshake, e.g. CERTIFICATE_VERIFY_FAILED."""
+    import ssl
+
+    from .transport import _exception_chain
+
+    for inner in _exception_chain(exc):
+        if isinstance(inner, ssl.SSLError) and getattr(inner, "reason", None):
+            return str(inner.reason)
+    return type(exc).__name__
+
+
 # Nothing was sent for these kinds: the request never reached a server.
 _NOT_SENT = frozenset({"dns", "refused", "connect"})
 # A refused connection means nothing listens on that port: one quick retry covers a service that is
@@ -368,6 +380,7 @@ class DliClient:
         attempts = retries = 0
         reauthenticated = False
         while True:
+            self._check_open()  # a client closed during a retry's backoff sends nothing more
             attempts += 1
             started = time.monotonic()
             if body is not None and dli:
@@ -449,7 +462,7 @@ class DliClient:
                 "(proxy, VPN, firewall), then run it again."
             )
         elif kind == "tls":
-            text = f"TLS verification failed for {host}: {type(exc).__name__}. Fix the certificate or endpoint."
+            text = f"TLS handshake with {host} failed ({_tls_reason(exc)}); nothing was sent. Fix the certificate or endpoint."
             hint = (
                 "Nothing was processed: check that the endpoint is the service's https:// URL; for a private "
                 "CA set REQUESTS_CA_BUNDLE to its bundle."
@@ -457,10 +470,15 @@ class DliClient:
         elif kind == "timeout":
             text = f"No answer from {host} within {self.settings.read_timeout:g} s to the {label}."
             hint = None
-        else:
+        elif kind == "dropped":
             text = f"The connection to {host} was closed before an answer to the {label} arrived."
             hint = None
-        uncertain = kind in ("timeout", "dropped") and not idempotent
+        else:
+            text = f"The answer from {host} to the {label} could not be read ({type(exc).__name__})."
+            hint = None
+        # Unless the request provably never left (no connection, or a refused TLS handshake), the
+        # service may have received and processed it.
+        uncertain = not idempotent and kind not in _NOT_SENT and kind != "tls"
         if uncertain:
             text += _MAY_HAVE_TAKEN_EFFECT_TEXT
             hint = "Do not resend blindly: `%dli_jobs` (or get_job) shows whether the jobs are starting."
@@ -470,8 +488,6 @@ class DliClient:
                 "Run it again: this request changes nothing. If it keeps failing, check the network"
                 + (f" or raise read_timeout (now {self.settings.read_timeout:g} s)." if kind == "timeout" else ".")
             )
-            if not idempotent:
-                hint = "Check the network; `%dli_jobs` (or get_job) shows the jobs' state before you send it again."
         return TransportError(scrub(text), job_ids=job_ids, attempts=attempts, hint=hint,
                               may_have_taken_effect=uncertain, kind=kind)
 

@@ -321,9 +321,8 @@ class DliMagic(Magics, _SettingsTraits):
         finally:
             if live is not None:
                 live.finish()
-        if silenced:
-            return None
-        return self._store(args.out, frame)
+        result = self._store(args.out, frame)  # --out stores even when `;` silences the display
+        return None if silenced else result
 
     # -- magics ----------------------------------------------------------------------------------
 

@@ -92,7 +92,11 @@ class Transport:
         if verify_tls:
             import certifi  # requests' default trust store: the same answer with either library
 
-            tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED", "ca_certs": bundle or certifi.where()}
+            tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
+            if bundle and os.path.isdir(bundle):  # a hashed CA directory (e.g. /etc/ssl/certs), as requests allows
+                tls["ca_cert_dir"] = bundle
+            else:
+                tls["ca_certs"] = bundle or certifi.where()
         else:
             tls = {"cert_reqs": "CERT_NONE"}
         options = dict(num_pools=4, maxsize=pool_maxsize, block=False, retries=False, **tls)
@@ -104,8 +108,16 @@ class Transport:
             if proxy is None:
                 direct = direct or urllib3.PoolManager(**options)
                 self._managers[base] = direct
-            else:
+                continue
+            try:
                 self._managers[base] = _proxy_manager(proxy, options)
+            except ValueError:  # e.g. a port that is not a number; the URL may hold a password: not shown
+                from .errors import ConfigError
+
+                raise ConfigError(
+                    f"The proxy the environment names for {base} is not a valid URL: check HTTPS_PROXY, "
+                    "HTTP_PROXY and ALL_PROXY (or exempt the host with NO_PROXY)."
+                ) from None
 
     def send(self, base: str, method: str, url: str, body: bytes | None, headers: dict[str, str],
              auth: Callable[[Request], Any] | None) -> Response:
@@ -113,10 +125,22 @@ class Transport:
         request = Request(method, url, {**BASE_HEADERS, **headers}, body)
         if auth is not None:
             auth(request)
-        answer = self._managers[base].urlopen(
-            method, url, body=body, headers=request.headers, redirect=False, retries=False,
-            timeout=self._timeout, preload_content=True, decode_content=True,
-        )
+        try:
+            answer = self._managers[base].urlopen(
+                method, url, body=body, headers=request.headers, redirect=False, retries=False,
+                timeout=self._timeout, preload_content=True, decode_content=True,
+            )
+        except (ValueError, UnicodeError) as exc:
+            if isinstance(exc, urllib3.exceptions.HTTPError):
+                raise
+            # http.client refuses a header value with a line break or a non-latin-1 character, and
+            # its message quotes the value: it may be a token. Nothing was sent.
+            from .errors import ConfigError
+
+            raise ConfigError(
+                "A request header cannot carry a value of these settings (a line break or a non-ASCII "
+                "character in the token, AK or a header value?); copy the credential again. Nothing was sent."
+            ) from None
         return Response(answer.status, answer.headers, answer.data, url)
 
     def close(self) -> None:
@@ -187,8 +211,27 @@ def classify(exc: BaseException) -> str:
         return "refused" if any(isinstance(e, ConnectionRefusedError) for e in chain) else "connect"
     if any(isinstance(e, ReadTimeoutError) for e in chain):
         return "timeout"
-    if any(isinstance(e, SSLError) for e in chain):
+    if any(_is_handshake_failure(e) for e in chain):
         return "tls"
-    if any(isinstance(e, (ProtocolError, ConnectionError, OSError)) for e in chain):
+    # Any other TLS error (a corrupt record mid-answer) is a broken connection: the request may
+    # have been read and processed, so it must not be reported as a refused handshake.
+    if any(isinstance(e, (ProtocolError, SSLError, ConnectionError, OSError)) for e in chain):
         return "dropped"
     return "other"
+
+
+# ssl reasons of a failed handshake (before any request byte was sent): the certificate, or no
+# common protocol (e.g. https:// to a plain-http port).
+_HANDSHAKE_REASONS = frozenset({
+    "CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE",
+    "UNKNOWN_PROTOCOL", "SSLV3_ALERT_HANDSHAKE_FAILURE", "TLSV1_ALERT_PROTOCOL_VERSION", "HTTP_REQUEST",
+    "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_INTERNAL_ERROR",
+})
+
+
+def _is_handshake_failure(exc: BaseException) -> bool:
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True
+    return isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _HANDSHAKE_REASONS

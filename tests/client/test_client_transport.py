@@ -218,3 +218,95 @@ def test_env_values_match_os_environ(monkeypatch):
     monkeypatch.setenv("DLI_TEST_UNSET", "now set")  # a change after the first read is seen
     assert env_values(names)[1] == "now set"
     assert env_values(names, {"HOME": "/h"}) == (None, None, None, "/h")  # any mapping works
+
+
+def test_a_ca_directory_from_the_environment_is_trusted(tls_server, certificate, tmp_path, monkeypatch):
+    """REQUESTS_CA_BUNDLE may name a hashed CA directory (such as /etc/ssl/certs), as requests allows."""
+    _no_proxy_env(monkeypatch)
+    digest = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(certificate[0])],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    folder = tmp_path / "cadir"
+    folder.mkdir()
+    shutil.copy(certificate[0], folder / f"{digest}.0")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(folder))
+    with _tls_client(tls_server.url) as client:
+        assert client.run_jobs([1]).outcomes[0].is_success is True
+
+
+def test_https_to_a_plain_http_port_is_a_refused_handshake(emulator, monkeypatch):
+    _no_proxy_env(monkeypatch)
+    with _tls_client(emulator.url.replace("http://", "https://")) as client, pytest.raises(TransportError) as info:
+        client.run_jobs([138])
+    err = info.value
+    assert err.kind == "tls" and not err.may_have_taken_effect and "nothing was sent" in str(err)
+    assert emulator.request_log() == []
+
+
+def test_tls_errors_after_the_handshake_may_have_taken_effect():
+    """A corrupt record mid-answer is a broken connection (the POST may have been processed), not a
+    refused handshake; a real handshake refusal (verification, protocol) stays "tls"."""
+    import ssl
+
+    import urllib3
+
+    from dli_magic.transport import classify
+
+    mid_answer = urllib3.exceptions.SSLError(ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] bad mac"))
+    assert classify(mid_answer) == "dropped"
+    assert classify(urllib3.exceptions.SSLError(ssl.SSLEOFError(8, "EOF occurred"))) == "dropped"
+    verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    assert classify(urllib3.exceptions.SSLError(verify)) == "tls"
+
+
+def test_an_unreadable_answer_to_a_run_may_have_taken_effect(crafted, monkeypatch):
+    from dli_magic.client import DliClient
+
+    _no_proxy_env(monkeypatch)
+    crafted.add(200, b"this is not gzip", {"Content-Encoding": "gzip"})
+    with DliClient(endpoint=crafted.url, project_id="p1", auth_token="t-123456", max_retries=0) as client, \
+            pytest.raises(TransportError) as info:
+        client.run_jobs([5])
+    err = info.value
+    assert err.kind == "other" and err.may_have_taken_effect and "could not be read" in str(err)
+    assert len(crafted.seen) == 1  # the service got it: never sent twice
+
+
+def test_closing_a_client_during_a_retry_stops_it(crafted, monkeypatch):
+    """A panel whose credentials were cleared must not keep sending with them while backing off."""
+    from dli_magic.client import DliClient
+    from dli_magic.errors import ConfigError
+
+    _no_proxy_env(monkeypatch)
+    for _ in range(4):
+        crafted.add(429, {"error_code": "APIGW.0308", "error_msg": "throttled"}, {"Retry-After": "1"})
+    client = DliClient(endpoint=crafted.url, project_id="p1", auth_token="t-123456", max_retries=3)
+    closer = threading.Timer(0.3, client.close)
+    closer.start()
+    try:
+        with pytest.raises(ConfigError, match="closed"):
+            client.run_jobs([5])
+    finally:
+        closer.cancel()
+    assert len(crafted.seen) == 1
+
+
+@pytest.mark.parametrize("token", ["line\nbreak-token-4f2a", "токен-token-4f2a"])
+def test_a_token_no_header_can_carry_is_refused_without_showing_it(emulator, make_client, token):
+    from dli_magic.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        make_client(emulator, auth_token=token).run_jobs([138])
+    shown = str(info.value) + str(info.value.hint) + "".join(info.value._render_traceback_())
+    assert "token-4f2a" not in shown and "Nothing was sent" in shown
+    assert emulator.request_log() == []
+
+
+def test_a_malformed_proxy_url_is_a_config_error_without_its_password(emulator, make_client, monkeypatch):
+    from dli_magic.errors import ConfigError
+
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", f"http://alice:{PROXY_PASSWORD}@127.0.0.1:notaport")
+    with pytest.raises(ConfigError) as info:
+        make_client(emulator)
+    shown = str(info.value) + "".join(info.value._render_traceback_())
+    assert "HTTP_PROXY" in shown and PROXY_PASSWORD not in shown

@@ -215,3 +215,11 @@ def test_an_ids_only_line_parses_as_argparse_would(shell, line):
     first.wait = True
     again, _ = magic._parse(magic.dli_run, "2")
     assert again.ids == ["2"] and again.wait is False
+
+
+def test_out_with_a_trailing_semicolon_still_stores(shell, dli_env):
+    shell.run_cell("%dli_run 138 --out df")
+    result = shell.run_cell("%dli_stop 138 --out df;")
+    assert result.success, result.error_in_exec
+    assert result.result is None
+    assert shell.user_ns["df"].attrs["action"] == "stop"  # the new frame, not the earlier run's
