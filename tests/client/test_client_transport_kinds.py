@@ -103,5 +103,7 @@ def test_classify_dns_before_connect():
     assert classify(urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out")) == "timeout"
     aborted = urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
     assert classify(aborted) == "dropped"
-    assert classify(urllib3.exceptions.SSLError("certificate verify failed")) == "tls"
+    import ssl
+
+    assert classify(urllib3.exceptions.SSLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))) == "tls"
     assert classify(urllib3.exceptions.DecodeError("bad gzip")) == "other"
