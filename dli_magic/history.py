@@ -9,7 +9,11 @@ The INSERTs run on one background thread, so a cell returns before its run is wr
 locked by another kernel never stalls a run. ``record`` builds the rows and, the first time a file
 is used, opens it on the caller's thread: an unusable file warns at once and returns None. A write
 that fails later is logged, and re-emitted as a warning by the next ``record``/``flush``/``load``.
-``flush()`` waits for what is queued; ``load()`` and interpreter exit call it.
+``flush()`` waits for what is queued; ``load()`` waits too (30 s at most), and so does an atexit
+handler, which ``os._exit`` skips. Where no thread would finish the job, runs are written on the
+caller's thread instead, waiting for a locked file up to the busy timeout: in a forked child
+(multiprocessing workers end with ``os._exit``), and once the exit flush has run (atexit handlers
+registered before this module was imported run after it, and may record).
 """
 
 from __future__ import annotations
@@ -101,6 +105,8 @@ def _public_endpoint(endpoint: Any) -> str | None:
         return None
     parts = urlsplit(str(endpoint))
     host = parts.hostname or ""
+    if ":" in host:  # IPv6: hostname has lost the brackets the URL needs
+        host = f"[{host}]"
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
@@ -110,6 +116,7 @@ _log = logging.getLogger(__name__)
 
 _BUSY_TIMEOUT = 5.0  # seconds a write waits for another process' lock on the file, then fails
 _EXIT_FLUSH_TIMEOUT = 10.0  # at interpreter exit, wait this long for queued runs at most
+_LOAD_FLUSH_TIMEOUT = 30.0  # load() waits this long for queued runs at most, then reads anyway
 _BATCH_MAX = 500  # runs per transaction at most
 
 _INSERT_RUN = (
@@ -128,7 +135,10 @@ _RUN_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError
 # that only the writer uses the connection, and reopens it when the file was deleted or replaced.
 _connections: dict[str, tuple[sqlite3.Connection, tuple[int, int] | None]] = {}
 _open_lock = threading.Lock()  # guards _connections: one opener at a time (callers and the writer)
-_inherited: list = []  # a forked child's copies of the parent's connections: never used, never closed
+# A forked child's copies of the parent's connections: never used, and kept referenced so nothing
+# closes them while the child runs (a close may write to the -shm memory still shared with the
+# parent). Only the child's interpreter finalization closes them; no fork happens mid-transaction.
+_inherited: list = []
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -161,7 +171,10 @@ def _open(path: Path) -> sqlite3.Connection:
 def _forget(key: str) -> None:
     cached = _connections.pop(key, None)
     if cached is not None:
-        cached[0].close()
+        try:
+            cached[0].close()
+        except sqlite3.Error:
+            pass
 
 
 def _writer_connection(key: str) -> sqlite3.Connection:
@@ -232,7 +245,7 @@ def _write(batch: list[tuple]) -> list[str]:
 class _Writer:
     """The FIFO of runs to insert and the daemon thread that inserts them, started on first use."""
 
-    def __init__(self) -> None:
+    def __init__(self, synchronous: bool = False) -> None:
         lock = threading.Lock()
         self._work = threading.Condition(lock)  # the thread waits here for runs
         self._idle = threading.Condition(lock)  # flush() waits here for `_done` to catch up
@@ -242,64 +255,109 @@ class _Writer:
         self._done = 0
         self._failures: list[str] = []  # failed writes not yet re-emitted as warnings
         self._thread: threading.Thread | None = None
+        # Callers write their runs themselves: no thread would (forked child, after the exit flush).
+        self.synchronous = synchronous
 
     def submit(self, item: tuple) -> None:
         with self._work:
             self._queue.append(item)
             self._submitted += 1
-            if self._thread is not None:
-                self._work.notify()
+            target = self._submitted
+            if not self.synchronous and self._wake():
                 return
-            try:
-                thread = threading.Thread(target=self._run, name="dli-magic-history", daemon=True)
-                thread.start()
-                self._thread = thread
-                return
-            except RuntimeError:  # no new threads at interpreter shutdown: write on this one
-                pass
-        self._drain()
+        self._drain_through(target)
+
+    def _wake(self) -> bool:
+        """Notify the thread, (re)starting it if it is not running; False if it cannot. Hold _work."""
+        if self._thread is not None and self._thread.is_alive():
+            self._work.notify()
+            return True
+        try:
+            thread = threading.Thread(target=self._run, name="dli-magic-history", daemon=True)
+            thread.start()
+        except RuntimeError:  # no new threads at interpreter shutdown
+            return False
+        self._thread = thread
+        return True
 
     def _run(self) -> None:
         while True:
+            try:
+                with self._work:
+                    while not self._queue:
+                        self._work.wait()
+                self._drain()
+            except BaseException:  # a dead writer would leave flush() and load() waiting for it
+                try:
+                    _log.exception("dli-magic: the run history writer failed")
+                except BaseException:
+                    pass
+
+    def _drain_through(self, target: int) -> None:
+        """Write on this thread until the `target`-th submitted run is written."""
+        while True:
             with self._work:
-                while not self._queue:
-                    self._work.wait()
+                if self._done >= target:
+                    return
             self._drain()
 
     def _drain(self) -> None:
+        failures: list[str] = []
         with self._writing:
             with self._work:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), _BATCH_MAX))]
-            failures = _write(batch) if batch else []
-            with self._work:
-                self._done += len(batch)
-                self._failures += failures
-                self._idle.notify_all()
+            try:
+                if batch:
+                    failures = _write(batch)
+            finally:  # done even if _write raised: flush() must not wait for these runs forever
+                with self._work:
+                    self._done += len(batch)
+                    self._failures += failures
+                    self._idle.notify_all()
         for message in failures:  # when it happens; the caller's thread sees it as a warning later
-            _log.warning("%s", message)
+            try:
+                _log.warning("%s", message)
+            except Exception:  # a raising logging filter must not kill the thread nor fail a run
+                pass
 
     def wait(self, timeout: float | None) -> bool:
         with self._idle:
             target = self._submitted
+            if self._done >= target:
+                return True
             if threading.current_thread() is self._thread:
-                return self._done >= target  # the writer itself: waiting would never end
+                return False  # the writer itself (a logging handler): waiting would never end
+            if not self.synchronous:
+                self._wake()  # replaces a thread that died
             return self._idle.wait_for(lambda: self._done >= target, timeout)
 
-    def take_failures(self) -> list[str]:
+    def take_failure(self) -> str | None:
+        """The oldest failed write not yet reported, or None."""
         if not self._failures:  # the common case, without the lock
-            return []
+            return None
         with self._work:
-            failures, self._failures = self._failures, []
-        return failures
+            return self._failures.pop(0) if self._failures else None
 
 
 _writer = _Writer()
 
 
-def _report_failures(stacklevel: int) -> None:
-    """Re-emit the writer's failures on this (the caller's) thread; stacklevel as seen by our caller."""
-    for message in _writer.take_failures():
-        warnings.warn(message, RuntimeWarning, stacklevel=stacklevel + 1)
+_PACKAGE = __name__.partition(".")[0]
+
+
+def _warn(message: str) -> None:
+    """A RuntimeWarning attributed to the first frame outside this package: the user's line."""
+    frame, level = sys._getframe(), 1
+    while frame is not None and (frame.f_globals.get("__name__") or "").partition(".")[0] == _PACKAGE:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
+def _report_failures() -> None:
+    """Re-emit the writer's failures on this (the caller's) thread, one at a time: if the warning
+    filter makes one an error, the others stay queued for the next call."""
+    while (message := _writer.take_failure()) is not None:
+        _warn(message)
 
 
 def flush(timeout: float | None = None) -> bool:
@@ -308,30 +366,52 @@ def flush(timeout: float | None = None) -> bool:
     here as a RuntimeWarning (if no earlier call did). Safe from any thread, cheap when idle.
     """
     done = _writer.wait(timeout)
-    _report_failures(2)
+    _report_failures()
     return done
 
 
 def _flush_at_exit() -> None:
     # The writer is a daemon thread: without this a script that records and exits loses its runs.
+    # Handlers registered before this module was imported run after this one (LIFO) and may
+    # record: no thread would write those, so their callers do.
+    _writer.synchronous = True
     if not _writer.wait(_EXIT_FLUSH_TIMEOUT):
         _log.warning("dli-magic: runs still queued for the run history after %g s at exit are lost.",
                      _EXIT_FLUSH_TIMEOUT)
 
 
+# The locks held across a fork, released after it in parent and child alike.
+_fork_held: list = []
+
+
+def _before_fork() -> None:
+    # A child that inherits a connection mid-transaction inherits SQLite's in-process lock state
+    # too: its own connections to that file would find the lock taken, for good. So a fork waits
+    # for the writer's transaction (and for a file being opened) to end.
+    for lock in (_writer._writing, _open_lock):
+        lock.acquire()
+        _fork_held.append(lock)
+
+
+def _after_fork() -> None:
+    while _fork_held:
+        _fork_held.pop().release()
+
+
 def _after_fork_in_child() -> None:
-    # The parent's thread does not exist here and its queue is the parent's to write; SQLite
-    # connections must not cross a fork, so the child opens its own files again.
-    global _writer, _open_lock
-    _writer = _Writer()
-    _open_lock = threading.Lock()
+    # The parent's thread does not exist here and its queue is the parent's to write. A child's
+    # runs are written by its callers: multiprocessing workers end with os._exit (no atexit),
+    # before a thread could write. The parent's connections are not reused (see _inherited).
+    global _writer
+    _after_fork()
+    _writer = _Writer(synchronous=True)
     _inherited.extend(_connections.values())
     _connections.clear()
 
 
 atexit.register(_flush_at_exit)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork_in_child)
 
 
 def _cell(value: Any) -> Any:
@@ -359,7 +439,9 @@ def record(
 ) -> str | None:
     """Append one run given as a result frame (OUTCOME_COLUMNS, metadata in attrs); its run id.
 
-    Dry runs and disabled history record nothing (None). Any failure becomes a warning.
+    Dry runs and disabled history record nothing (None). A history problem does not fail the call:
+    it becomes a RuntimeWarning, raised only if the warning filter makes it an error, and then only
+    after the run is queued.
     """
     attrs = dict(getattr(frame, "attrs", {}) or {})
     rows = zip(*([_cell(v) for v in frame[name].tolist()] for name in _OUTCOME_FIELDS))
@@ -392,10 +474,23 @@ def record_rows(
     Returns the run id once the run is queued for the writer (``flush()`` waits for it); None for a
     dry run, disabled history, or a file that cannot be opened (with a RuntimeWarning).
     """
-    _report_failures(2)  # earlier runs the writer could not write
+    try:
+        return _queue_run(rows, attrs, settings, path, source)
+    finally:  # after queueing: a warning the filter makes an error cannot lose this run
+        _report_failures()  # earlier runs the writer could not write
+
+
+def _target(path: str | os.PathLike | None, settings: Any) -> Path:
+    # Absolute now: a relative DLI_HISTORY_PATH means the directory of the call, not the one the
+    # writer happens to see later (after a %cd).
+    return Path(os.path.abspath(path if path is not None else default_path(settings)))
+
+
+def _queue_run(rows: Iterable[tuple], attrs: Mapping[str, Any], settings: Any,
+               path: str | os.PathLike | None, source: str) -> str | None:
     if attrs.get("dry_run") or not enabled(settings):
         return None
-    target = Path(path) if path is not None else default_path(settings)
+    target = _target(path, settings)
     key = str(target)
     if key not in _connections:  # first use of this file: open it here, so a bad file warns now
         try:
@@ -403,7 +498,7 @@ def record_rows(
                 if key not in _connections:
                     _open(target)
         except (sqlite3.Error, OSError) as exc:
-            warnings.warn(_failure(target, exc), RuntimeWarning, stacklevel=2)
+            _warn(_failure(target, exc))
             return None
     run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     options = {name: attrs[name] for name in _OPTION_KEYS if name in attrs}
@@ -432,11 +527,16 @@ def load(
     """Every recorded outcome as a DataFrame (HISTORY_COLUMNS); ``limit`` = the N most recent runs."""
     import pandas as pd
 
-    _writer.wait(None)  # flush(): every run recorded before this call is in the file
-    _report_failures(2)
+    # flush(): every run recorded before this call is in the file; bounded, as a stuck write waits
+    # on another process' lock.
+    if not _writer.wait(_LOAD_FLUSH_TIMEOUT):
+        _warn(f"dli-magic: runs recorded earlier were still being written to the run history after "
+              f"{_LOAD_FLUSH_TIMEOUT:g} s (a file locked by another process?): the history shown may "
+              f"miss the latest runs.")
+    _report_failures()
     if limit is not None and limit < 1:
         raise DLIError(f"--limit must be a positive number of runs, not {limit}.")
-    target = Path(path) if path is not None else default_path(settings)
+    target = _target(path, settings)
     rows: list[tuple] = []
     if target.exists():
         query = (

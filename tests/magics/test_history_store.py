@@ -128,7 +128,8 @@ def test_broken_history_file_does_not_fail_the_run(shell, dli_env, capsys):
 def test_history_never_holds_a_secret(shell, dli_env):
     shell.run_line_magic("dli_run", "138 99999")
     assert history.flush()  # the writer thread inserts after the cell returned
-    raw = open(os.environ["DLI_HISTORY_PATH"], "rb").read()
+    with open(os.environ["DLI_HISTORY_PATH"], "rb") as file:
+        raw = file.read()
     assert SENTINEL_TOKEN.encode() not in raw
     with sqlite3.connect(os.environ["DLI_HISTORY_PATH"]) as db:
         assert db.execute("SELECT count(*) FROM outcomes").fetchone() == (2,)
@@ -156,3 +157,17 @@ def test_a_deleted_history_file_is_recreated_not_written_into_the_void(tmp_path)
     assert history.flush()  # the writer notices the deleted file and creates a new one
     assert path.exists()
     assert history.load(path)["job_id"].tolist() == [2]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "stored"),
+    [
+        ("http://user:pw@[::1]:8080/x?token=abc", "http://[::1]:8080/x"),
+        ("https://[2001:DB8::1]/v1", "https://[2001:db8::1]/v1"),
+        ("https://AK:SK@dli.example.com:8443/v1#t=1", "https://dli.example.com:8443/v1"),
+    ],
+)
+def test_an_ipv6_endpoint_keeps_its_brackets(tmp_path, endpoint, stored):
+    path = tmp_path / "h.sqlite"
+    assert history.record(_frame(endpoint=endpoint), path=path)
+    assert history.load(path)["endpoint"].unique().tolist() == [stored]

@@ -1,11 +1,13 @@
 """The history writer thread: order, never blocking a run, failures surfaced, flush, exit, fork.
 
 Real SQLite files throughout; a second connection holding the write lock stands in for another
-kernel writing the same file.
+kernel writing the same file, and `_Held` keeps the writer inside its transaction.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
 import re
 import sqlite3
@@ -58,9 +60,36 @@ class _Lock:
         return self.db.execute("SELECT count(*) FROM runs").fetchone()[0]
 
 
-def _wait_for_log(caplog, text):
+class _Held:
+    """A cell value the writer binds inside its transaction (sqlite3 calls ``__conform__``): the
+    writer stays between BEGIN and COMMIT until ``release()``."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+        self._released = threading.Event()
+
+    def __conform__(self, protocol):
+        self.entered.set()
+        self._released.wait(10)
+        return "held"
+
+    def release(self):
+        self._released.set()
+
+
+def _record_held(path, held, job_id=2):
+    """Record a run whose write holds the writer inside its transaction; returns once it does."""
+    run_id = history.record_rows([(job_id, "held", True, held, None, None)], ATTRS, path=path)
+    assert held.entered.wait(10)
+    return run_id
+
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+
+
+def _wait_for_log(caplog, text, level="WARNING"):
     deadline = time.monotonic() + 10
-    while not any(text in r.getMessage() and r.levelname == "WARNING" for r in caplog.records):
+    while not any(text in r.getMessage() and r.levelname == level for r in caplog.records):
         assert time.monotonic() < deadline, f"the writer never logged {text}"
         time.sleep(0.01)
 
@@ -284,19 +313,264 @@ def test_flush_without_a_writer_returns_at_once():
     assert done.stdout.split() == ["[True,", "True,", "True]", "True", "True"]
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_forked_child_writes_with_its_own_thread(opened):
+@needs_fork
+def test_a_forked_child_writes_on_the_callers_thread(opened):
     pid = os.fork()
     if pid == 0:  # the child: no pytest from here on
         code = 1
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                code = 0 if _record(opened, [99]) and history.flush(timeout=10) else 2
+                run_id = _record(opened, [99])
+                # In the file when record returns: no flush, no thread that os._exit would kill.
+                code = 0 if run_id and _runs(opened)[-1] == (run_id, [99]) else 2
+                code = code or (3 if history._writer._thread is not None else 0)
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert _runs(opened)[-1][1] == [99]
     assert _record(opened, [100]) and history.flush(timeout=10)  # the parent's writer is unaffected
     assert _runs(opened)[-1][1] == [100]
+    assert history._writer._thread.is_alive()
+
+
+def _worker(path, job, go):
+    go.wait(10)
+    _record(path, [job])  # then multiprocessing ends the process with os._exit: no atexit
+
+
+@needs_fork
+def test_runs_recorded_in_multiprocessing_workers_are_written(opened):
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    workers = [context.Process(target=_worker, args=(opened, job, go)) for job in range(10, 14)]
+    for worker in workers:
+        worker.start()
+    lock = _Lock(opened)  # after the forks: a child inheriting this open transaction could not write
+    try:
+        go.set()
+        time.sleep(0.3)  # the workers record while the file is locked
+    finally:
+        lock.release()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0] * 4
+    assert sorted(jobs for _, jobs in _runs(opened)[1:]) == [[10], [11], [12], [13]]
+
+
+@needs_fork
+def test_a_fork_during_a_write_leaves_the_child_able_to_write(opened, monkeypatch):
+    monkeypatch.setattr(history, "_BUSY_TIMEOUT", 0.2)  # the child's connections fail fast if locked
+    held = _Held()
+    parent_run = _record_held(opened, held)  # the parent's writer is inside a transaction now
+    threading.Timer(0.3, held.release).start()  # the fork waits for the transaction to end
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # a failed write ("database is locked") raises
+                code = 0 if _record(opened, [99]) and history.flush(timeout=10) else 2
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert history.flush(timeout=10)
+    assert [jobs for _, jobs in _runs(opened)] == [[1], [2], [99]]
+    assert _runs(opened)[1][0] == parent_run
+    assert _record(opened, [100]) and history.flush(timeout=10)
+    assert _runs(opened)[-1][1] == [100]
+
+
+_AT_EXIT = """
+import atexit, sys
+
+def cleanup():  # registered before dli_magic.history is imported: runs after its exit flush
+    from dli_magic import history
+    from dli_magic.results import JobOutcome
+    print(history.record_outcomes([JobOutcome(8, True, 'at exit')], {'action': 'stop'}), flush=True)
+
+atexit.register(cleanup)
+from dli_magic import history
+from dli_magic.results import JobOutcome
+if sys.argv[1] == 'record':  # the writer thread exists before exit
+    history.record_outcomes([JobOutcome(7, True, 'ok')], {'action': 'run'})
+    history.flush()
+print('exiting', flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.parametrize("before", ["record", "import"])
+def test_a_run_recorded_by_an_earlier_atexit_handler_is_written(opened, before):
+    child = subprocess.Popen(
+        [sys.executable, "-c", _AT_EXIT, before], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "DLI_HISTORY_PATH": str(opened)},
+    )
+    try:
+        assert child.stdout.readline().strip() == "exiting"
+        lock = _Lock(opened)  # the exiting child finds the file locked for a moment
+        child.stdin.write("\n")
+        child.stdin.flush()
+        time.sleep(0.3)
+        lock.release()
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert not err
+    assert _runs(opened)[-1] == (out.strip(), [8])
+    assert [jobs for _, jobs in _runs(opened)] == ([[1], [7], [8]] if before == "record" else [[1], [8]])
+
+
+def test_a_relative_history_path_is_resolved_when_the_run_is_recorded(tmp_path, monkeypatch):
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("DLI_HISTORY_PATH", "h.sqlite")
+    held = _Held()
+    first = _record_held(None, held)  # the writer is busy with this run ...
+    second = _record(None, [3])  # ... when this one is recorded here
+    monkeypatch.chdir(there)  # %cd before the writer gets to it
+    held.release()
+    assert history.flush(timeout=10)
+    assert not (there / "h.sqlite").exists()
+    assert _runs(here / "h.sqlite") == [(first, [2]), (second, [3])]
+    assert history.load().attrs["path"] == str(there / "h.sqlite")  # load() reads where it is called
+
+
+def test_a_warning_made_an_error_does_not_lose_the_run_or_other_failures(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(history, "_BUSY_TIMEOUT", 0.2)
+    one, two = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
+    for path in (one, two):
+        _record(path, [1])
+    assert history.flush(timeout=10)
+    locks = [_Lock(one), _Lock(two)]
+    try:
+        lost = [_record(one, [2]), _record(two, [2])]
+        for run_id in lost:
+            _wait_for_log(caplog, run_id)
+    finally:
+        for lock in locks:
+            lock.release()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # as with pytest -W error
+        with pytest.raises(RuntimeWarning, match=lost[0]):
+            _record(one, [3])
+    with pytest.warns(RuntimeWarning, match=lost[1]) as caught:
+        assert history.flush(timeout=10)
+    assert len(caught) == 1
+    assert [jobs for _, jobs in _runs(one)] == [[1], [3]]  # queued before the warning raised
+    assert [jobs for _, jobs in _runs(two)] == [[1]]
+
+
+class _RaisingFilter(logging.Filter):
+    def filter(self, record):
+        raise ValueError("log pipeline down")
+
+
+def test_a_raising_logging_filter_does_not_stop_the_writer(tmp_path, monkeypatch):
+    monkeypatch.setattr(history, "_writer", history._Writer())  # a dead writer stays in this test
+    monkeypatch.setattr(history, "_BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "h.sqlite"
+    _record(path, [1])
+    assert history.flush(timeout=10)
+    writer_thread = history._writer._thread
+    logger, raising = logging.getLogger(history.__name__), _RaisingFilter()
+    logger.addFilter(raising)
+    lock = _Lock(path)
+    try:
+        lost = _record(path, [2])  # its failure is logged: the filter raises on the writer's thread
+        with pytest.warns(RuntimeWarning, match=lost):
+            assert history.flush(timeout=10)
+    finally:
+        lock.release()
+        logger.removeFilter(raising)
+    later = _record(path, [3])
+    assert history.flush(timeout=5)
+    assert history._writer._thread is writer_thread and writer_thread.is_alive()  # not replaced: alive
+    assert history.load(path)["run_id"].tolist()[-1] == later
+
+
+class _Fatal(BaseException):
+    pass
+
+
+class _Unwritable:
+    def __conform__(self, protocol):
+        raise _Fatal("not an Exception: past every `except Exception`")
+
+
+def test_an_exception_escaping_a_write_does_not_stop_the_writer(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(history, "_writer", history._Writer())  # a dead writer stays in this test
+    path = tmp_path / "h.sqlite"
+    first = _record(path, [1])
+    assert history.flush(timeout=10)
+    writer_thread = history._writer._thread
+    assert history.record_rows([(2, "n", True, _Unwritable(), None, None)], ATTRS, path=path)
+    assert history.flush(timeout=5)  # that run is lost, but counted: flush() does not wait for it
+    _wait_for_log(caplog, "the run history writer failed", "ERROR")
+    later = _record(path, [3])
+    assert history.flush(timeout=5)
+    assert history._writer._thread is writer_thread and writer_thread.is_alive()
+    assert _runs(path) == [(first, [1]), (later, [3])]
+
+
+def test_a_dead_writer_thread_is_replaced(tmp_path, monkeypatch):
+    writer = history._Writer()
+    monkeypatch.setattr(history, "_writer", writer)
+    path = tmp_path / "h.sqlite"
+    _record(path, [1])
+    assert history.flush(timeout=10)
+    dead = threading.Thread(target=lambda: None)  # as if the writer had died
+    dead.start()
+    dead.join()
+    writer._thread = dead
+    run_id = _record(path, [2])
+    assert history.flush(timeout=5)
+    assert writer._thread is not dead and writer._thread.is_alive()
+    assert _runs(path)[-1] == (run_id, [2])
+
+
+def test_load_does_not_wait_forever_for_the_writer(opened, monkeypatch):
+    monkeypatch.setattr(history, "_LOAD_FLUSH_TIMEOUT", 0.3)
+    history.load(opened)  # warm (pandas imported)
+    first = _runs(opened)[0][0]
+    held = _Held()
+    try:
+        late = _record_held(opened, held)  # stuck in its transaction until released
+        started = time.monotonic()
+        with pytest.warns(RuntimeWarning, match="may miss the latest runs") as caught:
+            frame = history.load(opened)
+        assert time.monotonic() - started < 3
+    finally:
+        held.release()
+    assert caught[0].filename == __file__
+    assert frame["run_id"].tolist() == [first]  # read anyway
+    assert history.flush(timeout=10)
+    assert _runs(opened)[-1] == (late, [2])
+
+
+def test_warnings_point_at_the_callers_code(tmp_path, monkeypatch, caplog):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    with pytest.warns(RuntimeWarning, match="could not write") as caught:
+        assert _record(not_a_dir / "h.sqlite", [1]) is None  # cannot be opened: warns at once
+    assert (caught[0].filename, caught[0].lineno) == (__file__, _record.__code__.co_firstlineno + 2)
+
+    monkeypatch.setattr(history, "_BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "h.sqlite"
+    _record(path, [1])
+    assert history.flush(timeout=10)
+    lock = _Lock(path)
+    try:
+        lost = _record(path, [2])
+        _wait_for_log(caplog, lost)
+    finally:
+        lock.release()
+    with pytest.warns(RuntimeWarning, match=lost) as caught:
+        history.record_rows([(3, "n", True, "ok", None, None)], ATTRS, path=path)  # reported here
+    assert (caught[0].filename, caught[0].lineno) == (__file__, sys._getframe().f_lineno - 1)
