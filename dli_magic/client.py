@@ -41,7 +41,7 @@ from .errors import (
 )
 from .ids import check_job_id, validate_job_ids
 from .results import BatchResult, Job, JobOutcome
-from .transport import TRANSPORT_ERRORS, Response, Transport, classify
+from .transport import TRANSPORT_ERRORS, Response, Transport, classify, tls_reason
 
 log = get_logger()
 
@@ -91,18 +91,6 @@ def _validate_base_url(url: str | None, settings: Settings, name: str) -> str:
             hint=PLAIN_HTTP_HINT.format(name=name, env=env_var(name)),
         )
     return url.rstrip("/")
-
-
-def _tls_reason(exc: BaseException) -> str:
-    """The ssl library's reason for a failed handshake, e.g. CERTIFICATE_VERIFY_FAILED."""
-    import ssl
-
-    from .transport import _exception_chain
-
-    for inner in _exception_chain(exc):
-        if isinstance(inner, ssl.SSLError) and getattr(inner, "reason", None):
-            return str(inner.reason)
-    return type(exc).__name__
 
 
 # Nothing was sent for these kinds: the request never reached a server.
@@ -462,7 +450,7 @@ class DliClient:
                 "(proxy, VPN, firewall), then run it again."
             )
         elif kind == "tls":
-            text = f"TLS handshake with {host} failed ({_tls_reason(exc)}); nothing was sent. Fix the certificate or endpoint."
+            text = f"TLS handshake with {host} failed ({tls_reason(exc)}); nothing was sent. Fix the certificate or endpoint."
             hint = (
                 "Nothing was processed: check that the endpoint is the service's https:// URL; for a private "
                 "CA set REQUESTS_CA_BUNDLE to its bundle."

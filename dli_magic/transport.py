@@ -87,8 +87,10 @@ class Transport:
 
     def __init__(self, bases: Iterable[str], *, verify_tls: bool, pool_maxsize: int,
                  connect_timeout: float, read_timeout: float) -> None:
+        # One read of the environment: what is used here is what the magic later compares.
         self.environment = transport_environment()
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        read = dict(zip(TRANSPORT_ENV_VARS, self.environment))
+        bundle = read["REQUESTS_CA_BUNDLE"] or read["CURL_CA_BUNDLE"]
         if verify_tls:
             import certifi  # requests' default trust store: the same answer with either library
 
@@ -235,3 +237,13 @@ def _is_handshake_failure(exc: BaseException) -> bool:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return True
     return isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _HANDSHAKE_REASONS
+
+
+def tls_reason(exc: BaseException) -> str:
+    """The ssl library's reason for a failed handshake (e.g. CERTIFICATE_VERIFY_FAILED), for messages."""
+    import ssl
+
+    for inner in _exception_chain(exc):
+        if isinstance(inner, ssl.SSLError) and getattr(inner, "reason", None):
+            return str(inner.reason)
+    return type(exc).__name__
