@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 API_PREFIX = "/v1.0/{project_id}/streaming"
 
 # The 14 documented job statuses (dli-api.md section 1).
@@ -27,6 +29,40 @@ PENDING_RUN_STATUSES: frozenset[str] = frozenset({"job_init", "job_submitting"})
 
 # A job in one of these is busy stopping: `%dli_stop --wait` polls until it leaves them.
 PENDING_STOP_STATUSES: frozenset[str] = frozenset({"job_savepointing", "job_canceling"})
+
+
+@dataclass(frozen=True)
+class Action:
+    """A batch operation of the API: its path, its one savepoint option and how its jobs settle."""
+
+    name: str  # "run" / "stop": the path `jobs/{name}` and the verb users see
+    option: str  # the body's boolean: resume_savepoint / trigger_savepoint
+    option_flag: str  # the magic's flag for it
+    option_label: str  # the panel's checkbox
+    pending: frozenset[str]  # `--wait` polls while a job is in one of these
+    failed: frozenset[str]  # after waiting, a job here did not do what was asked (--strict)
+
+
+# The one table of batch actions (client, api, magics and panel read it).
+ACTIONS: dict[str, Action] = {
+    "run": Action(
+        "run", "resume_savepoint", "--resume-savepoint", "Resume from savepoint",
+        PENDING_RUN_STATUSES, frozenset({"job_submit_fail", "job_running_exception"}),
+    ),
+    "stop": Action(
+        "stop", "trigger_savepoint", "--trigger-savepoint", "Trigger savepoint",
+        PENDING_STOP_STATUSES, frozenset({"job_cancel_fail"}),
+    ),
+}
+
+
+def action(name: object) -> Action:
+    """The ``Action`` called ``name``; ValueError for anything else."""
+    try:
+        return ACTIONS[name]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise ValueError(f"action must be one of {', '.join(map(repr, ACTIONS))}, not {name!r}") from None
+
 
 # The status the documented state machine puts a job in when the service accepts a request
 # (dli-api.md section 1): shown after a call without waiting, instead of a second round trip.
