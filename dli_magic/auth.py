@@ -1,19 +1,18 @@
-"""The three ways to authenticate a DLI call, as ``requests`` auth objects, plus secret scrubbing.
+"""The three ways to authenticate a DLI call, as ``requests`` auth objects.
 
 - ``TokenAuth``: a static IAM token in ``X-Auth-Token``.
 - ``AkSkAuth``: ``SDK-HMAC-SHA256`` signing (``dli_magic.signing``) of the exact bytes sent.
 - ``PasswordAuth``: username/password → IAM token (``POST {iam}/v3/auth/tokens``), cached in memory
   per (IAM endpoint, user, domain, scope) and renewed before it expires.
 
-Every secret these objects hold or obtain is registered with ``SecretScrubber`` so log records can
-never carry it; their reprs show only the scheme.
+Every secret these objects hold or obtain is registered with the one scrubber (``redaction``) so
+no message or log record can carry it; their reprs show only the scheme.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -23,70 +22,12 @@ from typing import Callable, Iterable
 import requests
 
 from . import signing
-from .config import SECRET_MIN_LENGTH, Settings, default_profile_path, env_var
-from .errors import MISSING_CREDENTIALS_HINT, AuthError, ConfigError, MalformedResponseError, excerpt
-
-LOGGER_NAME = "dli_magic"
-REDACTED = "***"
+from .config import Settings, default_profile_path, env_var
+from .errors import MISSING_CREDENTIALS_HINT, ConfigError, MalformedResponseError, excerpt
+from .redaction import REDACTED, register_secrets, scrub
 
 # Renew an IAM token this long before it expires (capped at a tenth of its lifetime for short ones).
 RENEW_MARGIN_SECONDS = 300.0
-
-
-# --- secret scrubbing ---------------------------------------------------------------------------
-
-
-class SecretScrubber(logging.Filter):
-    """Replaces every registered secret value in a record's rendered message with ``***``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    # Shorter values are not scrubbed: replacing every "t" would garble logs and hide nothing real
-    # (IAM tokens, SKs and cloud passwords are far longer). One minimum for every scrubber.
-    MIN_LENGTH = SECRET_MIN_LENGTH
-
-    def add(self, *values: str | None) -> None:
-        with self._lock:
-            self._secrets.update(v for v in values if v and len(v) >= self.MIN_LENGTH)
-
-    def scrub(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)  # longest first: no partial leftovers
-        for secret in secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = self.scrub(message)
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
-        return True
-
-
-SCRUBBER = SecretScrubber()
-
-
-def get_logger() -> logging.Logger:
-    """The package logger: silent by default, secrets scrubbed from every record logged on it."""
-    logger = logging.getLogger(LOGGER_NAME)
-    if SCRUBBER not in logger.filters:
-        logger.addFilter(SCRUBBER)
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-    return logger
-
-
-def register_secrets(*values: str | None) -> None:
-    SCRUBBER.add(*values)
-
-
-def scrub(text: str) -> str:
-    return SCRUBBER.scrub(text)
 
 
 # --- auth objects -------------------------------------------------------------------------------

@@ -94,34 +94,63 @@ JOB_TYPES: tuple[str, ...] = (
     "flink_sql_edge_job",
 )
 
+# The API gateway's default throttling threshold per API (APIGW.0308 beyond it).
+GATEWAY_CALLS_PER_SECOND = 200
+
 LIST_PAGE_MAX = 100  # `limit` maximum of the list API
 LIST_PAGE_DEFAULT = 10
 JOB_NAME_MAX = 57
 INT64_MAX = 2**63 - 1
 
-# Error codes and the HTTP status each comes with (dli-api.md section 4).
-ERROR_CODES: dict[str, tuple[int, str]] = {
-    "DLI.0001": (400, "parameter check error"),
-    "DLI.0002": (400, "object does not exist"),
-    "DLI.0003": (400, "permission check failed"),
-    "DLI.0007": (400, "operation not supported"),
-    "DLI.0009": (400, "system restriction"),
-    "DLI.0012": (400, "resource unavailable"),
-    "DLI.0013": (401, "user authentication error"),
-    "DLI.0014": (401, "service authentication error"),
-    "DLI.0015": (400, "token parsing error"),
-    "DLI.0023": (404, "no related resources found"),
-    "DLI.0999": (400, "server-side error"),
-    "DLI.1028": (400, "quota insufficient"),
-    "DLI.16001": (400, "Flink job not found"),
-    "DLI.13024": (400, "no job-running queue selected"),
-    "APIGW.0101": (404, "API does not exist"),
-    "APIGW.0201": (400, "request error"),
-    "APIGW.0301": (401, "incorrect token or signature"),
-    "APIGW.0302": (403, "not authorised"),
-    "APIGW.0303": (401, "app authentication failed or clock skew"),
-    "APIGW.0308": (429, "throttled"),
+# Error codes (dli-api.md section 4): the HTTP status each comes with, what it means, and which
+# kind of failure it is for a client: "rejected" (the request was refused as a whole), "auth",
+# "not_found", "throttled" or "service" (the service failed).
+ERROR_CODES: dict[str, tuple[int, str, str]] = {
+    "DLI.0001": (400, "parameter check error", "rejected"),
+    "DLI.0002": (400, "object does not exist", "not_found"),
+    "DLI.0003": (400, "permission check failed", "auth"),
+    "DLI.0007": (400, "operation not supported", "rejected"),
+    "DLI.0009": (400, "system restriction", "rejected"),
+    "DLI.0012": (400, "resource unavailable", "rejected"),
+    "DLI.0013": (401, "user authentication error", "auth"),
+    "DLI.0014": (401, "service authentication error", "auth"),
+    "DLI.0015": (400, "token parsing error", "auth"),
+    "DLI.0023": (404, "no related resources found", "not_found"),
+    "DLI.0999": (400, "server-side error", "service"),
+    "DLI.1028": (400, "quota insufficient", "rejected"),
+    "DLI.16001": (400, "Flink job not found", "not_found"),
+    "DLI.13024": (400, "no job-running queue selected", "rejected"),
+    "APIGW.0101": (404, "API does not exist", "not_found"),
+    "APIGW.0201": (400, "request error", "rejected"),
+    "APIGW.0301": (401, "incorrect token or signature", "auth"),
+    "APIGW.0302": (403, "not authorised", "auth"),
+    "APIGW.0303": (401, "app authentication failed or clock skew", "auth"),
+    "APIGW.0308": (429, "throttled", "throttled"),
 }
+THROTTLED_CODE = "APIGW.0308"
+JOB_NOT_FOUND_CODE = "DLI.16001"
+API_NOT_FOUND_CODE = "APIGW.0101"
+
+
+def error_kind(status: int, code: str | None) -> str:
+    """The kind of a failed answer. Throttling and refused credentials go by the HTTP status; then a
+    documented code (the gateway writes ``APIG.`` for ``APIGW.`` in live messages) that names a
+    missing object, credentials or throttling; then 404 and 5xx; then the code's own kind (a 400
+    ``DLI.0999`` is the service failing)."""
+    if status == 429:
+        return "throttled"
+    if status in (401, 403):
+        return "auth"
+    normalized = ("APIGW." + code[5:] if code.startswith("APIG.") else code) if code else None
+    kind = ERROR_CODES[normalized][2] if normalized in ERROR_CODES else None
+    if kind in ("not_found", "auth", "throttled"):
+        return kind
+    if status == 404:
+        return "not_found"
+    if status >= 500:
+        return "service"
+    return kind or "rejected"
+
 
 # The official SDK's environment variables, honoured as fallbacks.
 SDK_ENV_AK = "HUAWEICLOUD_SDK_AK"

@@ -8,8 +8,13 @@ output, so papermill and nbclient fail the cell. No IPython import here.
 
 from __future__ import annotations
 
+import json
 import traceback
-from typing import Any, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from . import contract
+from .redaction import scrub
 
 # Set by ``%config DliMagic.debug = True`` (or DLI_DEBUG=1): show the full traceback instead.
 SHOW_FULL_TRACEBACK = False
@@ -46,11 +51,14 @@ class DLIError(Exception):
         attempts: int | None = None,
         may_have_taken_effect: bool = False,
     ) -> None:
+        # Every message passes the one scrubber: a secret pasted into another setting, or echoed
+        # by a server or an expression, never reaches a user.
+        message = scrub(str(message))
         super().__init__(message)
         self.message = message
         self.status = status
         self.error_code = error_code
-        self.error_msg = error_msg
+        self.error_msg = scrub(str(error_msg)) if error_msg is not None else None
         self.request_id = request_id
         self.job_ids: list[int] = list(job_ids or [])
         self.attempts = attempts
@@ -74,18 +82,18 @@ class DLIError(Exception):
 
     def __str__(self) -> str:
         details = self.details()
-        return f"{self.message} ({details})" if details else self.message
+        return scrub(f"{self.message} ({details})" if details else self.message)
 
     def _render_traceback_(self) -> list[str]:
         if SHOW_FULL_TRACEBACK:
-            return traceback.format_exception(type(self), self, self.__traceback__)
+            return [scrub(line) for line in traceback.format_exception(type(self), self, self.__traceback__)]
         lines = [f"{type(self).__name__}: {self.message}"]
         details = self.details()
         if details:
             lines.append(f"  {details}")
         if self.hint:
             lines.append(f"  What to do: {self.hint}")
-        return lines
+        return [scrub(line) for line in lines]
 
 
 class BadInputError(DLIError, ValueError):
@@ -226,13 +234,314 @@ def error_from_response(
         text = f"HTTP {status} with a non-JSON body: {excerpt(raw)}"
     else:
         text = f"HTTP {status}"
-    code = str(error_code or "")
-    if status == 429 or code.endswith(".0308"):
+    kind = contract.error_kind(status, str(error_code) if error_code else None)
+    if kind == "throttled":
         return ThrottledError(text, retry_after=retry_after, **common)
-    if status in (401, 403) or code in ("DLI.0013", "DLI.0014", "DLI.0015", "DLI.0003"):
-        return AuthError(text, **common)
-    if code in ("DLI.16001", "DLI.0002", "DLI.0023") or status == 404:
-        return NotFoundError(text, **common)
-    if status >= 500 or code == "DLI.0999":
-        return ServiceError(text, **common)
-    return RequestRejectedError(text, **common)
+    return _ERROR_CLASSES[kind](text, **common)
+
+
+_ERROR_CLASSES: dict[str, type[DLIError]] = {
+    "auth": AuthError,
+    "not_found": NotFoundError,
+    "service": ServiceError,
+    "rejected": RequestRejectedError,
+}
+
+
+# --- an HTTP answer -> a value or an error ------------------------------------------------------
+# ``response`` is a ``requests.Response`` (status_code, headers, content, text).
+
+NO_JSON = object()  # decode_json's answer for an empty or non-JSON body
+
+
+def decode_json(response: Any) -> Any:
+    if not response.content:
+        return NO_JSON
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return NO_JSON
+
+
+def retry_after_seconds(response: Any) -> float | None:
+    """``Retry-After`` in seconds (a number or an HTTP date); None when absent or unreadable."""
+    from email.utils import parsedate_to_datetime
+
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+
+
+def request_id_of(response: Any) -> str | None:
+    return response.headers.get(contract.REQUEST_ID_HEADER)
+
+
+def error_from_http(response: Any, *, attempts: int, job_ids: Sequence[int] = ()) -> DLIError:
+    """The error for an answer with an error status (a 429 without a code is the gateway's throttling)."""
+    data = decode_json(response)
+    body = data if isinstance(data, dict) else None
+    if response.status_code == 429 and body is not None and not (body.get("error_code") or body.get("code")):
+        body = {**body, "error_code": contract.THROTTLED_CODE}
+    elif response.status_code == 429 and body is None:
+        body = {"error_code": contract.THROTTLED_CODE, "error_msg": "Throttled by the API gateway (HTTP 429)"}
+    return error_from_response(
+        response.status_code,
+        body,
+        request_id=request_id_of(response),
+        job_ids=job_ids,
+        raw=None if body is not None else response.text,
+        retry_after=retry_after_seconds(response),
+        attempts=attempts,
+    )
+
+
+def malformed_answer(
+    response: Any, attempts: int, what: str, why: str, job_ids: Sequence[int] = ()
+) -> MalformedResponseError:
+    """A 2xx answer that is not the documented shape (``why`` says how)."""
+    return MalformedResponseError(
+        f"DLI answered HTTP {response.status_code} to {what} with {why}: {excerpt(response.text) or '(empty body)'}",
+        status=response.status_code,
+        request_id=request_id_of(response),
+        job_ids=job_ids,
+        attempts=attempts,
+    )
+
+
+def ok_json(response: Any, attempts: int, *, what: str, job_ids: Sequence[int] = ()) -> Any:
+    """The decoded body of a successful answer; an error answer raises its DLIError."""
+    if response.status_code >= 300:
+        raise error_from_http(response, attempts=attempts, job_ids=job_ids)
+    data = decode_json(response)
+    if data is NO_JSON:
+        raise malformed_answer(response, attempts, what, "a body that is not JSON", job_ids)
+    return data
+
+
+def mark_may_have_taken_effect(error: DLIError) -> DLIError:
+    """An error from a call the service received (5xx, unreadable 2xx): it may have been processed."""
+    error.may_have_taken_effect = True
+    error.hint = MAY_HAVE_TAKEN_EFFECT_HINT
+    return error
+
+
+def bad_job_id_description(entry: Mapping[str, Any]) -> str:
+    try:
+        shown = json.dumps(dict(entry), default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        shown = repr(entry)
+    return f"a job whose job_id is not an integer ({excerpt(shown, 120)})"
+
+
+# --- a failed exchange -> an error ----------------------------------------------------------------
+
+# Nothing was sent for these kinds: the request never reached a server.
+NOT_SENT_KINDS = frozenset({"dns", "refused", "connect"})
+# Said by a TransportError whose POST may have been processed (a row says it its own way).
+MAY_HAVE_TAKEN_EFFECT_TEXT = " The call may have taken effect: check `%dli_jobs` before sending it again."
+
+
+def _exception_chain(exc: BaseException):
+    """The exception and everything it wraps (args, .reason, __cause__, __context__)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        linked.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        stack.extend(e for e in linked if isinstance(e, BaseException))
+
+
+# ssl reasons of a failed handshake (before any request byte was sent): the certificate, or no
+# common protocol (e.g. https:// to a plain-http port).
+_HANDSHAKE_REASONS = frozenset({
+    "CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE",
+    "UNKNOWN_PROTOCOL", "SSLV3_ALERT_HANDSHAKE_FAILURE", "TLSV1_ALERT_PROTOCOL_VERSION", "HTTP_REQUEST",
+    "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_INTERNAL_ERROR",
+})
+
+
+def _is_handshake_failure(exc: BaseException) -> bool:
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True
+    return isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _HANDSHAKE_REASONS
+
+
+def tls_reason(exc: BaseException) -> str:
+    """The ssl library's reason for a failed handshake (e.g. CERTIFICATE_VERIFY_FAILED), for messages."""
+    import ssl
+
+    for inner in _exception_chain(exc):
+        if isinstance(inner, ssl.SSLError) and getattr(inner, "reason", None):
+            return str(inner.reason)
+    return type(exc).__name__
+
+
+def classify_transport_failure(exc: BaseException) -> str:
+    """"dns" (host not found), "refused" or "connect" (nothing was sent either way), "timeout"
+    (read timeout), "tls" (a refused handshake), "dropped" or "other"."""
+    import socket
+
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        NameResolutionError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    import requests
+    from urllib3.exceptions import DecodeError
+
+    chain = list(_exception_chain(exc))
+    # NameResolutionError is a NewConnectionError: look for it (or the socket's gaierror) first.
+    if any(isinstance(e, (NameResolutionError, socket.gaierror)) for e in chain):
+        return "dns"
+    if any(isinstance(e, (NewConnectionError, ConnectTimeoutError)) for e in chain):
+        # A NewConnectionError is a ConnectTimeoutError too: a refusal is named for what it is.
+        return "refused" if any(isinstance(e, ConnectionRefusedError) for e in chain) else "connect"
+    if any(isinstance(e, ReadTimeoutError) for e in chain):
+        return "timeout"
+    if any(_is_handshake_failure(e) for e in chain):
+        return "tls"
+    if any(isinstance(e, DecodeError) for e in chain):
+        return "other"  # an answer arrived but cannot be decoded
+    # Any other TLS error (a corrupt record mid-answer) is a broken connection: the request may
+    # have been read and processed, so it must not be reported as a refused handshake. (requests'
+    # own exceptions are OSErrors too: only what they wrap counts.)
+    causes = [e for e in chain if not isinstance(e, requests.RequestException)]
+    if any(isinstance(e, (ProtocolError, SSLError, ConnectionError, OSError)) for e in causes):
+        return "dropped"
+    return "other"
+
+
+def config_error_before_sending(exc: BaseException, url: str, setting: str) -> ConfigError | None:
+    """A failure that is the configuration's, found before anything was sent (a URL that cannot be
+    parsed, a header no request can carry, a CA bundle file that does not exist, a proxy URL that is
+    not one); None for a failure of the exchange itself. The messages never quote the value: it may
+    be a token, or a proxy URL with its password."""
+    import requests
+
+    from .config import env_var
+
+    nothing_sent = " Nothing was sent."
+    if isinstance(exc, requests.exceptions.InvalidHeader) or isinstance(exc, UnicodeError) or (
+        isinstance(exc, ValueError) and "header" in str(exc).lower()
+    ):
+        return ConfigError(
+            "A request header cannot carry a value of these settings (a line break or a non-ASCII "
+            "character in the token, AK or a header value?); copy the credential again." + nothing_sent
+        )
+    if isinstance(exc, requests.exceptions.InvalidProxyURL) or (
+        isinstance(exc, (requests.exceptions.InvalidURL, ValueError)) and _proxy_for(url)
+    ):
+        return ConfigError(
+            "The proxy the environment names for this endpoint is not a valid URL: check HTTPS_PROXY, "
+            "HTTP_PROXY and ALL_PROXY (or exempt the host with NO_PROXY)." + nothing_sent,
+            hint="Fix the proxy variable; nothing was sent.",
+        )
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                        requests.exceptions.MissingSchema)):
+        return ConfigError(
+            f"The {setting} is not a usable URL (check its host and port: a port is a number from 1 to "
+            f"65535)." + nothing_sent,
+            hint=f"Fix {setting} (`%dli_config` shows it and where it came from; {env_var(setting)}).",
+        )
+    if isinstance(exc, OSError) and "CA certificate bundle" in str(exc):
+        return ConfigError(
+            "The CA bundle named by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE does not exist or cannot be "
+            "read." + nothing_sent,
+            hint="Point REQUESTS_CA_BUNDLE at a PEM file (or a directory of hashed certificates), or unset it.",
+        )
+    return None
+
+
+def _proxy_for(url: str) -> str | None:
+    from requests.utils import get_environ_proxies, select_proxy
+
+    try:
+        return select_proxy(url, get_environ_proxies(url)) or None
+    except ValueError:
+        return None
+
+
+def transport_error(
+    exc: BaseException,
+    kind: str,
+    *,
+    url: str,
+    label: str,
+    idempotent: bool,
+    job_ids: Sequence[int],
+    attempts: int,
+    settings: Any,
+    setting: str = "endpoint",
+) -> TransportError:
+    """The error for an exchange that failed (``kind`` from ``classify_transport_failure``), with a
+    hint of its own per kind, and whether the call may have taken effect."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc
+    source = settings.source(setting)
+    if source == "default" and setting == "iam_endpoint":
+        source = "the endpoint"  # the client falls back to the DLI endpoint
+    origin = source if source.startswith("derived") else f"from {source}"
+    hint: str | None = None
+    if kind == "dns":
+        text = f"host {parts.hostname} not found: check the {setting} ({origin}); nothing was sent."
+        hint = (
+            f"Check the spelling of {setting} (`%dli_config` shows it and where it came from), "
+            "or the DNS / VPN of this machine."
+        )
+    elif kind in NOT_SENT_KINDS:
+        refused = " (connection refused)" if kind == "refused" else ""
+        text = f"Could not connect to {host} for the {label}{refused}; nothing was sent."
+        hint = (
+            f"Nothing was sent: check the {setting} ({origin}; `%dli_config` shows it) and the network "
+            "(proxy, VPN, firewall), then run it again."
+        )
+    elif kind == "tls":
+        text = f"TLS handshake with {host} failed ({tls_reason(exc)}); nothing was sent. Fix the certificate or endpoint."
+        hint = (
+            "Nothing was processed: check that the endpoint is the service's https:// URL; for a private "
+            "CA set REQUESTS_CA_BUNDLE to its bundle."
+        )
+    elif kind == "timeout":
+        text = f"No answer from {host} within {settings.read_timeout:g} s to the {label}."
+    elif kind == "dropped":
+        text = f"The connection to {host} was closed before an answer to the {label} arrived."
+    else:
+        text = f"The answer from {host} to the {label} could not be read ({type(exc).__name__})."
+    # Unless the request provably never left (no connection, or a refused TLS handshake), the
+    # service may have received and processed it.
+    uncertain = not idempotent and kind not in NOT_SENT_KINDS and kind != "tls"
+    if uncertain:
+        text += MAY_HAVE_TAKEN_EFFECT_TEXT
+        hint = "Do not resend blindly: `%dli_jobs` (or get_job) shows whether the jobs are starting."
+    elif kind in ("timeout", "dropped", "other"):
+        # A read (list, detail, IAM) changes nothing: running it again is safe.
+        hint = (
+            "Run it again: this request changes nothing. If it keeps failing, check the network"
+            + (f" or raise read_timeout (now {settings.read_timeout:g} s)." if kind == "timeout" else ".")
+        )
+    return TransportError(text, job_ids=job_ids, attempts=attempts, hint=hint,
+                          may_have_taken_effect=uncertain, kind=kind)

@@ -46,12 +46,14 @@ class Crafted:
     def __init__(self) -> None:
         self.answers: list[tuple[int, dict, bytes]] = []
         self.seen: list[tuple[str, str, bytes]] = []
+        self.headers: list[dict[str, str]] = []  # the request headers, per request
         crafted = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 crafted.seen.append((self.command, self.path, self.rfile.read(length)))
+                crafted.headers.append(dict(self.headers.items()))
                 status, headers, body = crafted.answers.pop(0)
                 self.send_response(status)
                 for name, value in {"X-Request-Id": f"rid-{len(crafted.seen)}", **headers}.items():

@@ -229,9 +229,10 @@ def test_describe_request_without_project_or_credentials_sends_nothing(emulator)
 
 def test_connections_are_reused_with_keep_alive(emulator, make_client):
     client = make_client(emulator, max_workers=8)
-    pool = client._transport._managers[client.endpoint].connection_from_url(emulator.url)
-    assert pool.pool.maxsize >= 8  # room for every parallel chunk request
     client.get_job(130)
     client.get_job(131)
     client.run_jobs([138])
-    assert pool.num_connections == 1  # one pooled connection served all three calls
+    manager = client.session.get_adapter(emulator.url).poolmanager
+    pools = [manager.pools[key] for key in manager.pools.keys()]
+    assert len(pools) == 1 and pools[0].pool.maxsize >= 8  # room for every parallel chunk request
+    assert pools[0].num_connections == 1  # one pooled connection served all three calls

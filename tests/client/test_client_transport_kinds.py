@@ -90,7 +90,7 @@ def test_dropped_run_request_hint_says_check_jobs(emulator, make_client):
 def test_classify_dns_before_connect():
     import urllib3
 
-    from dli_magic.transport import classify
+    from dli_magic.errors import classify_transport_failure as classify
 
     inner = urllib3.exceptions.NameResolutionError("h", None, socket.gaierror(-2, "Name or service not known"))
     assert classify(inner) == "dns"  # a NameResolutionError is a NewConnectionError too

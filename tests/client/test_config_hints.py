@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dli_magic import auth, config
+from dli_magic import config, redaction
 from dli_magic.client import DliClient
 from dli_magic.config import resolve_settings
 from dli_magic.errors import ConfigError
 
 
 def test_one_minimum_length_for_every_scrubber():
-    assert auth.SecretScrubber.MIN_LENGTH == config.SECRET_MIN_LENGTH == 4
+    assert redaction.SecretScrubber.MIN_LENGTH == config.SECRET_MIN_LENGTH == 4
 
 
 def test_a_short_secret_does_not_garble_a_config_error(tmp_path):

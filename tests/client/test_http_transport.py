@@ -1,6 +1,6 @@
-"""The urllib3 transport against real loopback servers: a forwarding proxy (with and without
+"""The client's requests.Session against real loopback servers: a forwarding proxy (with and without
 credentials), TLS with a self-signed certificate (refused, trusted through REQUESTS_CA_BUNDLE, or
-not verified), gzip answers, and the cheap environment reads."""
+not verified), gzip answers; proxy and CA variables read per call; adapters and `responses`."""
 
 from __future__ import annotations
 
@@ -17,9 +17,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dli_magic.config import env_values
 from dli_magic.errors import TransportError
-from dli_magic.transport import TRANSPORT_ENV_VARS
+from dli_magic.errors import classify_transport_failure as classify
+
+# The variables requests reads for proxies and CA bundles.
+PROXY_AND_CA_VARS = tuple(
+    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
+) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 PROXY_PASSWORD = "PROXY-SECRET-71c4"
 
@@ -74,7 +78,7 @@ def proxy():
 
 
 def _no_proxy_env(monkeypatch) -> None:
-    for name in TRANSPORT_ENV_VARS:
+    for name in PROXY_AND_CA_VARS:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -169,7 +173,8 @@ def tls_server(certificate):
 def _tls_client(url, **settings):
     from dli_magic.client import DliClient
 
-    return DliClient(endpoint=url, project_id="p1", auth_token="tls-test-token", max_retries=0, **settings)
+    return DliClient(**{"endpoint": url, "project_id": "p1", "auth_token": "tls-test-token", "max_retries": 0,
+                        **settings})
 
 
 def test_an_untrusted_certificate_is_refused(tls_server, monkeypatch):
@@ -209,17 +214,6 @@ def test_a_gzip_answer_is_decoded(crafted, monkeypatch):
     assert (outcome.is_success, outcome.message) == (True, "zipped")
 
 
-def test_env_values_match_os_environ(monkeypatch):
-    names = ("DLI_TEST_SET", "DLI_TEST_UNSET", "DLI_TEST_EMPTY", "HOME")
-    monkeypatch.setenv("DLI_TEST_SET", "välue")
-    monkeypatch.delenv("DLI_TEST_UNSET", raising=False)
-    monkeypatch.setenv("DLI_TEST_EMPTY", "")
-    assert env_values(names) == tuple(os.environ.get(n) for n in names) == ("välue", None, "", os.environ.get("HOME"))
-    monkeypatch.setenv("DLI_TEST_UNSET", "now set")  # a change after the first read is seen
-    assert env_values(names)[1] == "now set"
-    assert env_values(names, {"HOME": "/h"}) == (None, None, None, "/h")  # any mapping works
-
-
 def test_a_ca_directory_from_the_environment_is_trusted(tls_server, certificate, tmp_path, monkeypatch):
     """REQUESTS_CA_BUNDLE may name a hashed CA directory (such as /etc/ssl/certs), as requests allows."""
     _no_proxy_env(monkeypatch)
@@ -248,8 +242,6 @@ def test_tls_errors_after_the_handshake_may_have_taken_effect():
     import ssl
 
     import urllib3
-
-    from dli_magic.transport import classify
 
     mid_answer = urllib3.exceptions.SSLError(ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] bad mac"))
     assert classify(mid_answer) == "dropped"
@@ -307,6 +299,96 @@ def test_a_malformed_proxy_url_is_a_config_error_without_its_password(emulator, 
     _no_proxy_env(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", f"http://alice:{PROXY_PASSWORD}@127.0.0.1:notaport")
     with pytest.raises(ConfigError) as info:
-        make_client(emulator)
+        make_client(emulator, max_retries=3).run_jobs([138])
     shown = str(info.value) + "".join(info.value._render_traceback_())
-    assert "HTTP_PROXY" in shown and PROXY_PASSWORD not in shown
+    assert "HTTP_PROXY" in shown and "Nothing was sent" in shown and PROXY_PASSWORD not in shown
+    assert info.value.attempts is None  # a configuration error: not retried
+    assert emulator.request_log() == []
+
+
+def test_a_missing_ca_bundle_is_a_config_error_and_nothing_is_sent(tls_server, monkeypatch, tmp_path):
+    from dli_magic.errors import ConfigError
+
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with _tls_client(tls_server.url, max_retries=3) as client, pytest.raises(ConfigError) as info:
+        client.run_jobs([1])
+    assert "REQUESTS_CA_BUNDLE" in str(info.value) and "may have taken effect" not in str(info.value)
+    assert not info.value.may_have_taken_effect
+    assert tls_server.seen == []
+
+
+# --- the session is requests': proxies per call, adapters, responses ----------------------------
+
+
+def test_a_proxy_set_after_the_client_was_made_is_used_by_its_next_call(emulator, make_client, proxy,
+                                                                        monkeypatch):
+    _no_proxy_env(monkeypatch)
+    client = make_client(emulator)
+    assert client.run_jobs([138]).outcomes[0].is_success is True
+    assert proxy.seen == []
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    assert client.run_jobs([204]).outcomes[0].is_success is True
+    assert [m for m, _, _ in proxy.seen] == ["POST"]  # read per call, as requests does
+
+
+def test_a_mounted_adapter_carries_the_calls(emulator, make_client, monkeypatch):
+    from requests.adapters import HTTPAdapter
+
+    _no_proxy_env(monkeypatch)
+
+    class CountingAdapter(HTTPAdapter):
+        def __init__(self):
+            super().__init__(max_retries=0)
+            self.sent = []
+
+        def send(self, request, **kwargs):
+            self.sent.append((request.method, request.url))
+            return super().send(request, **kwargs)
+
+    client = make_client(emulator)
+    adapter = CountingAdapter()
+    client.session.mount(emulator.url, adapter)
+    client.run_jobs([138])
+    client.get_job(138)
+    assert [m for m, _ in adapter.sent] == ["POST", "GET"]
+    assert len(emulator.request_log()) == 2
+
+
+def test_responses_intercepts_the_client_in_a_users_test():
+    """What README promises: a user's own test can stub DLI with `responses`, no emulator."""
+    import responses
+
+    from dli_magic.client import DliClient
+
+    url = "https://dli.example.test/v1.0/p1/streaming/jobs/run"
+    with responses.RequestsMock() as stub:
+        stub.post(url, json=[{"is_success": "true", "message": "stubbed"}], headers={"X-Request-Id": "r-9"})
+        with DliClient(endpoint="https://dli.example.test", project_id="p1", auth_token="t-123456") as client:
+            outcome = client.run_jobs([7], resume_savepoint=True).outcomes[0]
+        sent = stub.calls[0].request
+    assert (outcome.is_success, outcome.message, outcome.request_id) == (True, "stubbed", "r-9")
+    assert json.loads(sent.body) == {"job_ids": [7], "resume_savepoint": True}
+    assert sent.headers["X-Auth-Token"] == "t-123456" and sent.headers["X-Project-Id"] == "p1"
+
+
+def test_netrc_is_never_consulted(crafted, tmp_path, monkeypatch):
+    """A stray ~/.netrc credential must ride along on no call: not the IAM login (which carries no
+    credentials of ours), not a DLI call."""
+    from dli_magic.client import DliClient
+
+    _no_proxy_env(monkeypatch)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password NETRC-SECRET-55\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    token_body = {"token": {"expires_at": "2099-01-01T00:00:00Z", "issued_at": "2098-12-31T00:00:00Z",
+                            "project": {"id": "p1", "name": "eu-de"}}}
+    crafted.add(201, token_body, {"X-Subject-Token": "iam-token-from-login-77"})
+    crafted.add(200, {"is_success": "true", "message": "", "job_detail": {"job_id": 5, "name": "five"}})
+    with DliClient(endpoint=crafted.url, username="alice", password="alice-password-1", domain="d",
+                   region="eu-de") as client:
+        assert client.get_job(5).name == "five"
+    assert [path.split("?")[0] for _, path, _ in crafted.seen] == ["/v3/auth/tokens", "/v1.0/p1/streaming/jobs/5"]
+    assert all("Authorization" not in headers for headers in crafted.headers)
+    assert crafted.headers[1]["X-Auth-Token"] == "iam-token-from-login-77"

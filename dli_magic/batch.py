@@ -1,0 +1,163 @@
+"""Batches: ids in chunks, chunks on a few workers, early stop, Ctrl-C, rows in id order.
+
+One function, ``send_in_chunks``, used for run and stop (and anything else that sends ids in
+chunks). It never hides a call that may have taken effect: one error (naming every id) only when
+no chunk succeeded and no failed chunk may have been processed; otherwise a row per id.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .errors import DLIError, MAY_HAVE_TAKEN_EFFECT_TEXT, NotFoundError, RequestRejectedError
+from .results import JobOutcome
+
+# Errors about one chunk's content (an unknown id, a refused job): the other chunks still go out.
+# Anything else (auth, throttling, transport) would fail every chunk, so sending stops.
+CHUNK_SPECIFIC_ERRORS = (NotFoundError, RequestRejectedError)
+
+NOT_SENT_INTERRUPTED = "not sent (interrupted)"
+MAY_HAVE_TAKEN_EFFECT_ROW = "may have taken effect — check %dli_jobs"
+
+
+@dataclass
+class ChunkAnswered:
+    outcomes: list[JobOutcome]
+    attempts: int
+
+
+@dataclass
+class _ChunkFailed:
+    job_ids: list[int]
+    error: DLIError
+
+
+@dataclass
+class _ChunkSkipped:
+    job_ids: list[int]
+    interrupted: bool = False  # never started because of Ctrl-C (else: an error elsewhere stopped sending)
+
+
+@dataclass
+class BatchRows:
+    outcomes: list[JobOutcome]
+    attempts: int
+    requests: int  # requests sent (answered or not)
+    interrupted: bool
+
+
+def chunked(ids: Sequence[int], size: int) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def failure_row_message(error: DLIError) -> str:
+    """The message of a row whose chunk failed: the error, its request id, and whether it may have acted."""
+    text = error.message
+    if error.may_have_taken_effect and text.endswith(MAY_HAVE_TAKEN_EFFECT_TEXT):
+        text = text[: -len(MAY_HAVE_TAKEN_EFFECT_TEXT)]  # said below, once
+    rid = f" (request id {error.request_id})" if error.request_id else ""
+    message = f"{type(error).__name__}: {text}{rid}"
+    if error.may_have_taken_effect:
+        message += f"; {MAY_HAVE_TAKEN_EFFECT_ROW}"
+    return message
+
+
+def send_in_chunks(
+    ids: Sequence[int],
+    chunk_size: int,
+    max_workers: int,
+    send_chunk: Callable[[list[int]], ChunkAnswered],
+) -> BatchRows:
+    """Send ``ids`` in chunks with ``send_chunk`` (which raises DLIError for a failed chunk).
+
+    Ctrl-C during a multi-chunk call stops sending, waits for the requests in flight and returns
+    the rows (``interrupted=True``); with one chunk there is no pool and Ctrl-C propagates.
+    """
+    chunks = chunked(ids, chunk_size)
+    halt = threading.Event()
+    halt_lock = threading.Lock()
+    halted_by: list[DLIError] = []  # the error that actually stopped the sending (none: Ctrl-C)
+
+    def stop_sending(error: DLIError | None) -> None:
+        with halt_lock:
+            if not halt.is_set():
+                if error is not None:
+                    halted_by.append(error)
+                halt.set()
+
+    def send(chunk: list[int]):
+        if halt.is_set():
+            return _ChunkSkipped(chunk)
+        try:
+            return send_chunk(chunk)
+        except DLIError as error:
+            if not isinstance(error, CHUNK_SPECIFIC_ERRORS):
+                stop_sending(error)
+            return _ChunkFailed(chunk, error)
+
+    interrupted = False
+    if len(chunks) == 1:
+        results = [send(chunks[0])]
+        if isinstance(results[0], _ChunkFailed):
+            raise results[0].error  # one request for every id: its error says all there is
+    else:
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(chunks)), thread_name_prefix="dli-chunk") as pool:
+            futures: list[Future] = []
+            try:
+                for chunk in chunks:
+                    futures.append(pool.submit(send, chunk))
+                results = [future.result() for future in futures]  # id order
+            except KeyboardInterrupt:
+                # Send nothing more, but keep what was done: requests in flight are already out,
+                # so wait for their answers; chunks not started are "not sent".
+                interrupted = True
+                stop_sending(None)
+                for future in futures:
+                    future.cancel()
+                results = []
+                for index, chunk in enumerate(chunks):
+                    future = futures[index] if index < len(futures) else None
+                    if future is None or future.cancelled():
+                        results.append(_ChunkSkipped(chunk, interrupted=True))
+                    else:
+                        results.append(future.result())
+
+    failures = [r for r in results if isinstance(r, _ChunkFailed)]
+    if (
+        failures
+        and not interrupted
+        and not any(isinstance(r, ChunkAnswered) for r in results)
+        and not any(f.error.may_have_taken_effect for f in failures)
+    ):
+        # Nothing took effect for sure: one error about every id of the call (failed and skipped
+        # alike). The error that stopped the sending explains the skipped chunks.
+        error = halted_by[0] if halted_by else failures[0].error
+        error.job_ids = list(ids)
+        raise error
+    outcomes: list[JobOutcome] = []
+    attempts = 0
+    for result in results:
+        if isinstance(result, ChunkAnswered):
+            outcomes.extend(result.outcomes)
+            attempts += result.attempts
+        elif isinstance(result, _ChunkFailed):
+            error = result.error
+            attempts += error.attempts or 1
+            row = failure_row_message(error)
+            outcomes.extend(JobOutcome(j, None, row, request_id=error.request_id) for j in result.job_ids)
+        else:
+            if result.interrupted or not halted_by:
+                message = NOT_SENT_INTERRUPTED
+            else:
+                cause = halted_by[0]
+                message = f"not sent: stopped after {type(cause).__name__} in another chunk: {cause.message}"
+            outcomes.extend(JobOutcome(j, None, message) for j in result.job_ids)
+    return BatchRows(
+        outcomes=outcomes,
+        attempts=attempts,
+        requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped)),
+        interrupted=interrupted,
+    )

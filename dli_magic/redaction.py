@@ -1,0 +1,72 @@
+"""The one redaction mask and the one scrubber of secret values.
+
+Every secret dli-magic holds or obtains (token, SK, password, IAM tokens it fetched) is registered
+here; error messages, log records and dry-run output pass ``scrub`` before a user sees them, so a
+secret pasted into the wrong setting is hidden too. A leaf module: no other dli_magic import.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+REDACTED = "***"
+
+# The shortest secret value that is scrubbed from text. A shorter one is NOT scrubbed: "t" or "abc"
+# cannot be told from ordinary words, and replacing every occurrence would garble messages while
+# hiding nothing real (IAM tokens, SKs and cloud passwords are far longer). Such a value is still
+# never shown as a setting's value: settings print "***" for every secret, whatever its length.
+SECRET_MIN_LENGTH = 4
+
+LOGGER_NAME = "dli_magic"
+
+
+class SecretScrubber(logging.Filter):
+    """Replaces every registered secret value with ``***``; as a log filter, in every record."""
+
+    MIN_LENGTH = SECRET_MIN_LENGTH
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            self._secrets.update(v for v in values if isinstance(v, str) and len(v) >= self.MIN_LENGTH)
+
+    def scrub(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)  # longest first: no partial leftovers
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.scrub(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        return True
+
+
+SCRUBBER = SecretScrubber()
+
+
+def register_secrets(*values: str | None) -> None:
+    SCRUBBER.add(*values)
+
+
+def scrub(text: str) -> str:
+    return SCRUBBER.scrub(text)
+
+
+def get_logger() -> logging.Logger:
+    """The package logger: silent by default, secrets scrubbed from every record logged on it."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if SCRUBBER not in logger.filters:
+        logger.addFilter(SCRUBBER)
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
