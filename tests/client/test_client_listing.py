@@ -1,0 +1,108 @@
+"""The job list: the pages after the first are fetched concurrently, yielded in order, complete,
+with retries per page; a page that fails for good fails the listing; the call rate holds."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from dli_magic.errors import ServiceError
+from dli_magic.http import CallRateLimit
+
+JOBS = 350  # four pages of 100
+
+
+@pytest.fixture(scope="module")
+def big_emulator():
+    from dli_magic.client import DliClient
+    from dli_magic.emulator import Emulator
+    from dli_magic.emulator.testing import SENTINEL_TOKEN
+
+    emu = Emulator(token=SENTINEL_TOKEN, speed=50.0).start()
+    with DliClient(endpoint=emu.url, project_id=emu.project_id, auth_token=SENTINEL_TOKEN) as client:
+        for index in range(JOBS):
+            client.create_sql_job(f"listing-{index:03d}")
+    yield emu
+    emu.close()
+
+
+@pytest.fixture
+def emu(big_emulator):
+    big_emulator.set_faults({})
+    big_emulator.clear_request_log()
+    yield big_emulator
+    big_emulator.set_faults({})
+
+
+def _list_requests(emu) -> list[str]:
+    return [entry["query"] for entry in emu.request_log() if entry["method"] == "GET"]
+
+
+def test_every_page_in_order_and_each_job_once(emu, make_client):
+    parallel = make_client(emu, max_workers=8).list_jobs()
+    one_page_at_a_time = []
+    with make_client(emu, max_workers=1) as client:
+        for offset in range(0, JOBS, 50):  # independent reference: small pages, one after another
+            data, _ = client._call("GET", "jobs", params=[("order", "desc"), ("limit", 50), ("offset", offset)],
+                                   what="reference page", idempotent=True)
+            one_page_at_a_time.extend(job["job_id"] for job in data["job_list"]["jobs"])
+    ids = [job.job_id for job in parallel]
+    assert len(ids) == len(set(ids)) == JOBS
+    assert ids == one_page_at_a_time  # newest first, as the service orders them
+    assert ids == sorted(ids, reverse=True)
+
+
+def test_the_pages_after_the_first_are_in_flight_together(emu, make_client):
+    emu.set_faults({"latency_ms": {"ms": 300, "path": "/streaming/jobs"}})
+    client = make_client(emu, max_workers=8)
+    started = time.monotonic()
+    assert len(client.list_jobs()) == JOBS
+    elapsed = time.monotonic() - started
+    # First page alone, then three at once: two latencies, where one after another takes four.
+    assert elapsed < 3 * 0.3
+    assert len(_list_requests(emu)) == 4
+
+
+def test_throttled_pages_are_retried_and_nothing_is_lost(emu, make_client):
+    emu.set_faults({"throttle": {"count": 3, "retry_after": 0, "method": "GET"}})
+    ids = [job.job_id for job in make_client(emu, max_workers=8, max_retries=4).list_jobs()]
+    assert len(ids) == len(set(ids)) == JOBS and ids == sorted(ids, reverse=True)
+    assert len(_list_requests(emu)) == 4 + 3  # each 429 cost one more request, no more
+
+
+def test_a_page_that_fails_for_good_fails_the_listing(emu, make_client):
+    client = make_client(emu, max_workers=4, max_retries=1)
+    jobs = client.iter_jobs()
+    first_page = [next(jobs) for _ in range(100)]
+    assert len(first_page) == 100
+    emu.set_faults({"error": {"status": 503, "count": 100, "method": "GET"}})
+    with pytest.raises(ServiceError) as info:
+        list(jobs)
+    assert info.value.status == 503  # a listing with holes is never returned as if complete
+
+
+def test_the_call_rate_holds_under_16_workers(emu, make_client):
+    """16 chunk workers against a limit of 20 calls per second: no second ever sees more."""
+    from requests.adapters import HTTPAdapter
+
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    class Timing(HTTPAdapter):
+        def send(self, request, **kwargs):
+            with lock:
+                sent.append(time.monotonic())
+            return super().send(request, **kwargs)
+
+    client = make_client(emu, max_workers=16)
+    client.http.rate_limit = CallRateLimit(calls=20)
+    client.session.mount(emu.url, Timing(max_retries=0))
+    ids = [job.job_id for job in client.list_jobs()][:50]
+    sent.clear()
+    result = client.run_jobs(ids, chunk_size=1)
+    assert len(result.outcomes) == 50 and len(sent) == 50
+    busiest = max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent)
+    assert busiest <= 20
+    assert sent[-1] - sent[0] >= 2.0  # 50 calls at 20 per second need more than two seconds
