@@ -14,21 +14,11 @@ from typing import Callable, Iterable, Mapping
 
 from .. import signing
 from ..contract import SIGNATURE_MAX_SKEW_SECONDS
+from .responses import ApiError, documented_error
 
-DEFAULT_USER = "dli_user"
+DEFAULT_USER = "dli_user"  # the user name jobs get when the caller is not an IAM user
 # Headers every AK/SK signature must cover (else a signature could be replayed to another host or time).
-REQUIRED_SIGNED_HEADERS = frozenset({"host", "x-sdk-date"})  # the user name jobs get when the caller is not an IAM user
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, error code and message (gateway codes also carry request_id)."""
-
-    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
+REQUIRED_SIGNED_HEADERS = frozenset({"host", "x-sdk-date"})
 
 
 @dataclass(frozen=True)
@@ -47,8 +37,8 @@ class IssuedToken:
     expires_ms: int
 
 
-NO_CREDENTIALS = ApiError(
-    401, "DLI.0013", "X-Auth-Token is not defined in request. It is mandatory. Please define and send the request."
+NO_CREDENTIALS = documented_error(
+    "DLI.0013", "X-Auth-Token is not defined in request. It is mandatory. Please define and send the request."
 )
 
 
@@ -81,9 +71,9 @@ class Authenticator:
         with self._lock:
             issued = self._issued.get(token)
         if issued is None:
-            raise ApiError(401, "APIGW.0301", "Incorrect IAM authentication information: verify token failed.")
+            raise documented_error("APIGW.0301", "Incorrect IAM authentication information: verify token failed.")
         if issued.expires_ms <= self._now():
-            raise ApiError(401, "APIGW.0301", "Incorrect IAM authentication information: the token has expired.")
+            raise documented_error("APIGW.0301", "Incorrect IAM authentication information: the token has expired.")
         return Identity("iam-password", issued.user_name, issued.project_id)
 
     # -- AK/SK ------------------------------------------------------------------------------------------
@@ -93,30 +83,35 @@ class Authenticator:
     ) -> Identity:
         parsed = signing.parse_authorization(authorization)
         if parsed is None:
-            raise ApiError(401, "APIGW.0301", "Incorrect app authentication information: malformed Authorization header.")
+            raise documented_error(
+                "APIGW.0301", "Incorrect app authentication information: malformed Authorization header."
+            )
         signed = {name.strip().lower() for name in parsed["signedheaders"].split(";")}
         if not REQUIRED_SIGNED_HEADERS <= signed:  # the gateway refuses a signature that does not cover them
-            raise ApiError(
-                401, "APIGW.0301",
+            raise documented_error(
+                "APIGW.0301",
                 "Incorrect app authentication information: SignedHeaders must include host and x-sdk-date.",
             )
         date_text = headers.get("x-sdk-date", "")
         try:
             signed_at = signing.parse_sdk_date(date_text)
         except ValueError:
-            raise ApiError(401, "APIGW.0303", "Incorrect app authentication information: X-Sdk-Date is missing or invalid.")
+            raise documented_error(
+                "APIGW.0303", "Incorrect app authentication information: X-Sdk-Date is missing or invalid."
+            )
         skew = abs(signed_at.timestamp() * 1000 - self._now()) / 1000
         if skew > SIGNATURE_MAX_SKEW_SECONDS:
-            raise ApiError(
-                401,
+            raise documented_error(
                 "APIGW.0303",
                 f"Incorrect app authentication information: the request time differs from the server time "
                 f"by {int(skew)} s (at most {SIGNATURE_MAX_SKEW_SECONDS} s allowed).",
             )
         if not self._ak or not self._sk or not hmac.compare_digest(parsed["access"].encode(), self._ak.encode()):
-            raise ApiError(401, "APIGW.0301", "Incorrect app authentication information: AK not found.")
+            raise documented_error("APIGW.0301", "Incorrect app authentication information: AK not found.")
         if not signing.verify(method, path, query, headers, body, self._sk, parsed):
-            raise ApiError(401, "APIGW.0301", "Incorrect app authentication information: signature verification failed.")
+            raise documented_error(
+                "APIGW.0301", "Incorrect app authentication information: signature verification failed."
+            )
         return Identity("aksk", self.default_user, None)
 
     # -- IAM password flow -------------------------------------------------------------------------------

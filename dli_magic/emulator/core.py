@@ -1,8 +1,10 @@
-"""The emulator's state: clock, job store, authenticator, faults, request log. No web code here."""
+"""The emulated service without a socket: clock, job store, authenticator, faults, request log, and
+the test hooks on them. ``Emulator`` (server.py) is this core served over HTTP. No web code here."""
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from typing import Any, Iterable
@@ -10,14 +12,18 @@ from typing import Any, Iterable
 from .auth import Authenticator
 from .faults import FaultSet
 from .reqlog import RequestLog
-from .store import JobStore
+from .store import JobNotFound, JobStore
 
 DEFAULT_PROJECT_ID = "0b6a1c2d3e4f40a1b2c3d4e5f6a7b8c9"  # a fixed, realistic-looking 32-hex id
 DEFAULT_REGION = "eu-de"
 UNKNOWN_ID_MODES = ("item", "error")
+# Any such segment is a project (its own namespace); the real ids are 32 hex characters.
+PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class EmulatorCore:
+    """The emulator's state and its test hooks (the same as the admin routes)."""
+
     def __init__(
         self,
         *,
@@ -47,19 +53,20 @@ class EmulatorCore:
         self.unknown_ids = unknown_ids
         self._offset = 0.0
         self._clock_lock = threading.Lock()
+        self.fault_set = FaultSet(faults)
         self.store = JobStore(db, self.now_ms, speed)
         # advance_clock is persisted with the jobs: after a restart with the same --db, pending
         # transitions and create_time stay consistent with the clock they were planned on.
         self._offset = float(self.store.get_meta("clock_offset") or 0.0)
         self.auth = Authenticator(now_ms=self.now_ms, token=token, ak=ak, sk=sk, users=users, token_ttl=token_ttl)
-        self.faults = FaultSet(faults)
         self.log = RequestLog()
         if demo and self.store.count_all() == 0:  # a restart with the same --db keeps its jobs
             from .demo import seed_demo
 
             seed_demo(self.store, project_id, self.now_ms(), self.auth.default_user)
 
-    # The emulator clock: wall clock plus whatever advance_clock added.
+    # -- the clock: wall clock plus whatever advance_clock added --------------------------------------
+
     def now(self) -> float:
         return time.time() + self._offset
 
@@ -75,6 +82,8 @@ class EmulatorCore:
             self.store.set_meta("clock_offset", repr(self._offset))
             return self._offset
 
+    # -- jobs --------------------------------------------------------------------------------------------
+
     def create_job(
         self,
         name: str = "x",
@@ -85,10 +94,32 @@ class EmulatorCore:
         project_id: str | None = None,
         **fields: Any,
     ) -> int:
+        """Seed a job with any job field; InvalidJob (a ValueError) for an unknown field or status."""
         fields.update(name=name, status=status, job_type=job_type, has_savepoint=has_savepoint, queue_name=queue_name)
         if has_savepoint and not fields.get("savepoint_path"):
             fields["savepoint_path"] = f"obs://dli-emulator/savepoints/{name}"
         return self.store.create(project_id or self.project_id, fields)
 
     def get_job(self, job_id: int, project_id: str | None = None) -> dict | None:
-        return self.store.get(project_id or self.project_id, int(job_id))
+        """The job after its due transitions, with every detail field; None if there is none."""
+        try:
+            return self.store.get(project_id or self.project_id, int(job_id))
+        except JobNotFound:
+            return None
+
+    # -- faults and the request log ------------------------------------------------------------------------
+
+    def set_faults(self, faults: dict[str, Any] | None) -> None:
+        self.fault_set.replace(faults)
+
+    def clear_faults(self) -> None:
+        self.fault_set.replace(None)
+
+    def faults(self) -> dict[str, Any]:
+        return self.fault_set.snapshot()
+
+    def request_log(self) -> list[dict[str, Any]]:
+        return self.log.export()
+
+    def clear_request_log(self) -> None:
+        self.log.clear()

@@ -16,9 +16,10 @@ import time
 from collections import deque
 from typing import Any
 
+from .paths import ADMIN_PATH_START, DLI_PATH_START
+
 COUNTED = ("throttle", "error", "html_502", "drop", "short_response")
 KNOWN = frozenset(COUNTED + ("rate_limit", "latency_ms", "bool_is_success", "unknown_ids"))
-DLI_PREFIX = "/v1.0/"
 
 
 class FaultError(ValueError):
@@ -121,7 +122,7 @@ class FaultSet:
     def _matches(spec: dict[str, Any], method: str, path: str) -> bool:
         want_path = spec.get("path")
         if want_path is None:
-            if not path.startswith(DLI_PREFIX):
+            if not path.startswith(DLI_PATH_START):
                 return False
         elif want_path not in path:
             return False
@@ -130,7 +131,7 @@ class FaultSet:
 
     def take(self, name: str, method: str, path: str) -> dict[str, Any] | None:
         """The fault's spec if it fires on this call (consuming one count), else None."""
-        if not self._faults or path.startswith("/_emulator"):
+        if not self._faults or path.startswith(ADMIN_PATH_START):
             return None
         with self._lock:
             spec = self._faults.get(name)
@@ -145,7 +146,7 @@ class FaultSet:
 
     def over_rate(self, method: str, path: str) -> dict[str, Any] | None:
         """The rate_limit spec if this call exceeds it (sliding 1 s window of wall-clock time)."""
-        if not self._faults or path.startswith("/_emulator"):
+        if not self._faults or path.startswith(ADMIN_PATH_START):
             return None
         with self._lock:
             spec = self._faults.get("rate_limit")

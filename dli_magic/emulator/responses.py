@@ -1,22 +1,59 @@
-"""Answer helpers shared by the routes and the gateway: JSON bodies and the error shapes."""
+"""Answers: JSON bodies, the emulator's error type and the error shapes of the gateway, DLI and IAM."""
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+from typing import Any, Mapping
 
 from starlette.responses import Response
 
-from .auth import ApiError
-
-# Any such segment is a project (its own namespace); the real ids are 32 hex characters.
-PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+from ..contract import ERROR_CODES
 
 
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+class ApiError(Exception):
+    """An error answer: HTTP status, error code and message (gateway codes also carry request_id).
+
+    ``body_rejected``: the request's body was refused as such (too large, not JSON…), so the
+    request log keeps no copy of it.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        body_rejected: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+        self.body_rejected = body_rejected
+
+
+def documented_error(code: str, message: str, headers: Mapping[str, str] | None = None, **kwargs: Any) -> ApiError:
+    """An ApiError with a documented code and the HTTP status the contract gives it."""
+    return ApiError(ERROR_CODES[code][0], code, message, headers, **kwargs)
+
+
+def bad_parameter(field: str, why: str, *, body_rejected: bool = False) -> ApiError:
+    return documented_error("DLI.0001", f"Parameter check error: {field} {why}.", body_rejected=body_rejected)
+
+
+def job_not_found(job_id: int) -> ApiError:
+    return documented_error("DLI.16001", f"The job {job_id} does not exist.")
+
+
+def api_not_found() -> ApiError:
+    return documented_error("APIGW.0101", "The API does not exist or has not been published in the environment.")
+
+
+def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    return Response(body, status_code=status, media_type="application/json", headers=dict(headers or {}))
 
 
 def error_response(err: ApiError, request_id: str) -> Response:

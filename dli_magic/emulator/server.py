@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Any, Iterable
+from typing import Any
 
 import uvicorn
 
-from .gateway import build_app
-from .core import DEFAULT_PROJECT_ID, DEFAULT_REGION, EmulatorCore
+from .app import build_app
+from .core import EmulatorCore
 
 _START_TIMEOUT = 10.0
 
@@ -31,42 +31,17 @@ async def _quick_shutdown(server: uvicorn.Server) -> None:
         await asyncio.sleep(0.005)
 
 
-class Emulator:
-    """A local DLI emulator. ``with Emulator(...) as emu:`` or ``emu.start()`` / ``emu.stop()``."""
+class Emulator(EmulatorCore):
+    """A local DLI emulator: the core (its state and test hooks) served over HTTP.
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        project_id: str = DEFAULT_PROJECT_ID,
-        region: str = DEFAULT_REGION,
-        token: str | None = None,
-        ak: str | None = None,
-        sk: str | None = None,
-        users: Iterable[tuple[str, str, str]] = (),
-        demo: bool = False,
-        speed: float = 1.0,
-        db: str | None = None,
-        token_ttl: float = 86400,
-        unknown_ids: str = "item",
-        faults: dict[str, Any] | None = None,
-    ) -> None:
+    ``Emulator(host, port, **options)``: ``options`` are ``EmulatorCore``'s (project_id, token, demo,
+    speed, db, faults…). ``with Emulator(...) as emu:`` or ``emu.start()`` / ``emu.stop()``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+        super().__init__(**options)
         self.host = host
         self.port = int(port)
-        self.core = EmulatorCore(
-            project_id=project_id,
-            region=region,
-            token=token,
-            ak=ak,
-            sk=sk,
-            users=users,
-            demo=demo,
-            speed=speed,
-            db=db,
-            token_ttl=token_ttl,
-            unknown_ids=unknown_ids,
-            faults=faults,
-        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -81,10 +56,6 @@ class Emulator:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
-
-    @property
-    def project_id(self) -> str:
-        return self.core.project_id
 
     @property
     def running(self) -> bool:
@@ -107,7 +78,7 @@ class Emulator:
         sock.listen(1024)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            build_app(self.core),
+            build_app(self),
             http="httptools",
             loop="asyncio",
             lifespan="off",
@@ -172,51 +143,10 @@ class Emulator:
     def close(self) -> None:
         """Stop serving and close the database."""
         self.stop()
-        self.core.store.close()
+        self.store.close()
 
     def __enter__(self) -> "Emulator":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- test hooks (same as the admin routes) ---------------------------------------------------------
-
-    def set_faults(self, faults: dict[str, Any] | None) -> None:
-        self.core.faults.replace(faults)
-
-    def clear_faults(self) -> None:
-        self.core.faults.replace(None)
-
-    def faults(self) -> dict[str, Any]:
-        return self.core.faults.snapshot()
-
-    def request_log(self) -> list[dict[str, Any]]:
-        return self.core.log.export()
-
-    def clear_request_log(self) -> None:
-        self.core.log.clear()
-
-    def advance_clock(self, seconds: float) -> None:
-        self.core.advance_clock(seconds)
-
-    def now_ms(self) -> int:
-        return self.core.now_ms()
-
-    def create_job(
-        self,
-        name: str = "x",
-        status: str = "job_init",
-        job_type: str = "flink_sql_job",
-        has_savepoint: bool = False,
-        queue_name: str = "default",
-        project_id: str | None = None,
-        **fields: Any,
-    ) -> int:
-        return self.core.create_job(
-            name=name, status=status, job_type=job_type, has_savepoint=has_savepoint,
-            queue_name=queue_name, project_id=project_id, **fields,
-        )
-
-    def get_job(self, job_id: int, project_id: str | None = None) -> dict | None:
-        return self.core.get_job(job_id, project_id)

@@ -40,10 +40,6 @@ SUBMIT_MS = 2000
 SAVEPOINT_MS = 1000
 CANCEL_MS = 1000
 
-# The documented answers (dli-api.md section 1).
-RUN_OK = "The request for submitting DLI jobs is delivered successfully."
-STOP_OK = "The request for stopping DLI jobs is delivered successfully."
-
 FIRST_JOB_ID = 1001  # ids of created jobs start here (demo jobs use a lower, realistic band)
 
 LIST_FIELDS = (
@@ -102,6 +98,30 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 STATUS_DESC = {
     "job_submit_fail": "Job submission failed (emulator rule: the job name contains 'fail').",
 }
+
+
+class StoreError(Exception):
+    """A job operation the store refused; the handlers word it for the API."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
+
+
+class JobNotFound(StoreError):
+    """No job with this id in this project."""
+
+
+class JobInWrongStatus(StoreError):
+    """The job's status does not allow the operation."""
+
+    def __init__(self, job_id: int, status: str) -> None:
+        super().__init__(job_id)
+        self.status = status
+
+
+class InvalidJob(ValueError):
+    """Job fields that cannot be stored (seeding through the Python API or the admin route)."""
 
 
 def user_id_for(name: str) -> str:
@@ -252,13 +272,13 @@ class JobStore:
         """Insert a job; ``fields`` are job fields (see DETAIL_FIELDS). Returns the job id."""
         unknown = set(fields) - SEEDABLE_FIELDS
         if unknown:
-            raise ValueError(f"unknown job field(s): {', '.join(sorted(unknown))}")
+            raise InvalidJob(f"unknown job field(s): {', '.join(sorted(unknown))}")
         status = fields.get("status") or "job_init"
         if status not in JOB_STATUSES:
-            raise ValueError(f"unknown job status {status!r}")
+            raise InvalidJob(f"unknown job status {status!r}")
         name = fields.get("name")
         if not isinstance(name, str) or not name:
-            raise ValueError("a job needs a non-empty name")
+            raise InvalidJob("a job needs a non-empty name")
         tags = fields.get("tags") or []
         with self._lock:
             now = self._now()
@@ -268,11 +288,11 @@ class JobStore:
             if job_id is None:
                 job_id = next_id
             elif isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id <= INT64_MAX:
-                raise ValueError(f"job_id must be an integer in 1..{INT64_MAX}, not {job_id!r}")
+                raise InvalidJob(f"job_id must be an integer in 1..{INT64_MAX}, not {job_id!r}")
             elif self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone():
-                raise ValueError(f"job id {job_id} already exists")
+                raise InvalidJob(f"job id {job_id} already exists")
             if job_id > INT64_MAX:
-                raise ValueError("no job id left (the counter reached 2^63-1)")
+                raise InvalidJob("no job id left (the counter reached 2^63-1)")
             user_name = fields.get("user_name") or "dli_user"
             data = {
                 "desc": "",
@@ -319,12 +339,15 @@ class JobStore:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
 
-    def get(self, project_id: str, job_id: int, detail: bool = True) -> dict | None:
+    def get(self, project_id: str, job_id: int, detail: bool = True) -> dict:
+        """The job as the API shows it; JobNotFound."""
         with self._lock:
             now = self._now()
             self._settle(now)
             row = self._fetch(project_id, job_id)
-            return self._row_to_job(row, now, detail) if row else None
+            if row is None:
+                raise JobNotFound(job_id)
+            return self._row_to_job(row, now, detail)
 
     def existing(self, project_id: str, job_ids: Iterable[int]) -> set[int]:
         ids = list(dict.fromkeys(job_ids))
@@ -379,44 +402,42 @@ class JobStore:
             ).fetchall()
             return total, [self._row_to_job(row, now, detail) for row in rows]
 
-    def run(self, project_id: str, job_ids: list[int], resume_savepoint: bool) -> list[tuple[bool, str]]:
-        """One (ok, message) per id, in order; each accepted job starts its submit plan."""
-        out: list[tuple[bool, str]] = []
+    def run(self, project_id: str, job_ids: list[int], resume_savepoint: bool) -> list[StoreError | None]:
+        """Per id, in order: None (accepted: the job starts its submit plan) or why not."""
+        out: list[StoreError | None] = []
         with self._lock:
             now = self._now()
             self._settle(now)
             for job_id in job_ids:
                 row = self._fetch(project_id, job_id)
                 if row is None:
-                    out.append((False, f"The job {job_id} does not exist (DLI.16001)."))
+                    out.append(JobNotFound(job_id))
                     continue
                 status, name, data = row[4], row[2], json.loads(row[8])
                 if status not in RUNNABLE_STATUSES:
-                    out.append((False, f"The job {job_id} cannot be started: its status is {status}."))
+                    out.append(JobInWrongStatus(job_id, status))
                     continue
-                message = RUN_OK
-                if resume_savepoint and data.get("has_savepoint"):
-                    message += f" Job {job_id} resumes from its savepoint {data.get('savepoint_path')}."
                 final = "job_submit_fail" if "fail" in name.lower() else "job_running"
                 then = {"start_time": "@", "duration": 0} if final == "job_running" else {}
                 data.update(status_desc="", update_time=now, start_time=None, duration=0)
                 self._write(job_id, "job_submitting", data, [[now + self._ms(SUBMIT_MS), final, then]])
-                out.append((True, message))
+                out.append(None)
         return out
 
-    def stop(self, project_id: str, job_ids: list[int], trigger_savepoint: bool) -> list[tuple[bool, str]]:
-        out: list[tuple[bool, str]] = []
+    def stop(self, project_id: str, job_ids: list[int], trigger_savepoint: bool) -> list[StoreError | None]:
+        """Per id, in order: None (accepted: the job starts its stop plan) or why not."""
+        out: list[StoreError | None] = []
         with self._lock:
             now = self._now()
             self._settle(now)
             for job_id in job_ids:
                 row = self._fetch(project_id, job_id)
                 if row is None:
-                    out.append((False, f"The job {job_id} does not exist (DLI.16001)."))
+                    out.append(JobNotFound(job_id))
                     continue
                 status, data = row[4], json.loads(row[8])
                 if status not in STOPPABLE_STATUSES:
-                    out.append((False, f"The job {job_id} cannot be stopped: its status is {status}."))
+                    out.append(JobInWrongStatus(job_id, status))
                     continue
                 plan: list = []
                 at = now
@@ -429,18 +450,16 @@ class JobStore:
                 plan.append([at + self._ms(CANCEL_MS), "job_cancel_success", {"duration": "@"}])
                 data.update(status_desc="", update_time=now)
                 self._write(job_id, first, data, plan)
-                out.append((True, STOP_OK))
+                out.append(None)
         return out
 
-    def delete(self, project_id: str, job_ids: list[int]) -> list[tuple[bool, str]]:
-        out: list[tuple[bool, str]] = []
+    def delete(self, project_id: str, job_ids: list[int]) -> list[StoreError | None]:
+        """Per id, in order: None (deleted) or JobNotFound."""
+        out: list[StoreError | None] = []
         with self._lock:
             for job_id in job_ids:
                 cur = self._db.execute("DELETE FROM jobs WHERE job_id=? AND project_id=?", (job_id, project_id))
-                if cur.rowcount:
-                    out.append((True, "The job is deleted successfully."))
-                else:
-                    out.append((False, f"The job {job_id} does not exist (DLI.16001)."))
+                out.append(None if cur.rowcount else JobNotFound(job_id))
         return out
 
     def integrity_ok(self) -> bool:

@@ -70,7 +70,7 @@ def test_concurrent_run_stop_is_consistent(emulator_factory):
     assert accepted["run"] > 10 and accepted["stop"] > 0  # jobs went round more than once
     emu.advance_clock(3600)
     assert all(emu.get_job(j)["status"] in JOB_STATUSES for j in job_ids)
-    assert emu.core.store.integrity_ok()
+    assert emu.store.integrity_ok()
 
 
 def test_concurrent_requests_on_a_file_db(emulator_factory, tmp_path):

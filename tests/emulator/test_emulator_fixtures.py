@@ -22,8 +22,8 @@ def test_isolation_from_the_developer_machine(tmp_path):
 
 def test_emulator_fixture_defaults(emulator):
     assert emulator.running and emulator.project_id == DEFAULT_PROJECT_ID and DEFAULT_REGION == "eu-de"
-    assert emulator.core.store.speed == 50.0
-    assert len(emulator.core.store.list(DEFAULT_PROJECT_ID, limit=100)[1]) == 12
+    assert emulator.store.speed == 50.0
+    assert len(emulator.store.list(DEFAULT_PROJECT_ID, limit=100)[1]) == 12
     assert len({SENTINEL_TOKEN, SENTINEL_AK, SENTINEL_SK, SENTINEL_PASSWORD}) == 4
 
 

@@ -138,7 +138,7 @@ def test_security_token_header_and_spaced_signature_are_masked(emulator):
 
 
 def test_repr_has_no_secret(emulator):
-    text = repr(emulator) + str(emulator.__dict__) + repr(emulator.core.auth.__dict__.keys())
+    text = repr(emulator) + str(emulator.__dict__) + repr(emulator.auth.__dict__.keys())
     assert emulator.url in repr(emulator)
     for secret in (SENTINEL_TOKEN, SENTINEL_SK, SENTINEL_PASSWORD):
         assert secret not in repr(emulator)
