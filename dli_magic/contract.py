@@ -24,6 +24,21 @@ JOB_STATUSES: tuple[str, ...] = (
     "job_finish",
 )
 
+# Flink's own job states, as execute-graph reports them (`execute_graph.state`, dli-api.md section 6).
+FLINK_JOB_STATES: tuple[str, ...] = (
+    "INITIALIZING",
+    "CREATED",
+    "RUNNING",
+    "FAILING",
+    "FAILED",
+    "CANCELLING",
+    "CANCELED",
+    "FINISHED",
+    "RESTARTING",
+    "SUSPENDED",
+    "RECONCILING",
+)
+
 # A job in one of these has not yet settled after a run request: `--wait` polls until it leaves them.
 PENDING_RUN_STATUSES: frozenset[str] = frozenset({"job_init", "job_submitting"})
 

@@ -14,6 +14,7 @@ from ..contract import INT64_MAX
 from .core import EmulatorCore
 from .faults import FaultError
 from .responses import ApiError, json_response
+from .store import JobNotFound
 
 
 class AdminHandlers:
@@ -54,6 +55,21 @@ class AdminHandlers:
         except (ValueError, TypeError) as exc:
             raise ApiError(400, "EMULATOR.JOBS", str(exc))
         return json_response(200, {"job_id": job_id})
+
+    async def behaviour(self, request: Request) -> Response:
+        """GET: the job's behaviour; PUT (body: a behaviour) sets it."""
+        job_id = request.path_params["job_id"]
+        project_id = request.query_params.get("project_id") or self.core.project_id
+        try:
+            if job_id > INT64_MAX:
+                raise JobNotFound(job_id)
+            if request.method == "PUT":
+                return json_response(200, self.core.store.set_behaviour(project_id, job_id, json.loads(request.state.body)))
+            return json_response(200, self.core.store.behaviour(project_id, job_id))
+        except JobNotFound:
+            raise ApiError(404, "EMULATOR.JOBS", "no such job")
+        except ValueError as exc:  # not JSON, or not a behaviour
+            raise ApiError(400, "EMULATOR.BEHAVIOUR", str(exc))
 
     async def job(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]

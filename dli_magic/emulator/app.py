@@ -60,6 +60,7 @@ def routes(core: EmulatorCore) -> list[Route]:
         Route(API_PREFIX + "/jobs/delete", dli.delete_many, methods=["POST"]),
         Route(API_PREFIX + "/jobs", dli.list_jobs, methods=["GET"]),
         Route(API_PREFIX + "/jobs/{job_id}", dli.detail, methods=["GET"]),
+        Route(API_PREFIX + "/jobs/{job_id}/execute-graph", dli.execute_graph, methods=["GET"]),
         Route(API_PREFIX + "/jobs/{job_id}", dli.delete_one, methods=["DELETE"]),
         Route(API_PREFIX + "/sql-jobs", dli.create_sql, methods=["POST"]),
         Route(API_PREFIX + "/flink-jobs", dli.create_jar, methods=["POST"]),
@@ -70,6 +71,7 @@ def routes(core: EmulatorCore) -> list[Route]:
         Route(ADMIN_PATH_START + "/clock", admin.clock, methods=["GET", "POST"]),
         Route(ADMIN_PATH_START + "/jobs", admin.create_job, methods=["POST"]),
         Route(ADMIN_PATH_START + "/jobs/{job_id:int}", admin.job, methods=["GET"]),
+        Route(ADMIN_PATH_START + "/jobs/{job_id:int}/behaviour", admin.behaviour, methods=["GET", "PUT"]),
         # A full match for every other path and method, so a wrong method is a gateway 404 too.
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]),
     ]

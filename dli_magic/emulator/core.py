@@ -92,13 +92,23 @@ class EmulatorCore:
         has_savepoint: bool = False,
         queue_name: str = "default",
         project_id: str | None = None,
+        behaviour: str | dict[str, Any] | None = None,
         **fields: Any,
     ) -> int:
-        """Seed a job with any job field; InvalidJob (a ValueError) for an unknown field or status."""
+        """Seed a job with any job field and a behaviour (behaviours.py); InvalidJob (a ValueError)
+        for an unknown field, status or behaviour."""
         fields.update(name=name, status=status, job_type=job_type, has_savepoint=has_savepoint, queue_name=queue_name)
         if has_savepoint and not fields.get("savepoint_path"):
             fields["savepoint_path"] = f"obs://dli-emulator/savepoints/{name}"
-        return self.store.create(project_id or self.project_id, fields)
+        return self.store.create(project_id or self.project_id, fields, behaviour)
+
+    def set_behaviour(self, job_id: int, behaviour: str | dict[str, Any] | None, project_id: str | None = None) -> dict:
+        """Give a job a behaviour (behaviours.py); a running job follows it from now on. Returns it
+        in its long form; ValueError for a bad one or an unknown job."""
+        try:
+            return self.store.set_behaviour(project_id or self.project_id, int(job_id), behaviour)
+        except JobNotFound:
+            raise ValueError(f"no job {job_id} in project {project_id or self.project_id}") from None
 
     def get_job(self, job_id: int, project_id: str | None = None) -> dict | None:
         """The job after its due transitions, with every detail field; None if there is none."""

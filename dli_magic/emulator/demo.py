@@ -1,8 +1,20 @@
-"""``--demo``: a realistic set of jobs (names, types, statuses, savepoints) in the default project."""
+"""``--demo``: a realistic set of jobs (names, types, statuses, savepoints, behaviours) in the default project."""
 
 from __future__ import annotations
 
+from .behaviours import CRASH_LOOP, FAIL, RESUME_FAIL, SAVEPOINT_FAIL, SUBMIT_FAIL
 from .store import JobStore
+
+DEMO_BUCKET = "dli-demo"
+# Jobs that act up, to show what health checks and restarts find (the others are healthy).
+DEMO_BEHAVIOURS = {
+    142: {"kind": SUBMIT_FAIL, "reason": "Submit failed: the queue dli_dev has no free CUs."},
+    155: {"kind": SAVEPOINT_FAIL},
+    171: {"kind": CRASH_LOOP, "after": 20, "every": 15,
+          "reason": "Job is running with exception: TaskManager lost; restarting."},
+    219: {"kind": RESUME_FAIL},
+    230: {"kind": FAIL, "after": 30},
+}
 
 _DAY_MS = 86_400_000
 # Statuses of a job that never ran: no start_time, duration 0.
@@ -54,10 +66,13 @@ def seed_demo(store: JobStore, project_id: str, now_ms: int, default_user: str) 
             restart_times=1 if status == "job_running_exception" else 0,
             # stopped jobs ran for a while (running ones get their duration from the clock)
             duration=int(age_days * 3_600_000) if started else 0,
+            job_config={"obs_bucket": DEMO_BUCKET, "cu_number": 4 if queue == "dli_prod" else 2,
+                        "parallel_number": 2 if queue == "dli_prod" else 1,
+                        "checkpoint_enabled": queue == "dli_prod", "checkpoint_interval": 30},
         )
         if status == "job_submit_fail":
             fields["status_desc"] = "Submit failed: the queue dli_dev has no free CUs."
         if status == "job_running_exception":
             fields["status_desc"] = "Job is running with exception: TaskManager lost; restarting."
-        ids.append(store.create(project_id, fields))
+        ids.append(store.create(project_id, fields, DEMO_BEHAVIOURS.get(job_id)))
     return ids

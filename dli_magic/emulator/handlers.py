@@ -28,6 +28,7 @@ DELETED = "The job is deleted successfully."
 DETAIL_OK = "Querying of the job details succeeds."
 LIST_OK = "Querying of the job list succeeds."
 CREATED = "A DLI job is created successfully."
+EXECUTE_GRAPH_OK = "Querying the job execution graph succeeds."  # dli_02_0236's example
 
 
 def item_message(error: StoreError, verb: str) -> str:
@@ -157,6 +158,16 @@ class DliHandlers:
             raise job_not_found(job_id)
         return json_response(200, {"is_success": self._succ(request, True), "message": DETAIL_OK, "job_detail": job})
 
+    async def execute_graph(self, request: Request) -> Response:
+        job_id = path_job_id(request)
+        try:
+            graph = self.core.store.execution_graph(request.path_params["project_id"], job_id)
+        except JobNotFound:
+            raise job_not_found(job_id)
+        return json_response(
+            200, {"is_success": self._succ(request, True), "message": EXECUTE_GRAPH_OK, "execute_graph": graph}
+        )
+
     async def delete_one(self, request: Request) -> Response:
         job_id = path_job_id(request)
         [error] = self.core.store.delete(request.path_params["project_id"], [job_id])
@@ -243,8 +254,7 @@ class DliHandlers:
                        "parallel_number", "manager_cu_number", "log_enabled", "obs_bucket",
                        "restart_when_exception", "entrypoint", "dependency_jars", "dependency_files",
                        "flink_version", "tm_cus", "tm_slot_num")
-        job_config = {"checkpoint_enabled": False, "checkpoint_interval": 10, "cu_number": 2, "parallel_number": 1}
-        job_config.update({k: payload[k] for k in config_keys if k in payload})
+        job_config = {k: payload[k] for k in config_keys if k in payload}  # the store adds the defaults
         identity: Identity = request.state.identity
         fields = dict(
             name=name,

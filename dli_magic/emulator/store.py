@@ -4,9 +4,14 @@ One connection guarded by one lock: requests run on the event loop thread and th
 (``Emulator.create_job``…) on test threads; every operation holds the lock for its whole
 read-modify-write, so concurrent run/stop calls never lose an update.
 
-Timed transitions are stored as a *plan* (``[[at_ms, status, changes], …]``) and applied lazily by
-``_settle`` before every read or write, from the emulator clock: deterministic under
-``advance_clock`` and cheap (an indexed query on ``next_at``).
+Timed transitions are stored as a *plan*, a list of steps ``{"at": ms, "status", "set": {field: value},
+"every": ms}`` applied lazily by ``_settle`` before every read or write, from the emulator clock:
+deterministic under ``advance_clock`` and cheap (an indexed query on ``next_at``). A step with
+``every`` repeats (a crash loop: one more restart per period) and is applied in closed form, so a
+large clock advance costs one step, not one per period.
+
+Besides the API's fields, a job's data holds the emulator's own: ``behaviour`` (behaviours.py),
+``flink_state`` (Flink's state when it is not the usual one for the status) and ``end_time``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import sqlite3
 import threading
 from typing import Any, Callable, Iterable
 
-from ..contract import INT64_MAX, JOB_STATUSES, RUNNABLE_STATUSES
+from ..contract import FLINK_JOB_STATES, INT64_MAX, JOB_STATUSES, RUNNABLE_STATUSES
+from .behaviours import CRASH_LOOP, FAIL, RESUME_FAIL, SUBMIT_FAIL, Behaviour, parse_behaviour, stored_behaviour
 
 # Statuses a stop request is accepted from (a job that is running or on its way there).
 STOPPABLE_STATUSES = frozenset(
@@ -30,10 +36,48 @@ STOPPABLE_STATUSES = frozenset(
         "job_arrearage_recovering",
     }
 )
-# While in these, `duration` grows with the clock; elsewhere it is frozen.
+# While in these (and not ended), `duration` grows with the clock; elsewhere it is frozen.
 _ACTIVE_STATUSES = frozenset(
     {"job_running", "job_running_exception", "job_idle", "job_savepointing", "job_canceling"}
 )
+
+# Flink's own state (execute-graph) for each DLI status, unless a step recorded another
+# (a failed job is job_running_exception with Flink state FAILED). The emulator's reading of the
+# two state machines: the service documents each, not how they map.
+FLINK_STATE_OF_STATUS = {
+    "job_init": "CREATED",
+    "job_submitting": "INITIALIZING",
+    "job_submit_fail": "FAILED",
+    "job_running": "RUNNING",
+    "job_running_exception": "RESTARTING",
+    "job_downloading": "INITIALIZING",
+    "job_idle": "RUNNING",
+    "job_canceling": "CANCELLING",
+    "job_cancel_success": "CANCELED",
+    "job_cancel_fail": "RUNNING",
+    "job_savepointing": "RUNNING",
+    "job_arrearage_stopped": "SUSPENDED",
+    "job_arrearage_recovering": "RECONCILING",
+    "job_finish": "FINISHED",
+}
+assert set(FLINK_STATE_OF_STATUS) == set(JOB_STATUSES) and set(FLINK_STATE_OF_STATUS.values()) <= set(FLINK_JOB_STATES)
+# Flink states after which the job has ended: execute-graph gives an end-time.
+_ENDED_FLINK_STATES = frozenset({"FAILED", "CANCELED", "FINISHED", "SUSPENDED"})
+
+DEFAULT_OBS_BUCKET = "dli-emulator"
+DEFAULT_JOB_CONFIG = {
+    "obs_bucket": DEFAULT_OBS_BUCKET,
+    "checkpoint_enabled": False,
+    "checkpoint_interval": 10,
+    "checkpoint_mode": "exactly_once",
+    "cu_number": 2,
+    "manager_cu_number": 1,
+    "parallel_number": 1,
+    "log_enabled": False,
+    "restart_when_exception": False,
+    "resume_checkpoint": False,
+    "resume_max_num": -1,
+}
 
 # Base timings (ms) at speed 1.0.
 SUBMIT_MS = 2000
@@ -95,9 +139,27 @@ CREATE INDEX IF NOT EXISTS jobs_by_next ON jobs(next_at) WHERE next_at IS NOT NU
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-STATUS_DESC = {
-    "job_submit_fail": "Job submission failed (emulator rule: the job name contains 'fail').",
-}
+# status_desc of a submit failure by the name rule (a job without a behaviour whose name has "fail").
+NAME_RULE_SUBMIT_FAIL = "Job submission failed (emulator rule: the job name contains 'fail')."
+AT = "@"  # a step value meaning "the step's own time" (start_time, end_time), or the duration up to it
+
+
+def _step(at: int, status: str, every: int | None = None, **changes: Any) -> dict[str, Any]:
+    step: dict[str, Any] = {"at": at, "status": status, "set": changes}
+    if every:
+        step["every"] = every
+    return step
+
+
+def _as_step(entry: Any) -> dict[str, Any]:
+    """A plan step; databases from before the dict steps stored ``[at, status, changes]``."""
+    if isinstance(entry, list):
+        at, status, changes = entry
+        changes = dict(changes)
+        if status == "job_submit_fail":
+            changes.setdefault("status_desc", NAME_RULE_SUBMIT_FAIL)
+        return {"at": at, "status": status, "set": changes}
+    return entry
 
 
 class StoreError(Exception):
@@ -207,33 +269,48 @@ class JobStore:
     def _ms(self, base_ms: int) -> int:
         return max(1, int(base_ms / self.speed))
 
+    def _after_s(self, seconds: float) -> int:
+        """A behaviour's delay in ms, at the store's speed."""
+        return max(1, int(seconds * 1000 / self.speed))
+
     def _settle(self, now: int) -> None:
         """Apply every planned transition that is due (caller holds the lock)."""
         due = self._db.execute(
             "SELECT job_id, status, plan, data FROM jobs WHERE next_at IS NOT NULL AND next_at <= ?", (now,)
         ).fetchall()
         for job_id, status, plan_text, data_text in due:
-            plan = json.loads(plan_text or "[]")
+            plan = [_as_step(entry) for entry in json.loads(plan_text or "[]")]
             data = json.loads(data_text)
-            while plan and plan[0][0] <= now:
-                at, status, changes = plan.pop(0)
-                self._apply(data, status, changes, at)
-            self._db.execute(
-                "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?",
-                (status, json.dumps(data), json.dumps(plan) if plan else None, plan[0][0] if plan else None, job_id),
-            )
+            while plan and plan[0]["at"] <= now:
+                step = plan[0]
+                every = step.get("every")
+                if every:  # a repeating step stays planned; its occurrences so far are applied at once
+                    times = (now - step["at"]) // every + 1
+                    last = step["at"] + (times - 1) * every
+                    data["restart_times"] = int(data.get("restart_times") or 0) + times
+                    self._apply(data, step["status"], step["set"], last)
+                    plan[0] = {**step, "at": last + every}
+                    plan.sort(key=lambda s: s["at"])
+                else:
+                    plan.pop(0)
+                    self._apply(data, step["status"], step["set"], step["at"])
+                status = step["status"]
+            self._write(job_id, status, data, plan)
 
     @staticmethod
     def _apply(data: dict, status: str, changes: dict, at: int) -> None:
         for key, value in changes.items():
-            if key == "start_time" and value == "@":
-                data["start_time"] = at
-            elif key == "duration" and value == "@":
+            if key in ("start_time", "end_time") and value == AT:
+                data[key] = at
+            elif key == "duration" and value == AT:
                 start = data.get("start_time") or 0
                 data["duration"] = max(0, at - start) if start else 0
+            elif key == "restart_times" and value == "+1":
+                data["restart_times"] = int(data.get("restart_times") or 0) + 1
             else:
                 data[key] = value
-        data["status_desc"] = changes.get("status_desc", STATUS_DESC.get(status, ""))
+        data["status_desc"] = changes.get("status_desc", "")
+        data["flink_state"] = changes.get("flink_state")
         data["update_time"] = at
 
     def _row_to_job(self, row: tuple, now: int, detail: bool) -> dict:
@@ -250,7 +327,7 @@ class JobStore:
             user_name=user_name,
             create_time=create_time,
         )
-        if status in _ACTIVE_STATUSES and job.get("start_time"):
+        if status in _ACTIVE_STATUSES and job.get("start_time") and not data.get("end_time"):
             job["duration"] = max(0, now - job["start_time"])
         fields = DETAIL_FIELDS if detail else LIST_FIELDS
         return {key: job.get(key) for key in fields}
@@ -260,16 +337,47 @@ class JobStore:
     def _fetch(self, project_id: str, job_id: int) -> tuple | None:
         return self._db.execute(self._SELECT + " WHERE job_id=? AND project_id=?", (job_id, project_id)).fetchone()
 
-    def _write(self, job_id: int, status: str, data: dict, plan: list | None) -> None:
+    def _write(self, job_id: int, status: str, data: dict, plan: list[dict] | None) -> None:
         self._db.execute(
             "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?",
-            (status, json.dumps(data), json.dumps(plan) if plan else None, plan[0][0] if plan else None, job_id),
+            (status, json.dumps(data), json.dumps(plan) if plan else None, plan[0]["at"] if plan else None, job_id),
         )
+
+    @staticmethod
+    def _enter(data: dict, now: int, **changes: Any) -> None:
+        """The job changes status now, by a request (not a planned step)."""
+        data.update(changes)
+        data.setdefault("status_desc", "")
+        data["update_time"] = now
+
+    def _seeded_plan(self, status: str, behaviour: Behaviour, now: int) -> list[dict]:
+        """A job seeded running follows its behaviour from now on, as if it had just started."""
+        if status == "job_running":
+            return self._health_steps(behaviour, now)
+        if status == "job_running_exception" and behaviour.kind == CRASH_LOOP:
+            every = self._after_s(behaviour.every)
+            return [_step(now + every, status, every=every, status_desc=behaviour.reason_text())]
+        return []
+
+    def _health_steps(self, behaviour: Behaviour, running_at: int) -> list[dict]:
+        """What happens to a job that runs from ``running_at`` on, by its behaviour."""
+        if behaviour.kind == CRASH_LOOP:
+            return [_step(running_at + self._after_s(behaviour.after), "job_running_exception",
+                          every=self._after_s(behaviour.every), status_desc=behaviour.reason_text())]
+        if behaviour.kind == FAIL:
+            return [_step(running_at + self._after_s(behaviour.after), "job_running_exception",
+                          status_desc=behaviour.reason_text(), flink_state="FAILED", end_time=AT, duration=AT)]
+        return []
 
     # -- API -----------------------------------------------------------------------------------
 
-    def create(self, project_id: str, fields: dict[str, Any]) -> int:
-        """Insert a job; ``fields`` are job fields (see DETAIL_FIELDS). Returns the job id."""
+    def create(self, project_id: str, fields: dict[str, Any], behaviour: Any = None) -> int:
+        """Insert a job; ``fields`` are job fields (see DETAIL_FIELDS), ``behaviour`` as in
+        behaviours.py. Returns the job id."""
+        try:
+            parsed = parse_behaviour(behaviour)
+        except ValueError as exc:
+            raise InvalidJob(str(exc)) from None
         unknown = set(fields) - SEEDABLE_FIELDS
         if unknown:
             raise InvalidJob(f"unknown job field(s): {', '.join(sorted(unknown))}")
@@ -296,7 +404,7 @@ class JobStore:
             user_name = fields.get("user_name") or "dli_user"
             data = {
                 "desc": "",
-                "status_desc": STATUS_DESC.get(status, ""),
+                "status_desc": "",
                 "start_time": None,
                 "duration": 0,
                 "root_id": -1,
@@ -309,15 +417,19 @@ class JobStore:
                 "run_mode": "shared_cluster",
                 "main_class": None,
                 "entrypoint_args": None,
-                "job_config": {"checkpoint_enabled": False, "checkpoint_interval": 10, "cu_number": 2,
-                               "parallel_number": 1},
                 "update_time": now,
                 "tags": tags,
+                "behaviour": parsed.to_json() if behaviour is not None else None,
+                "flink_state": None,
+                "end_time": None,
             }
             data.update({k: v for k, v in fields.items() if k not in _COLUMNS and k != "job_id"})
+            config = fields.get("job_config")
+            data["job_config"] = {**DEFAULT_JOB_CONFIG, **(config if isinstance(config, dict) else {})}
+            plan = self._seeded_plan(status, parsed, now)
             self._db.execute(
                 "INSERT INTO jobs (job_id, project_id, name, job_type, status, queue_name, user_name,"
-                " create_time, tags, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " create_time, tags, data, plan, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     int(job_id),
                     project_id,
@@ -329,6 +441,8 @@ class JobStore:
                     int(fields.get("create_time") or now),
                     _tags_key(tags),
                     json.dumps(data),
+                    json.dumps(plan) if plan else None,
+                    plan[0]["at"] if plan else None,
                 ),
             )
             if job_id >= next_id:  # a seeded id above the counter moves it on
@@ -417,12 +531,28 @@ class JobStore:
                 if status not in RUNNABLE_STATUSES:
                     out.append(JobInWrongStatus(job_id, status))
                     continue
-                final = "job_submit_fail" if "fail" in name.lower() else "job_running"
-                then = {"start_time": "@", "duration": 0} if final == "job_running" else {}
-                data.update(status_desc="", update_time=now, start_time=None, duration=0)
-                self._write(job_id, "job_submitting", data, [[now + self._ms(SUBMIT_MS), final, then]])
+                self._write(job_id, "job_submitting", data, self._run_plan(data, name, now, resume_savepoint))
                 out.append(None)
         return out
+
+    def _run_plan(self, data: dict, name: str, now: int, resume_savepoint: bool) -> list[dict]:
+        """The job enters job_submitting now; the steps after it, by its behaviour."""
+        behaviour = stored_behaviour(data.get("behaviour"))
+        resumes = resume_savepoint and bool(data.get("has_savepoint"))
+        self._enter(data, now, status_desc="", start_time=None, duration=0, restart_times=0,
+                    flink_state=None, end_time=None)
+        submitted = now + self._ms(SUBMIT_MS)
+        if resumes and behaviour.kind == RESUME_FAIL:
+            reason = behaviour.reason_text(data.get("savepoint_path"))
+            if behaviour.ends_in == "job_submit_fail":
+                return [_step(submitted, "job_submit_fail", status_desc=reason, end_time=AT)]
+            return [_step(submitted, "job_running_exception", status_desc=reason, flink_state="FAILED",
+                          start_time=AT, end_time=AT, duration=0)]
+        if behaviour.kind == SUBMIT_FAIL:
+            return [_step(submitted, "job_submit_fail", status_desc=behaviour.reason_text(), end_time=AT)]
+        if behaviour.kind == "healthy" and data.get("behaviour") is None and "fail" in name.lower():
+            return [_step(submitted, "job_submit_fail", status_desc=NAME_RULE_SUBMIT_FAIL, end_time=AT)]
+        return [_step(submitted, "job_running", start_time=AT, duration=0), *self._health_steps(behaviour, submitted)]
 
     def stop(self, project_id: str, job_ids: list[int], trigger_savepoint: bool) -> list[StoreError | None]:
         """Per id, in order: None (accepted: the job starts its stop plan) or why not."""
@@ -439,19 +569,71 @@ class JobStore:
                 if status not in STOPPABLE_STATUSES:
                     out.append(JobInWrongStatus(job_id, status))
                     continue
-                plan: list = []
+                plan: list[dict] = []
                 at = now
                 first = "job_canceling"
                 if trigger_savepoint and status != "job_submitting":
                     first = "job_savepointing"
                     at += self._ms(SAVEPOINT_MS)
                     path = f"obs://dli-emulator/savepoints/{project_id}/{job_id}/{at}"
-                    plan.append([at, "job_canceling", {"has_savepoint": True, "savepoint_path": path}])
-                plan.append([at + self._ms(CANCEL_MS), "job_cancel_success", {"duration": "@"}])
-                data.update(status_desc="", update_time=now)
+                    plan.append(_step(at, "job_canceling", has_savepoint=True, savepoint_path=path))
+                plan.append(_step(at + self._ms(CANCEL_MS), "job_cancel_success", duration=AT, end_time=AT))
+                self._enter(data, now, status_desc="", flink_state=None)
                 self._write(job_id, first, data, plan)
                 out.append(None)
         return out
+
+    def execution_graph(self, project_id: str, job_id: int) -> dict[str, Any]:
+        """Flink's view of the job (execute-graph); JobNotFound."""
+        with self._lock:
+            now = self._now()
+            self._settle(now)
+            row = self._fetch(project_id, job_id)
+            if row is None:
+                raise JobNotFound(job_id)
+            job = self._row_to_job(row, now, detail=True)
+            data = json.loads(row[8])
+        state = data.get("flink_state") or FLINK_STATE_OF_STATUS[job["status"]]
+        start = job["start_time"] or -1
+        end = -1
+        if state in _ENDED_FLINK_STATES:
+            end = data.get("end_time") or (start + (job["duration"] or 0) if start > 0 else -1)
+        return {
+            # A new Flink job id for every run: the job id and its start.
+            "jid": hashlib.md5(f"{job_id}:{job['start_time'] or 0}".encode()).hexdigest(),
+            "name": job["name"],
+            "isStoppable": False,  # Flink's "stop" needs stoppable sources; DLI stops by cancelling
+            "state": state,
+            "start-time": start,
+            "end-time": end,
+            "duration": job["duration"] or 0,
+        }
+
+    def set_behaviour(self, project_id: str, job_id: int, behaviour: Any) -> dict[str, Any]:
+        """Give the job a behaviour (BehaviourError for a bad one, JobNotFound). A running job
+        follows it from now on (a crash loop or failure ``after`` seconds from now); other jobs
+        at their next request."""
+        parsed = parse_behaviour(behaviour)
+        with self._lock:
+            now = self._now()
+            self._settle(now)
+            row = self._fetch(project_id, job_id)
+            if row is None:
+                raise JobNotFound(job_id)
+            status, data = row[4], json.loads(row[8])
+            data["behaviour"] = parsed.to_json()
+            plan = json.loads(self._db.execute("SELECT plan FROM jobs WHERE job_id=?", (job_id,)).fetchone()[0] or "[]")
+            if status == "job_running":
+                plan = self._health_steps(parsed, now)
+            self._write(job_id, status, data, [_as_step(entry) for entry in plan])
+            return parsed.to_json()
+
+    def behaviour(self, project_id: str, job_id: int) -> dict[str, Any]:
+        with self._lock:
+            row = self._fetch(project_id, job_id)
+            if row is None:
+                raise JobNotFound(job_id)
+            return stored_behaviour(json.loads(row[8]).get("behaviour")).to_json()
 
     def delete(self, project_id: str, job_ids: list[int]) -> list[StoreError | None]:
         """Per id, in order: None (deleted) or JobNotFound."""

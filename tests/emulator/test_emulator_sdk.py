@@ -17,6 +17,7 @@ from huaweicloudsdkdli.v1 import (  # noqa: E402
     CreateFlinkSqlJobRequestBody,
     DliClient,
     ListFlinkJobsRequest,
+    ShowFlinkJobExecutionGraphRequest,
     ShowFlinkJobRequest,
     StopFlinkJobsRequestBody,
 )
@@ -82,4 +83,21 @@ def test_sdk_wrong_sk_gets_401(emulator):
 def test_sdk_unknown_job_detail_is_dli_16001(emulator):
     with pytest.raises(ClientRequestException) as info:
         sdk_client(emulator).show_flink_job(ShowFlinkJobRequest(job_id=987654))
+    assert info.value.status_code == 400 and info.value.error_code == "DLI.16001"
+
+
+def test_sdk_execution_graph_of_a_running_then_crash_looping_job(emulator):
+    client = sdk_client(emulator)
+    job = emulator.create_job(name="graph_job", status="job_running", start_time=emulator.now_ms() - 1000)
+    shown = client.show_flink_job_execution_graph(ShowFlinkJobExecutionGraphRequest(job_id=job))
+    assert shown.is_success == "true"
+    graph = shown.execute_graph
+    assert (graph.name, graph.state, graph.end_time, graph.is_stoppable) == ("graph_job", "RUNNING", -1, False)
+    assert graph.start_time == emulator.get_job(job)["start_time"] and graph.duration >= 1000
+    emulator.set_behaviour(job, {"kind": "crash_loop", "after": 1, "every": 1})
+    emulator.advance_clock(1)  # speed 50: the crash is 20 ms away
+    graph = client.show_flink_job_execution_graph(ShowFlinkJobExecutionGraphRequest(job_id=job)).execute_graph
+    assert graph.state == "RESTARTING" and emulator.get_job(job)["restart_times"] > 1
+    with pytest.raises(ClientRequestException) as info:
+        client.show_flink_job_execution_graph(ShowFlinkJobExecutionGraphRequest(job_id=987654))
     assert info.value.status_code == 400 and info.value.error_code == "DLI.16001"
