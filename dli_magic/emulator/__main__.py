@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-ttl", type=_number(float), default=86400, help="IAM token lifetime, seconds")
     p.add_argument("--unknown-ids", choices=("item", "error"), default="item",
                    help="unknown ids in run/stop/delete: per-item failure or a whole-call 400 DLI.16001")
+    p.add_argument("--no-savepoint-api", dest="savepoint_api", action="store_false",
+                   help="answer POST jobs/{id}/savepoint with 404 APIGW.0101, as Open Telekom Cloud regions do")
     f = p.add_argument_group("faults (see docs/emulator.md; also PUT /_emulator/faults)")
     f.add_argument("--faults", metavar="JSON", help="a whole fault document")
     f.add_argument("--latency-ms", type=_number(float, zero_ok=True), help="added to every DLI answer (0 = none)")
@@ -155,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emu = Emulator(
             host=args.host, port=args.port, project_id=args.project_id, region=args.region, token=token,
             ak=args.ak, sk=sk, users=users, demo=args.demo, speed=args.speed, db=args.db,
-            token_ttl=args.token_ttl, unknown_ids=args.unknown_ids, faults=faults,
+            token_ttl=args.token_ttl, unknown_ids=args.unknown_ids, faults=faults, savepoint_api=args.savepoint_api,
         )
     except (ValueError, OSError) as exc:  # bad fault JSON, unusable --db…
         parser.error(str(exc).splitlines()[0])

@@ -64,7 +64,8 @@ class AdminHandlers:
             if job_id > INT64_MAX:
                 raise JobNotFound(job_id)
             if request.method == "PUT":
-                return json_response(200, self.core.store.set_behaviour(project_id, job_id, json.loads(request.state.body)))
+                behaviour = json.loads(request.state.body)
+                return json_response(200, self.core.store.set_behaviour(project_id, job_id, behaviour))
             return json_response(200, self.core.store.behaviour(project_id, job_id))
         except JobNotFound:
             raise ApiError(404, "EMULATOR.JOBS", "no such job")

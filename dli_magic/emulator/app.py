@@ -61,6 +61,7 @@ def routes(core: EmulatorCore) -> list[Route]:
         Route(API_PREFIX + "/jobs", dli.list_jobs, methods=["GET"]),
         Route(API_PREFIX + "/jobs/{job_id}", dli.detail, methods=["GET"]),
         Route(API_PREFIX + "/jobs/{job_id}/execute-graph", dli.execute_graph, methods=["GET"]),
+        Route(API_PREFIX + "/jobs/{job_id}/savepoint", dli.savepoint, methods=["POST"]),
         Route(API_PREFIX + "/jobs/{job_id}", dli.delete_one, methods=["DELETE"]),
         Route(API_PREFIX + "/sql-jobs", dli.create_sql, methods=["POST"]),
         Route(API_PREFIX + "/flink-jobs", dli.create_jar, methods=["POST"]),

@@ -39,6 +39,7 @@ class EmulatorCore:
         token_ttl: float = 86400,
         unknown_ids: str = "item",
         faults: dict[str, Any] | None = None,
+        savepoint_api: bool = True,
     ) -> None:
         if unknown_ids not in UNKNOWN_ID_MODES:
             raise ValueError(f"unknown_ids must be 'item' or 'error', not {unknown_ids!r}")
@@ -51,6 +52,8 @@ class EmulatorCore:
         self.project_id = project_id
         self.region = region
         self.unknown_ids = unknown_ids
+        # Open Telekom Cloud documents no savepoint route: False answers it 404 APIGW.0101, as such a region does.
+        self.savepoint_api = bool(savepoint_api)
         self._offset = 0.0
         self._clock_lock = threading.Lock()
         self.fault_set = FaultSet(faults)

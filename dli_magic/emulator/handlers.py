@@ -16,7 +16,7 @@ from starlette.responses import Response
 from ..contract import INT64_MAX, JOB_NAME_MAX, JOB_STATUSES, LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from .auth import Identity
 from .core import PROJECT_ID_RE, EmulatorCore
-from .responses import ApiError, bad_parameter, job_not_found, json_response
+from .responses import ApiError, api_not_found, bad_parameter, documented_error, job_not_found, json_response
 from .store import JobInWrongStatus, JobNotFound, StoreError, user_id_for
 
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
@@ -29,6 +29,12 @@ DETAIL_OK = "Querying of the job details succeeds."
 LIST_OK = "Querying of the job list succeeds."
 CREATED = "A DLI job is created successfully."
 EXECUTE_GRAPH_OK = "Querying the job execution graph succeeds."  # dli_02_0236's example
+# dli_02_0392's example answer (Huawei Cloud): the message is itself a JSON text.
+SAVEPOINT_OK = '{"is_success":"true","message":"api.msg.deal_savepoint_success"}'
+SAVEPOINT_ACTIONS = ("TRIGGER",)
+# An OBS bucket name (3-63 characters: lower-case letters, digits, "." and "-"), then the directory.
+_SAVEPOINT_PATH = re.compile(r"(?:obs://)?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s\x00-\x1f\x7f]*)?")
+SAVEPOINT_PATH_MAX = 1024
 
 
 def item_message(error: StoreError, verb: str) -> str:
@@ -74,6 +80,16 @@ def _flag(payload: dict, field: str) -> bool:
     if not isinstance(value, bool):
         raise bad_parameter(field, f"must be a boolean (true/false), not {json.dumps(value)[:40]}")
     return value
+
+
+def savepoint_dir(value: Any) -> str:
+    """The ``obs://bucket/dir/`` a savepoint_path names (``bucket/dir/`` as documented, or with ``obs://``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise bad_parameter("savepoint_path", "is mandatory (an OBS path such as bucket-name/dir/savepoint/)")
+    match = _SAVEPOINT_PATH.fullmatch(value)
+    if len(value) > SAVEPOINT_PATH_MAX or match is None or "/../" in f"{match.group(2) or ''}/":
+        raise bad_parameter("savepoint_path", f"is not an OBS path such as bucket-name/dir/savepoint/: {value[:60]!r}")
+    return f"obs://{match.group(1)}{(match.group(2) or '').rstrip('/')}/"
 
 
 def path_job_id(request: Request) -> int:
@@ -167,6 +183,27 @@ class DliHandlers:
         return json_response(
             200, {"is_success": self._succ(request, True), "message": EXECUTE_GRAPH_OK, "execute_graph": graph}
         )
+
+    async def savepoint(self, request: Request) -> Response:
+        if not self.core.savepoint_api:
+            raise api_not_found()
+        job_id = path_job_id(request)
+        payload = _parse_body(request.state.body)
+        if not isinstance(payload, dict):
+            raise bad_parameter("body", "must be a JSON object")
+        action = payload.get("action")
+        if action not in SAVEPOINT_ACTIONS:
+            raise bad_parameter("action", f"must be {' or '.join(SAVEPOINT_ACTIONS)}, not {json.dumps(action)[:40]}")
+        directory = savepoint_dir(payload.get("savepoint_path"))
+        try:
+            self.core.store.trigger_savepoint(request.path_params["project_id"], job_id, directory)
+        except JobNotFound:
+            raise job_not_found(job_id)
+        except JobInWrongStatus as err:
+            raise documented_error(
+                "DLI.0007", f"The job {job_id} is {err.status}: a savepoint can only be triggered on a running job."
+            )
+        return json_response(200, {"is_success": self._succ(request, True), "message": SAVEPOINT_OK})
 
     async def delete_one(self, request: Request) -> Response:
         job_id = path_job_id(request)

@@ -23,7 +23,16 @@ import threading
 from typing import Any, Callable, Iterable
 
 from ..contract import FLINK_JOB_STATES, INT64_MAX, JOB_STATUSES, RUNNABLE_STATUSES
-from .behaviours import CRASH_LOOP, FAIL, RESUME_FAIL, SUBMIT_FAIL, Behaviour, parse_behaviour, stored_behaviour
+from .behaviours import (
+    CRASH_LOOP,
+    FAIL,
+    RESUME_FAIL,
+    SAVEPOINT_FAIL,
+    SUBMIT_FAIL,
+    Behaviour,
+    parse_behaviour,
+    stored_behaviour,
+)
 
 # Statuses a stop request is accepted from (a job that is running or on its way there).
 STOPPABLE_STATUSES = frozenset(
@@ -210,6 +219,16 @@ def _casefold(text: str | None) -> str | None:
     return text.casefold() if isinstance(text, str) else text
 
 
+def default_savepoint_dir(data: dict, job_id: int) -> str:
+    """Where a job's savepoints go unless a path is given: under its OBS bucket."""
+    config = data.get("job_config") if isinstance(data.get("job_config"), dict) else {}
+    return f"obs://{config.get('obs_bucket') or DEFAULT_OBS_BUCKET}/{job_id}/savepoint/"
+
+
+def savepoint_path_in(directory: str, at: int) -> str:
+    return f"{directory.rstrip('/')}/savepoint-{at}"
+
+
 class JobStore:
     def __init__(self, path: str | None, now_ms: Callable[[], int], speed: float = 1.0) -> None:
         self._now = now_ms
@@ -338,6 +357,7 @@ class JobStore:
         return self._db.execute(self._SELECT + " WHERE job_id=? AND project_id=?", (job_id, project_id)).fetchone()
 
     def _write(self, job_id: int, status: str, data: dict, plan: list[dict] | None) -> None:
+        plan = sorted(plan or (), key=lambda step: step["at"])  # stable: steps due together keep their order
         self._db.execute(
             "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?",
             (status, json.dumps(data), json.dumps(plan) if plan else None, plan[0]["at"] if plan else None, job_id),
@@ -569,19 +589,55 @@ class JobStore:
                 if status not in STOPPABLE_STATUSES:
                     out.append(JobInWrongStatus(job_id, status))
                     continue
-                plan: list[dict] = []
-                at = now
-                first = "job_canceling"
-                if trigger_savepoint and status != "job_submitting":
-                    first = "job_savepointing"
-                    at += self._ms(SAVEPOINT_MS)
-                    path = f"obs://dli-emulator/savepoints/{project_id}/{job_id}/{at}"
-                    plan.append(_step(at, "job_canceling", has_savepoint=True, savepoint_path=path))
-                plan.append(_step(at + self._ms(CANCEL_MS), "job_cancel_success", duration=AT, end_time=AT))
                 self._enter(data, now, status_desc="", flink_state=None)
-                self._write(job_id, first, data, plan)
+                if trigger_savepoint and status != "job_submitting":
+                    plan = self._stop_with_savepoint_plan(data, job_id, status, now)
+                    self._write(job_id, "job_savepointing", data, plan)
+                else:
+                    done = now + self._ms(CANCEL_MS)
+                    self._write(job_id, "job_canceling", data,
+                                [_step(done, "job_cancel_success", duration=AT, end_time=AT)])
                 out.append(None)
         return out
+
+    def _stop_with_savepoint_plan(self, data: dict, job_id: int, status: str, now: int) -> list[dict]:
+        """job_savepointing now; then canceling with the savepoint recorded, or, when the savepoint
+        fails, back to the status it had: the stop did not happen and the job keeps running."""
+        behaviour = stored_behaviour(data.get("behaviour"))
+        saved = now + self._ms(SAVEPOINT_MS)
+        if behaviour.kind == SAVEPOINT_FAIL:
+            return [_step(saved, status, status_desc=behaviour.reason_text())]
+        path = savepoint_path_in(default_savepoint_dir(data, job_id), saved)
+        return [_step(saved, "job_canceling", has_savepoint=True, savepoint_path=path),
+                _step(saved + self._ms(CANCEL_MS), "job_cancel_success", duration=AT, end_time=AT)]
+
+    def trigger_savepoint(self, project_id: str, job_id: int, directory: str | None = None) -> None:
+        """A savepoint of a running job (job_savepointing, then job_running again with the new
+        ``savepoint_path`` under ``directory``, by default the job's bucket); JobNotFound, JobInWrongStatus."""
+        with self._lock:
+            now = self._now()
+            self._settle(now)
+            row = self._fetch(project_id, job_id)
+            if row is None:
+                raise JobNotFound(job_id)
+            status, data = row[4], json.loads(row[8])
+            if status != "job_running":
+                raise JobInWrongStatus(job_id, status)
+            behaviour = stored_behaviour(data.get("behaviour"))
+            saved = now + self._ms(SAVEPOINT_MS)
+            if behaviour.kind == SAVEPOINT_FAIL:
+                back = _step(saved, "job_running", status_desc=behaviour.reason_text())
+            else:
+                path = savepoint_path_in(directory or default_savepoint_dir(data, job_id), saved)
+                back = _step(saved, "job_running", has_savepoint=True, savepoint_path=path)
+            # What was planned for the running job (a crash, a failure) waits until the savepoint is done.
+            later = [{**step, "at": max(step["at"], saved + 1)} for step in self._plan_of(job_id)]
+            self._enter(data, now, status_desc="", flink_state=None)
+            self._write(job_id, "job_savepointing", data, [back, *later])
+
+    def _plan_of(self, job_id: int) -> list[dict]:
+        text = self._db.execute("SELECT plan FROM jobs WHERE job_id=?", (job_id,)).fetchone()[0]
+        return [_as_step(entry) for entry in json.loads(text or "[]")]
 
     def execution_graph(self, project_id: str, job_id: int) -> dict[str, Any]:
         """Flink's view of the job (execute-graph); JobNotFound."""
@@ -622,10 +678,8 @@ class JobStore:
                 raise JobNotFound(job_id)
             status, data = row[4], json.loads(row[8])
             data["behaviour"] = parsed.to_json()
-            plan = json.loads(self._db.execute("SELECT plan FROM jobs WHERE job_id=?", (job_id,)).fetchone()[0] or "[]")
-            if status == "job_running":
-                plan = self._health_steps(parsed, now)
-            self._write(job_id, status, data, [_as_step(entry) for entry in plan])
+            plan = self._health_steps(parsed, now) if status == "job_running" else self._plan_of(job_id)
+            self._write(job_id, status, data, plan)
             return parsed.to_json()
 
     def behaviour(self, project_id: str, job_id: int) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from huaweicloudsdkdli.v1 import (  # noqa: E402
     CreateFlinkSqlJobRequest,
     CreateFlinkSqlJobRequestBody,
     DliClient,
+    ExecuteFlinkJobSavepointRequest,
+    ExecuteFlinkJobSavepointRequestBody,
     ListFlinkJobsRequest,
     ShowFlinkJobExecutionGraphRequest,
     ShowFlinkJobRequest,
@@ -101,3 +103,32 @@ def test_sdk_execution_graph_of_a_running_then_crash_looping_job(emulator):
     with pytest.raises(ClientRequestException) as info:
         client.show_flink_job_execution_graph(ShowFlinkJobExecutionGraphRequest(job_id=987654))
     assert info.value.status_code == 400 and info.value.error_code == "DLI.16001"
+
+
+def test_sdk_triggers_a_savepoint_and_resumes_from_it(emulator):
+    client = sdk_client(emulator)
+    job = emulator.create_job(name="sp_job", status="job_running", start_time=emulator.now_ms() - 1000)
+    body = ExecuteFlinkJobSavepointRequestBody(action="TRIGGER", savepoint_path="bucket-name/dir/savepoint/")
+    answer = client.execute_flink_job_savepoint(ExecuteFlinkJobSavepointRequest(job_id=job, body=body))
+    assert answer.is_success == "true" and "deal_savepoint_success" in answer.message
+    assert emulator.get_job(job)["status"] == "job_savepointing"
+    emulator.advance_clock(1)  # speed 50: a savepoint takes 20 ms
+    path = emulator.get_job(job)["savepoint_path"]
+    assert path.startswith("obs://bucket-name/dir/savepoint/savepoint-") and emulator.get_job(job)["has_savepoint"]
+    stopped = client.batch_stop_flink_jobs(
+        BatchStopFlinkJobsRequest(body=StopFlinkJobsRequestBody(job_ids=[job], trigger_savepoint=True))
+    )
+    assert stopped.body[0].is_success == "true"
+    emulator.advance_clock(1)
+    stopped_path = emulator.get_job(job)["savepoint_path"]
+    assert emulator.get_job(job)["status"] == "job_cancel_success" and stopped_path != path
+    ran = client.batch_run_flink_jobs(
+        BatchRunFlinkJobsRequest(body=BatchRunFlinkJobsRequestBody(job_ids=[job], resume_savepoint=True))
+    )
+    assert ran.body[0].is_success == "true"
+    emulator.advance_clock(1)
+    assert emulator.get_job(job)["status"] == "job_running" and emulator.get_job(job)["savepoint_path"] == stopped_path
+    never_ran = emulator.create_job(name="idle")
+    with pytest.raises(ClientRequestException) as info:  # a job that is not running: refused
+        client.execute_flink_job_savepoint(ExecuteFlinkJobSavepointRequest(job_id=never_ran, body=body))
+    assert info.value.status_code == 400 and info.value.error_code == "DLI.0007"
