@@ -1,7 +1,9 @@
 """Shared pieces of the benchmark suite: result rows, timing helpers, the emulator subprocess.
 
 The emulator always runs as a separate process (``python -m dli_magic.emulator``), as a real service
-would: its CPU work never shares the benchmark process's GIL.
+would: its CPU work never shares the benchmark process's GIL. Added latency is the emulator's own
+``--latency-ms`` option (an ``asyncio.sleep`` after processing, so concurrent calls overlap), switched
+off through the admin fault route only for untimed resets between repetitions.
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import requests
 
 from dli_magic import signing
-from dli_magic.emulator.core import DEFAULT_PROJECT_ID
+from dli_magic.emulator import DEFAULT_PROJECT_ID
 
-ROOT = Path(__file__).resolve().parent.parent
+from .targets import TARGETS, verdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
+
+# Latency the emulator adds to every DLI call: a near cloud region for one call (issue 9), the
+# suite's default otherwise (issue 11).
+ONE_CALL_LATENCY_MS = 30
+CLOUD_LATENCY_MS = 50
 
 # Benchmark-only credentials (never real ones); the emulator accepts exactly these.
 BENCH_AK = "BENCHAKQ2W9E4R7T1Y"
@@ -33,14 +41,21 @@ BENCH_TOKEN = "bench-token-not-a-secret-4c2e"
 
 @dataclass
 class Row:
-    """One line of the results table."""
+    """One line of the results table; ``target`` is a key of ``targets.TARGETS`` (or empty)."""
 
     section: str
     metric: str
     value: float | str
     unit: str = ""
     target: str = ""
-    ok: bool | None = None  # None: reported only, no target
+
+    @property
+    def ok(self) -> bool | None:
+        """True/False for an enforced target met/missed; None when nothing is enforced."""
+        return verdict(self.target, self.value)[0]
+
+    def target_text(self) -> str:
+        return TARGETS[self.target].text if self.target else ""
 
     def shown_value(self) -> str:
         if isinstance(self.value, float):
@@ -48,7 +63,7 @@ class Row:
         return str(self.value)
 
     def verdict(self) -> str:
-        return "" if self.ok is None else ("PASS" if self.ok else "MISS")
+        return verdict(self.target, self.value)[1]
 
 
 def median(values: Iterable[float]) -> float:
@@ -72,11 +87,32 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
+def rotated(names: list[str] | tuple[str, ...], rep: int) -> list[str]:
+    """The contenders in a different order each repetition (interleaving)."""
+    k = rep % len(names)
+    return list(names[k:]) + list(names[:k])
+
+
+def peak_per_second(times: list[float]) -> int:
+    """Most entries within any 1-second window (times in seconds, any order)."""
+    ordered = sorted(times)
+    best = start = 0
+    for end, t in enumerate(ordered):
+        while t - ordered[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 def signed_headers(method: str, url: str, body: bytes) -> dict[str, str]:
     """What a hand-written script sends with AK/SK: the same signer, no client library."""
     headers = {"Content-Type": "application/json", "X-Project-Id": DEFAULT_PROJECT_ID}
     headers.update(signing.sign_request(method, url, headers, body, BENCH_AK, BENCH_SK))
     return headers
+
+
+def run_body(ids: list[int]) -> bytes:
+    return json.dumps({"job_ids": ids, "resume_savepoint": False}, separators=(",", ":")).encode()
 
 
 def bench_env(history_dir: str) -> dict[str, str]:
@@ -88,13 +124,19 @@ def bench_env(history_dir: str) -> dict[str, str]:
 
 
 class EmulatorProcess:
-    """``python -m dli_magic.emulator`` on 127.0.0.1 with a port of its own, optionally pre-seeded."""
+    """``python -m dli_magic.emulator`` on 127.0.0.1 with a port of its own, optionally pre-seeded.
 
-    def __init__(self, *, jobs: int = 0, speed: float = 1000.0, job_prefix: str = "bench") -> None:
+    ``jobs`` runnable jobs are created before the server starts, through the public ``Emulator``
+    class on a SQLite file the CLI then opens with ``--db``. ``latency_ms`` is ``--latency-ms``.
+    """
+
+    def __init__(self, *, jobs: int = 0, speed: float = 1000.0, latency_ms: float = 0,
+                 job_prefix: str = "bench") -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="dli-bench-emu-")
         self.db = os.path.join(self._dir.name, "jobs.sqlite")
         self.job_ids = seed_jobs(self.db, jobs, job_prefix) if jobs else []
         self.speed = speed
+        self.latency_ms = latency_ms
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.project_id = DEFAULT_PROJECT_ID
@@ -104,6 +146,8 @@ class EmulatorProcess:
         env = dict(os.environ, DLI_EMULATOR_SK=BENCH_SK, DLI_EMULATOR_TOKEN=BENCH_TOKEN)
         cmd = [PYTHON, "-m", "dli_magic.emulator", "--host", "127.0.0.1", "--port", "0", "--ak", BENCH_AK,
                "--speed", str(self.speed), "--db", self.db]
+        if self.latency_ms:
+            cmd += ["--latency-ms", str(self.latency_ms)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         line = self.proc.stdout.readline()
         if "listening on" not in line:
@@ -132,10 +176,14 @@ class EmulatorProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- admin routes (no auth, never faulted)
+    # -- admin routes (no auth, never faulted, never delayed)
 
     def set_faults(self, faults: dict[str, Any] | None) -> None:
         self.admin.put(f"{self.url}/_emulator/faults", data=json.dumps(faults or {})).raise_for_status()
+
+    def latency(self, on: bool) -> None:
+        """Switch the added latency off (untimed resets) or back to ``latency_ms``."""
+        self.set_faults({"latency_ms": self.latency_ms} if on and self.latency_ms else None)
 
     def advance_clock(self, seconds: float) -> None:
         self.admin.post(f"{self.url}/_emulator/clock", data=json.dumps({"advance": seconds})).raise_for_status()
@@ -159,15 +207,19 @@ class EmulatorProcess:
 
 
 def seed_jobs(db: str, count: int, prefix: str) -> list[int]:
-    """Create ``count`` runnable (job_init) jobs in the emulator's SQLite file before it starts."""
-    from dli_magic.emulator.store import JobStore
+    """Create ``count`` runnable (job_init) jobs in an emulator SQLite file (public ``Emulator`` API)."""
+    from dli_magic.emulator import Emulator
 
-    store = JobStore(db, lambda: int(time.time() * 1000))
-    try:
-        return [store.create(DEFAULT_PROJECT_ID, {"name": f"{prefix}_{i}", "queue_name": "bench"})
-                for i in range(count)]
-    finally:
-        store.close()
+    with Emulator(db=db) as emu:
+        return [emu.create_job(name=f"{prefix}_{i}", status="job_init", queue_name="bench") for i in range(count)]
+
+
+def is_list_call(entry: dict[str, Any]) -> bool:
+    return entry["method"] == "GET" and entry["path"].endswith("/streaming/jobs")
+
+
+def is_run_call(entry: dict[str, Any]) -> bool:
+    return entry["method"] == "POST" and entry["path"].endswith("/streaming/jobs/run")
 
 
 def chunks(ids: list[int], size: int) -> list[list[int]]:

@@ -34,6 +34,13 @@ def _memory() -> str:
     return "unknown"
 
 
+def _load() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def _version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -47,6 +54,7 @@ def describe() -> list[tuple[str, str]]:
         ("CPU", _cpu_model()),
         ("cores", str(os.cpu_count())),
         ("memory", _memory()),
+        ("load average (1, 5, 15 min) when the run ended", _load()),
         ("OS", f"{platform.system()} {platform.release()}"),
         ("Python", f"{platform.python_implementation()} {sys.version.split()[0]}"),
         ("packages", ", ".join(f"{p} {_version(p)}" for p in PACKAGES)),
