@@ -10,22 +10,12 @@ does not know every job's name yet, else the status an accepted job is put in (o
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from . import contract, history as _history
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .waiting import WaitState, list_statuses, wait_for_jobs
-
-# After waiting, a job in one of these did not do what was asked (for --strict).
-FAILED_AFTER_RUN = frozenset({"job_submit_fail", "job_running_exception"})
-FAILED_AFTER_STOP = frozenset({"job_cancel_fail"})
-
-_ACTIONS = {
-    # action: (client method, option name, pending statuses, failed-after-wait statuses)
-    "run": ("run_jobs", "resume_savepoint", contract.PENDING_RUN_STATUSES, FAILED_AFTER_RUN),
-    "stop": ("stop_jobs", "trigger_savepoint", contract.PENDING_STOP_STATUSES, FAILED_AFTER_STOP),
-}
 
 DRY_RUN_MESSAGE = "dry run: not sent"
 
@@ -98,8 +88,10 @@ def connect(**settings: Any):
     return DliClient(**settings)
 
 
-def _client_for(client: Any, profile: str | None, settings: dict[str, Any]) -> tuple[Any, bool]:
-    """(client, owned): the given client, or a new one the caller must close."""
+def client_for(client: Any, profile: str | None, settings: dict[str, Any]) -> tuple[Any, bool]:
+    """(client, owned): the given client, or a new one from settings that the caller must close.
+
+    The one "client or settings" check of the API functions and the panel."""
     if client is not None:
         if settings or profile:
             raise BadInputError("Pass either client= or settings/profile, not both.")
@@ -155,9 +147,10 @@ def execute(
     **settings: Any,
 ):
     """Run or stop jobs and return the OUTCOME_COLUMNS frame (see ``run_jobs``)."""
-    if action not in _ACTIONS:
+    if action not in contract.ACTIONS:
         raise BadInputError(f"Unknown action {action!r}; use 'run' or 'stop'.")
-    method_name, option_name, pending_statuses, failed_statuses = _ACTIONS[action]
+    spec = contract.ACTIONS[action]
+    option_name, pending_statuses, failed_statuses = spec.option, spec.pending, spec.failed
     notify = notify or (lambda text: None)
     for name, value in ((option_name, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run)):
         if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
@@ -165,7 +158,7 @@ def execute(
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
-    client, owned = _client_for(client, profile, settings)
+    client, owned = client_for(client, profile, settings)
     try:
         ids = validated.ids
         if validated.notice():
@@ -173,7 +166,7 @@ def execute(
         if dry_run:
             return _dry_run(client, action, ids, option_name, option, chunk_size, echo, validated.duplicates)
 
-        result = getattr(client, method_name)(ids, option, chunk_size=chunk_size)
+        result = client.batch(action, ids, option, chunk_size=chunk_size)
         if result.interrupted:
             unsent = sum(1 for o in result.outcomes if o.is_success is None)
             notify(f"Interrupted (Ctrl-C): {unsent} job(s) were not sent or have no answer; see the rows.")
@@ -442,7 +435,7 @@ def list_jobs(
         close = difflib.get_close_matches(status, contract.JOB_STATUSES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise BadInputError(f"Unknown job status {status!r}.{hint}")
-    client, owned = _client_for(client, profile, settings)
+    client, owned = client_for(client, profile, settings)
     try:
         jobs = client.iter_jobs(
             status=status, name=name, job_type=job_type, queue_name=queue_name, tags=tags, order=order

@@ -21,15 +21,9 @@ from urllib.parse import urlsplit
 
 from . import contract
 from .errors import PROFILE_FILE_HINT, UNKNOWN_SETTING_HINT, ConfigError
+from .redaction import REDACTED, SECRET_MIN_LENGTH
 
 SECRET_FIELDS = frozenset({"auth_token", "sk", "password"})
-REDACTED = "***"
-# The shortest secret value that is scrubbed from text (error messages here, log records in
-# auth.SecretScrubber). A shorter one is NOT scrubbed: "t" or "abc" cannot be told from ordinary
-# words, and replacing every occurrence would garble the message while hiding nothing real (IAM
-# tokens, SKs and cloud passwords are far longer). Such a value is still never shown as a
-# setting's value: redacted()/describe() print "***" for every secret, whatever its length.
-SECRET_MIN_LENGTH = 4
 
 CHUNK_SIZE_MAX = 10_000
 MAX_WORKERS_MAX = 64
@@ -84,8 +78,8 @@ class Settings:
     retry_deadline: float = 30.0  # total seconds spent retrying one call
     backoff_base: float = 0.5  # first backoff delay; doubles per retry, with jitter
     chunk_size: int = 100
-    # 8 parallel chunk requests: at a cloud API's ~50 ms per call that is at most 160 calls/s, under the
-    # gateway's default throttle of 200 calls/s per API (benchmarks/RESULTS.md: 4 gave 3.9x, 8 gave 6.6x).
+    # 8 parallel chunk requests stay under the API gateway's default throttle (200 calls/s per API)
+    # at cloud round-trip times, and gain most of what parallel chunks can (benchmarks/RESULTS.md).
     max_workers: int = 8
     allow_http: bool = False
     verify_tls: bool = True
@@ -151,16 +145,6 @@ _TYPES: dict[str, type] = {
 def env_var(name: str) -> str:
     """The environment variable of a setting, e.g. ``auth_token`` → ``DLI_AUTH_TOKEN``."""
     return ENV_PREFIX + name.upper()
-
-
-# Every environment variable resolution may read (for inputs_fingerprint).
-_ENV_NAMES: tuple[str, ...] = (
-    *(env_var(name) for name in FIELD_NAMES),
-    *SDK_ENV_FALLBACKS.values(),
-    ENV_PROFILE,
-    "HOME",
-    "XDG_CONFIG_HOME",
-)
 
 
 # --- value checks -------------------------------------------------------------------------------
@@ -267,49 +251,6 @@ def default_profile_path(environ: Mapping[str, str] | None = None) -> Path:
         environ.get("HOME") or os.path.expanduser("~"), ".config"
     )
     return Path(base) / "dli-magic" / "config.toml"
-
-
-def inputs_fingerprint(environ: Mapping[str, str] | None = None) -> tuple:
-    """Everything outside the process' own arguments that ``resolve_settings`` reads: the
-    environment variables it looks at and the profile file's identity. Equal fingerprints, equal
-    settings, so a caller may reuse what it resolved (the magic does, on every %dli_run)."""
-    environ = os.environ if environ is None else environ
-    values = env_values(_ENV_NAMES, environ)
-    path = _profile_paths.get(values)
-    if path is None:  # the path follows from these values; building it costs more than the stat
-        if len(_profile_paths) > 16:
-            _profile_paths.clear()
-        path = _profile_paths[values] = default_profile_path(environ)
-    try:
-        stat = os.stat(path)
-        file_id: tuple | None = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    except OSError:
-        file_id = None
-    return (values, str(path), file_id)
-
-
-_profile_paths: dict[tuple, Path] = {}
-
-
-def env_values(names: tuple[str, ...], environ: Mapping[str, str] | None = None) -> tuple:
-    """``tuple(environ.get(n) for n in names)``, cheaply for ``os.environ``: its ``get`` raises and
-    catches a KeyError per unset name (~1 µs each), and every %dli_run reads ~40 names to see
-    whether anything changed. os.environ keeps its data in ``_data`` under ``encodekey(name)``."""
-    if environ is None or environ is os.environ:
-        data = getattr(os.environ, "_data", None)
-        encodekey = getattr(os.environ, "encodekey", None)
-        decodevalue = getattr(os.environ, "decodevalue", None)
-        if isinstance(data, dict) and encodekey is not None and decodevalue is not None:
-            keys = _ENCODED_KEYS.get(names)
-            if keys is None:
-                keys = _ENCODED_KEYS[names] = tuple(encodekey(name) for name in names)
-            get = data.get
-            return tuple(None if (raw := get(key)) is None else decodevalue(raw) for key in keys)
-        environ = os.environ
-    return tuple(environ.get(name) for name in names)
-
-
-_ENCODED_KEYS: dict[tuple[str, ...], tuple] = {}
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

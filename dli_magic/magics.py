@@ -7,7 +7,6 @@ plain modules so the Python API and the panel behave the same way.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import getpass
 import re
@@ -24,15 +23,16 @@ from IPython.core.magic import (
     no_var_expand,
     output_can_be_silenced,
 )
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument as _ipython_argument
+from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
-from . import api, errors
+from . import api, contract, errors
 from . import history as _history
-from .config import SECRET_FIELDS, Settings, env_var, inputs_fingerprint, resolve_settings
+from .config import SECRET_FIELDS, Settings, env_var, resolve_settings
 from .display import StatusView, TerminalStatus
-from .errors import BadInputError, ConfigError
+from .errors import ConfigError
 from .idargs import collect_ids, split_tokens
 from .ids import validate_job_ids
 from .waiting import WaitState
@@ -55,14 +55,27 @@ def _refuse_secrets(tokens: list[str]) -> None:
             raise UsageError(f"{name}: {_SECRET_HELP}")
 
 
-def _with_suggestions(error: UsageError, parser: Any) -> UsageError:
+def argument(*names: str, **kwargs: Any):
+    """IPython's ``@argument`` that also records the option strings on the magic (``option_strings``),
+    so "Did you mean …?" reads them from the declarations instead of argparse's internals."""
+    declare = _ipython_argument(*names, **kwargs)
+
+    def decorate(func: Any) -> Any:
+        flags = [name for name in names if name.startswith("-")]
+        func.option_strings = (*getattr(func, "option_strings", ()), *flags)
+        return declare(func)
+
+    return decorate
+
+
+def _with_suggestions(error: UsageError, magic: Any) -> UsageError:
     """argparse's "unrecognized arguments: --resume-savepiont" + "Did you mean --resume-savepoint?"
     (difflib over this magic's own option strings)."""
     text = str(error)
     prefix = "unrecognized arguments:"
     if not text.startswith(prefix):
         return error
-    options = sorted(o for o in parser._option_string_actions if o.startswith("-"))
+    options = sorted(getattr(magic, "option_strings", ()))
     pairs = []
     for token in text[len(prefix):].split():
         if not token.startswith("-") or len(token) < 3:
@@ -84,19 +97,7 @@ def _parse_tokens(magic: Any, tokens: list[str], *, intermixed: bool = False):
     try:
         return parser.parse_intermixed_args(tokens) if intermixed else parser.parse_args(tokens)
     except UsageError as error:
-        raise _with_suggestions(error, parser) from None
-
-
-_DEFAULTS: dict[Any, Any] = {}
-
-
-def _defaults(magic: Any):
-    """A magic's options at their defaults (its parser run on no tokens), computed once."""
-    parser = magic.parser
-    cached = _DEFAULTS.get(parser)
-    if cached is None:
-        cached = _DEFAULTS[parser] = parser.parse_intermixed_args([])
-    return cached
+        raise _with_suggestions(error, magic) from None
 
 
 def _parse_line(magic: Any, line: str):
@@ -104,6 +105,37 @@ def _parse_line(magic: Any, line: str):
     from IPython.utils.process import arg_split
 
     return _parse_tokens(magic, arg_split(line, strict=True))
+
+
+_OPTION_HELP = {
+    "run": "Restore each job from its latest savepoint.",
+    "stop": "Take a savepoint before stopping.",
+}
+
+
+def _job_arguments(action: str):
+    """The options of %dli_run / %dli_stop, declared once: they differ only in the action's
+    savepoint flag and the statuses --wait polls through (both from ``contract.ACTIONS``)."""
+    spec = contract.ACTIONS[action]
+    pending = "/".join(status for status in contract.JOB_STATUSES if status in spec.pending)
+    declarations = [
+        argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}."),
+        argument(spec.option_flag, dest=spec.option, action="store_true", help=_OPTION_HELP[action]),
+        argument("--wait", action="store_true", help=f"Wait until every accepted job left {pending}."),
+        argument("--timeout", type=float, metavar="S", help="Seconds to wait at most (default: wait_timeout, 600)."),
+        argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing."),
+        argument("--dry-run", action="store_true", help="Check everything and show the request; send nothing."),
+        argument("--strict", action="store_true", help="Raise JobsFailedError if any job failed or is unknown."),
+        argument("--chunk-size", type=int, metavar="N", help="Job ids per request (default: chunk_size, 100)."),
+        argument("--profile", metavar="P", help="Use the settings of profile P of the profile file."),
+    ]
+
+    def decorate(func: Any) -> Any:
+        for declare in reversed(declarations):  # as stacked decorators apply: bottom first
+            func = declare(func)
+        return magic_arguments()(func)
+
+    return decorate
 
 
 def _trait_for(default: Any, name: str):
@@ -177,8 +209,6 @@ class DliMagic(Magics, _SettingsTraits):
         super().__init__(shell=shell, **kwargs)
         self._secrets: dict[str, str] = {}  # from %dli_login only; never printed
         self._clients: dict[str | None, tuple[Settings, Any]] = {}
-        self._settings_cache: tuple[tuple, Settings] | None = None
-        self._magic_config: dict[str, Any] | None = None
         errors.SHOW_FULL_TRACEBACK = bool(self.debug)
 
     @observe("debug")
@@ -189,46 +219,30 @@ class DliMagic(Magics, _SettingsTraits):
 
     def magic_config(self) -> dict[str, Any]:
         """The settings set through %config / %dli_config (unset traits are left out)."""
-        cached = self._magic_config
-        if cached is None:
-            # Reading ~25 traits costs ~25 µs; they change only through traitlets (observed below).
-            values = {name: getattr(self, name) for name in SETTING_TRAITS}
-            cached = self._magic_config = {name: value for name, value in values.items() if value is not None}
-        return dict(cached)
-
-    @observe(*SETTING_TRAITS)
-    def _setting_changed(self, change: dict[str, Any]) -> None:
-        self._magic_config = None
+        values = {name: getattr(self, name) for name in SETTING_TRAITS}
+        return {name: value for name, value in values.items() if value is not None}
 
     def settings(self, profile: str | None = None) -> Settings:
-        magic_config = self.magic_config()
-        # Resolving reads the environment and the profile file; the same inputs give the same
-        # settings, so every %dli_run after the first skips that work.
-        key = (profile, tuple(magic_config.items()), tuple(self._secrets.items()), inputs_fingerprint())
-        cached = self._settings_cache
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        resolved = resolve_settings(explicit=self._secrets, magic_config=magic_config, profile=profile)
+        """The settings of this call, resolved afresh: %dli_login > %config > environment > profile file."""
+        resolved = resolve_settings(explicit=self._secrets, magic_config=self.magic_config(), profile=profile)
         if self._secrets:  # "argument" would be misleading for what %dli_login keeps in memory
             sources = dict(resolved.sources)
             sources.update({name: "%dli_login" for name in self._secrets})
             resolved = replace(resolved, sources=sources)
         errors.SHOW_FULL_TRACEBACK = bool(resolved.debug)
-        self._settings_cache = (key, resolved)
         return resolved
 
     def client(self, profile: str | None = None):
-        """The session's client for a profile, rebuilt when its settings or the proxy / CA-bundle
-        variables changed (`%env HTTPS_PROXY=...` takes effect on the next call); keep-alive."""
+        """The session's client for a profile, kept while its settings stay the same (keep-alive
+        connections, known job names) and rebuilt when they change. Proxy and CA-bundle variables
+        are read by requests on every call, so `%env HTTPS_PROXY=...` needs no new client."""
         from .client import DliClient
-        from .transport import transport_environment
 
         current = self.settings(profile)
         cached = self._clients.get(profile)
         if cached is not None:
             settings, client = cached
-            same = settings is current or (settings == current and settings.sources == current.sources)
-            if same and client.transport_environment == transport_environment():
+            if settings == current and settings.sources == current.sources:
                 return client
             client.close()
             del self._clients[profile]
@@ -246,21 +260,14 @@ class DliMagic(Magics, _SettingsTraits):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _parse(self, magic: Any, line: str) -> tuple[Any, list[str]]:
+    def _parse(self, magic: Any, line: str) -> Any:
         """Split a line with our tokenizer (keeps `{expr}` whole), refuse secrets, then argparse."""
         line = line.strip()
-        if line.endswith(";"):  # @output_can_be_silenced: the `;` only silences the output
+        if line.endswith(";"):  # the `;` only silences the output
             line = line[:-1].rstrip()
         tokens = split_tokens(line)
         _refuse_secrets(tokens)
-        if tokens and not any(token.startswith("-") for token in tokens):
-            # Only ids (the common `%dli_run 131 130`): argparse would put every token in `ids`
-            # and default every option, at ~30 µs; the defaults are parsed once per magic.
-            args = copy.copy(_defaults(magic))
-            args.ids = tokens
-            return args, tokens
-        args = _parse_tokens(magic, tokens, intermixed=True)
-        return args, tokens
+        return _parse_tokens(magic, tokens, intermixed=True)
 
     @staticmethod
     def _check_out(name: str | None) -> None:
@@ -273,11 +280,12 @@ class DliMagic(Magics, _SettingsTraits):
         self.shell.user_ns[name] = value
         return None
 
-    def _job_action(self, action: str, magic: Any, line: str, local_ns: Any, option_attr: str):
-        # A trailing `;` silences the output, as @output_can_be_silenced would do; decided here
-        # because that decorator runs Python's tokenizer over the line on every call (~30 µs).
+    def _job_action(self, action: str, magic: Any, line: str, local_ns: Any):
+        # A trailing `;` silences the output, as @output_can_be_silenced does for the other magics;
+        # decided on the line as we split it, because Python's tokenizer (which that decorator runs)
+        # does not know id syntax such as `$ids` or `{expr}`.
         silenced = line.rstrip().endswith(";")
-        args, _ = self._parse(magic, line)
+        args = self._parse(magic, line)
         self._check_out(args.out)
         if args.timeout is not None and not args.wait:
             raise UsageError("--timeout only applies with --wait.")
@@ -295,7 +303,7 @@ class DliMagic(Magics, _SettingsTraits):
             frame = api.execute(
                 action,
                 validated,
-                bool(getattr(args, option_attr)),
+                getattr(args, contract.ACTIONS[action].option),
                 wait=args.wait,
                 timeout=args.timeout,
                 strict=args.strict,
@@ -326,16 +334,7 @@ class DliMagic(Magics, _SettingsTraits):
 
     # -- magics ----------------------------------------------------------------------------------
 
-    @magic_arguments()
-    @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
-    @argument("--resume-savepoint", action="store_true", help="Restore each job from its latest savepoint.")
-    @argument("--wait", action="store_true", help="Wait until every accepted job left job_init/job_submitting.")
-    @argument("--timeout", type=float, metavar="S", help="Seconds to wait at most (default: wait_timeout, 600).")
-    @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
-    @argument("--dry-run", action="store_true", help="Check everything and show the request; send nothing.")
-    @argument("--strict", action="store_true", help="Raise JobsFailedError if any job failed or is unknown.")
-    @argument("--chunk-size", type=int, metavar="N", help="Job ids per request (default: chunk_size, 100).")
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_job_arguments("run")
     @needs_local_scope
     @no_var_expand
     @line_magic
@@ -358,18 +357,9 @@ class DliMagic(Magics, _SettingsTraits):
 
         Credentials never go on this line: see %dli_login and %dli_config.
         """
-        return self._job_action("run", self.dli_run, line, local_ns, "resume_savepoint")
+        return self._job_action("run", self.dli_run, line, local_ns)
 
-    @magic_arguments()
-    @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
-    @argument("--trigger-savepoint", action="store_true", help="Take a savepoint before stopping.")
-    @argument("--wait", action="store_true", help="Wait until every job left job_savepointing/job_canceling.")
-    @argument("--timeout", type=float, metavar="S", help="Seconds to wait at most (default: wait_timeout, 600).")
-    @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
-    @argument("--dry-run", action="store_true", help="Check everything and show the request; send nothing.")
-    @argument("--strict", action="store_true", help="Raise JobsFailedError if any job failed or is unknown.")
-    @argument("--chunk-size", type=int, metavar="N", help="Job ids per request (default: chunk_size, 100).")
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_job_arguments("stop")
     @needs_local_scope
     @no_var_expand
     @line_magic
@@ -382,7 +372,7 @@ class DliMagic(Magics, _SettingsTraits):
             %dli_stop $ids --trigger-savepoint --wait
             %dli_stop 130-138 --dry-run
         """
-        return self._job_action("stop", self.dli_stop, line, local_ns, "trigger_savepoint")
+        return self._job_action("stop", self.dli_stop, line, local_ns)
 
     @magic_arguments()
     @argument("--status", metavar="S", help="Only jobs in this status, e.g. job_running.")
@@ -562,17 +552,6 @@ class DliMagic(Magics, _SettingsTraits):
 
         return panel(client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout)
 
-
-def _freeze_usage(magics: type) -> None:
-    """argparse's parse_intermixed_args formats the usage text on every call unless it is set;
-    format it once (same text) so parsing a %dli_run line costs microseconds, not a usage render."""
-    for member in vars(magics).values():
-        parser = getattr(member, "parser", None)
-        if parser is not None and parser.usage is None:
-            parser.usage = parser.format_usage()[len("usage: "):]
-
-
-_freeze_usage(DliMagic)
 
 _LOADED: dict[int, DliMagic] = {}
 

@@ -22,8 +22,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import ipywidgets as widgets
 
-from .contract import JOB_STATUSES
-from .errors import BadInputError, DLIError
+from . import api
+from .contract import ACTIONS, JOB_STATUSES
+from .errors import DLIError
 from .ids import validate_job_ids
 from .results import Job
 
@@ -182,21 +183,9 @@ class DliPanel(widgets.VBox):
         profile: str | None = None,
         **settings: Any,
     ) -> None:
-        if client is None:
-            # Built here, so bad settings fail the cell at once (ConfigError, one line) and the
-            # settings (secrets included) live only inside the client, never in the panel.
-            from .api import connect
-
-            if profile is not None:
-                settings["profile"] = profile
-            client = connect(**settings)
-            owns_client = True
-        elif settings or profile is not None:
-            raise BadInputError("Pass either client= or settings/profile to the panel, not both.")
-        else:
-            owns_client = False
-        self._client = client
-        self._owns_client = owns_client
+        # A client from settings is built here, so bad settings fail the cell at once (ConfigError,
+        # one line) and the settings (secrets included) live only inside the client, never in the panel.
+        self._client, self._owns_client = api.client_for(client, profile, settings)
         self._build_widgets()
         super().__init__(children=self._layout_children())
         self.add_class("dli-panel")
@@ -249,11 +238,12 @@ class DliPanel(widgets.VBox):
         self.job_select.add_class("dli-jobs")
         self.count_label = widgets.HTML("")
         self.count_label.add_class("dli-count")
-        self.savepoint_box = widgets.Checkbox(value=False, description="Resume from savepoint", indent=False)
+        run, stop = ACTIONS["run"], ACTIONS["stop"]
+        self.savepoint_box = widgets.Checkbox(value=False, description=run.option_label, indent=False)
         self.savepoint_box.add_class("dli-savepoint")
         self.run_button = widgets.Button(description="Run", button_style="success", tooltip="Run the selected jobs")
         self.run_button.add_class("dli-run")
-        self.trigger_box = widgets.Checkbox(value=False, description="Trigger savepoint", indent=False)
+        self.trigger_box = widgets.Checkbox(value=False, description=stop.option_label, indent=False)
         self.trigger_box.add_class("dli-trigger-savepoint")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", tooltip="Stop the selected jobs")
         self.stop_button.add_class("dli-stop")
@@ -428,10 +418,10 @@ class DliPanel(widgets.VBox):
     # -- run / stop
 
     def _on_run_click(self, button: widgets.Button) -> None:
-        self._action_click("run", bool(self.savepoint_box.value))  # resume_savepoint
+        self._action_click("run", bool(self.savepoint_box.value))
 
     def _on_stop_click(self, button: widgets.Button) -> None:
-        self._action_click("stop", bool(self.trigger_box.value))  # trigger_savepoint
+        self._action_click("stop", bool(self.trigger_box.value))
 
     def _action_click(self, action: str, option: bool) -> None:
         try:
@@ -445,8 +435,6 @@ class DliPanel(widgets.VBox):
     def _run_action(self, action: str, ids: list[int], option: bool) -> None:
         # The same function %dli_run / %dli_stop use: same frame, same waiting code, same
         # history (source "panel"). Its notices go to the panel's Output, not to a thread's stderr.
-        from . import api
-
         self.output.outputs = ()
         self.summary.value = ""
         self._cancel_wait.clear()

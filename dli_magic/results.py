@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+from .contract import parse_is_success
+
 # The schema of a run/stop result: one row per requested job, in request order.
 OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = (
     ("job_id", "Int64"),
@@ -79,7 +81,7 @@ class Job:
             status=_text(data.get("status")),
             job_type=_text(data.get("job_type")),
             queue_name=_text(data.get("queue_name")),
-            has_savepoint=_flag(data.get("has_savepoint")),
+            has_savepoint=parse_is_success(data.get("has_savepoint")),
             create_time=_epoch_ms(data.get("create_time")),
             start_time=_epoch_ms(data.get("start_time")) or None,
             user_name=_text(data.get("user_name")),
@@ -94,17 +96,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return None  # not a text field's value: no guessing at a rendering
     return str(value)
-
-
-def _flag(value: Any) -> bool | None:
-    """A JSON bool or "true"/"false" in any case (as ``contract.parse_is_success``); None otherwise."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-    return None
 
 
 # What datetime64[ms] can hold (about ±292 million years); anything else is not a time.
@@ -169,71 +160,19 @@ class BatchResult:
         return outcomes_frame(self.outcomes, attrs=self.attrs())
 
 
-_DTYPES: dict[str, Any] = {}  # dtype name -> pandas dtype object, resolved once (not per column per call)
-
-
 def _typed_frame(records: Iterable[Any], columns: Iterable[tuple[str, str]]):
     """A frame with one row per record (a JobOutcome or Job: its attributes are the column names)."""
     import pandas as pd
 
     records = list(records)
-    names, arrays = [], []
-    for name, dtype_name in columns:
-        dtype = _DTYPES.get(dtype_name)
-        if dtype is None:
-            dtype = _DTYPES[dtype_name] = pd.api.types.pandas_dtype(dtype_name)
+    data = {}
+    for name, dtype in columns:
         values = [getattr(record, name) for record in records]
-        if dtype_name.startswith("datetime64"):
-            stamps = pd.to_datetime(pd.array(values, dtype="Int64"), unit="ms", utc=True)
-            arrays.append(pd.Series(stamps).astype(dtype).array)
+        if dtype.startswith("datetime64"):  # epoch milliseconds, None = no time
+            data[name] = pd.to_datetime(pd.array(values, dtype="Int64"), unit="ms", utc=True).astype(dtype)
         else:
-            arrays.append(_masked_column(values, dtype_name, dtype))
-        names.append(name)
-    return _frame_from_arrays(arrays, names, len(records))
-
-
-def _frame_from_arrays(arrays: list[Any], names: list[str], length: int, *, fast: bool = True):
-    """The DataFrame of typed arrays of one length. ``DataFrame._from_arrays`` skips the dict
-    constructor's re-checks of arrays built just above (a quarter of the frame's cost); it is
-    not public, so any change in pandas falls back to the public constructor."""
-    import pandas as pd
-
-    if fast:
-        try:
-            return pd.DataFrame._from_arrays(
-                arrays, columns=pd.Index(names), index=pd.RangeIndex(length), verify_integrity=False
-            )
-        except (AttributeError, TypeError):
-            pass
-    return pd.DataFrame(dict(zip(names, arrays)), copy=False)
-
-
-def _masked_column(values: list[Any], dtype_name: str, dtype: Any):
-    """An Int64 / boolean / string column built from numpy data and a mask: the public array
-    constructors skip pd.array's per-value inference (5x faster, and a %dli_run builds one per
-    call). A value of any other type takes pd.array's path, which converts or raises as before."""
-    import numpy as np
-    import pandas as pd
-
-    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    if dtype_name == "string" and getattr(dtype, "storage", None) == "python":
-        if all(type(v) is str for v, missing in zip(values, mask) if not missing):
-            data = np.empty(len(values), dtype=object)
-            data[:] = values
-            data[mask] = dtype.na_value
-            return pd.arrays.StringArray(data)
-    elif dtype_name == "Int64":
-        if all(type(v) is int and _INT64_MIN <= v <= _INT64_MAX for v, missing in zip(values, mask) if not missing):
-            data = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=len(values))
-            return pd.arrays.IntegerArray(data, mask)
-    elif dtype_name == "boolean":
-        if all(type(v) is bool for v, missing in zip(values, mask) if not missing):
-            data = np.fromiter((v is True for v in values), dtype=bool, count=len(values))
-            return pd.arrays.BooleanArray(data, mask)
-    return pd.array(values, dtype=dtype)
-
-
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+            data[name] = pd.array(values, dtype=dtype)
+    return pd.DataFrame(data, index=pd.RangeIndex(len(records)))
 
 
 def outcomes_frame(outcomes: Iterable[JobOutcome], attrs: Mapping[str, Any] | None = None):

@@ -1,4 +1,5 @@
-"""Shared test setup: the emulator fixtures, and isolation from the developer's machine."""
+"""Shared test setup: the emulator fixtures, isolation from the developer's machine, and the fixtures
+of several test folders (a shell with the extension, client settings, the secret check)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,106 @@ def _isolate_environment(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(var, str(path))
     monkeypatch.setenv("DLI_HISTORY_PATH", str(home / "dli-history.sqlite"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """IAM tokens are cached per process; each test starts (and leaves) without one."""
+    from dli_magic.auth import clear_token_cache
+
+    clear_token_cache()
+    yield
+    clear_token_cache()
+
+
+@pytest.fixture
+def client_settings():
+    """``client_settings(emu, **overrides)``: settings for a client on ``emu`` with the sentinel
+    token, fast backoff and polling (an override of None leaves that setting out)."""
+    from dli_magic.emulator.testing import SENTINEL_TOKEN
+
+    def build(emu, **overrides):
+        settings = {
+            "endpoint": emu.url,
+            "project_id": emu.project_id,
+            "auth_token": SENTINEL_TOKEN,
+            "backoff_base": 0.01,
+            "retry_deadline": 5.0,
+            "poll_interval": 0.02,
+        }
+        settings.update(overrides)
+        return {k: v for k, v in settings.items() if v is not None}
+
+    return build
+
+
+@pytest.fixture
+def assert_no_secrets():
+    """``assert_no_secrets(*texts, extra=())``: no sentinel secret (nor ``extra``) in any text."""
+    from dli_magic.emulator.testing import SENTINELS
+
+    def check(*texts: str, extra: tuple[str, ...] = ()) -> None:
+        for text in texts:
+            for secret in (*SENTINELS, *extra):
+                assert secret not in text, f"a secret leaked: {text[:200]!r}"
+
+    return check
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def shell():
+    """The process' InteractiveShell with a fresh dli_magic (traits, login, clients) and user_ns."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    if "dli_magic" in ip.extension_manager.loaded:  # left loaded by another test module
+        ip.run_line_magic("unload_ext", "dli_magic")
+    ip.config.pop("DliMagic", None)  # %config values of an earlier test
+    before = set(ip.user_ns)
+    ip.run_line_magic("load_ext", "dli_magic")
+    yield ip
+    ip.run_line_magic("unload_ext", "dli_magic")
+    ip.config.pop("DliMagic", None)
+    for name in set(ip.user_ns) - before:
+        ip.user_ns.pop(name, None)
+
+
+@pytest.fixture
+def magic(shell):
+    """The shell's DliMagic instance."""
+    from dli_magic.magics import _LOADED
+
+    return _LOADED[id(shell)]
+
+
+@pytest.fixture
+def dli_env(emulator, monkeypatch):
+    """Settings through environment variables, as a user would set them; fast polling."""
+    from dli_magic.emulator.testing import SENTINEL_TOKEN
+
+    monkeypatch.setenv("DLI_ENDPOINT", emulator.url)
+    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
+    monkeypatch.setenv("DLI_PROJECT_ID", emulator.project_id)
+    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.02")
+    monkeypatch.setenv("DLI_BACKOFF_BASE", "0.01")
+    return emulator
+
+
+@pytest.fixture
+def api_requests():
+    """``api_requests(emulator, path_part)``: the emulator's logged DLI API requests (no IAM calls)."""
+
+    def logged(emulator, path_part: str = "/streaming/"):
+        return [r for r in emulator.request_log() if path_part in r["path"]]
+
+    return logged

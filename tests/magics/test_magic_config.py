@@ -157,3 +157,27 @@ def test_login_refuses_empty_input_and_needs_a_user_for_passwords(shell, dli_env
     assert isinstance(result.error_in_exec, UsageError)
     result = shell.run_cell("%dli_login --password")
     assert "--username" in str(result.error_in_exec)
+
+
+def test_a_one_letter_token_does_not_garble_the_profile_error(shell, dli_env, monkeypatch, capsys):
+    monkeypatch.setenv("DLI_AUTH_TOKEN", "t")
+    result = shell.run_cell("%dli_run 131 --profile prod")
+    error = result.error_in_exec
+    assert isinstance(error, ConfigError)
+    assert "Profile 'prod' was requested but the profile file" in error.message
+    shown = capsys.readouterr().out
+    assert "reques***ed" not in shown and "***he" not in shown
+    assert "Set or fix it" not in shown and "--profile" in shown  # the profile file's own hint
+
+
+def test_missing_credentials_hint_points_to_login_env_and_profile(shell, dli_env, monkeypatch, capsys):
+    monkeypatch.delenv("DLI_AUTH_TOKEN")
+    for line in ("%dli_run 131", "%dli_run 131 --dry-run"):
+        result = shell.run_cell(line)
+        assert isinstance(result.error_in_exec, ConfigError)
+        shown = capsys.readouterr().out
+        assert "%dli_login" in shown and "DLI_AUTH_TOKEN" in shown and "DLI_AK + DLI_SK" in shown
+        assert "DLI_USERNAME + DLI_PASSWORD" in shown and "profile file" in shown
+        assert "%dli_config /" not in shown and "%config DliMagic.<name>" not in shown
+        assert "Set or fix it" not in shown
+    assert dli_env.request_log() == []

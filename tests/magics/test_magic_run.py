@@ -44,7 +44,6 @@ def test_resume_savepoint_is_sent(shell, dli_env, api_requests):
     body = api_requests(dli_env, "jobs/run")[0]["body"]
     assert body == {"job_ids": [131], "resume_savepoint": True}
     assert df.attrs["resume_savepoint"] is True
-    assert "savepoint" in df.loc[0, "message"]
 
 
 def test_chunk_size_splits_requests(shell, dli_env, api_requests):
@@ -248,3 +247,29 @@ def test_panel_magic_uses_the_session_client(shell, dli_env, magic):
         assert 138 in [value for _, value in panel.job_select.options]
     finally:
         panel.close()
+
+
+def test_strict_error_says_why_and_where_the_rows_are(shell, dli_env, capsys):
+    shell.run_line_magic("dli_run", "131")  # running now: a second run is refused
+    capsys.readouterr()
+    result = shell.run_cell("%dli_run 131 --strict")
+    error = result.error_in_exec
+    assert isinstance(error, JobsFailedError)
+    assert "131: The job 131 cannot be started" in error.message
+    shown = capsys.readouterr().out
+    assert "131: The job 131 cannot be started" in shown
+    assert "err." not in shown and "err.frame" not in error.hint
+    assert "--out VAR" in error.hint
+    assert "other jobs were processed" not in shown and "processed" not in error.hint
+
+
+def test_strict_error_with_successes_and_out(shell, dli_env, capsys):
+    shell.run_line_magic("dli_run", "131 130")
+    capsys.readouterr()
+    result = shell.run_cell("%dli_run 138 131 130 --strict --out res")
+    error = result.error_in_exec
+    assert error.job_ids == [131, 130]
+    assert "2 of 3 jobs" in error.message
+    assert "131: The job 131 cannot be started" in error.message and "130: The job 130" in error.message
+    assert "Every row is in `res`" in error.hint
+    assert "The other 1 job was processed." in error.hint

@@ -9,6 +9,7 @@ import pytest
 
 from dli_magic import api
 from dli_magic.emulator.testing import SENTINEL_TOKEN
+from dli_magic.waiting import WaitState
 
 
 @pytest.fixture
@@ -138,3 +139,22 @@ def test_progress_callback_gets_status_counts(slow_emulator):
     seen = []
     api.run_jobs([job], wait=True, timeout=0.2, progress=seen.append)
     assert seen and seen[0] == {"job_submitting": 1}
+
+
+def test_wait_summary_says_not_listed_for_ids_missing_from_the_list(shell, dli_env, capsys):
+    df = shell.run_line_magic("dli_run", "138 999998 999999 --wait")
+    assert df.set_index("job_id").loc[138, "status"] == "job_running"
+    err = capsys.readouterr().err
+    assert "settled (job_running 1, not listed 2)" in err
+    assert "unknown 2" not in err
+
+
+def test_counts_are_unknown_before_any_listing():
+    state = WaitState(job_ids=[1, 2, 3], statuses={1: "job_running"})
+    assert state.counts() == {"job_running": 1, "unknown": 2}
+    state.rounds = 1
+    assert state.counts() == {"job_running": 1, "not listed": 2}
+    state.statuses[2] = None  # listed without a status
+    assert state.counts() == {"job_running": 1, "unknown": 1, "not listed": 1}
+    state.missing.add(2)  # disappeared from a later listing
+    assert state.counts() == {"job_running": 1, "not listed": 2}

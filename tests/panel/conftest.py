@@ -4,33 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dli_magic.auth import clear_token_cache
-from dli_magic.emulator.testing import SENTINEL_TOKEN
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_cache():
-    clear_token_cache()  # IAM tokens are cached per process; each test starts without one
-    yield
-    clear_token_cache()
-
-
-def client_settings(emu, **overrides):
-    """Settings for a DliClient on ``emu`` with the sentinel token, fast backoff and polling."""
-    settings = {
-        "endpoint": emu.url,
-        "project_id": emu.project_id,
-        "auth_token": SENTINEL_TOKEN,
-        "backoff_base": 0.01,
-        "retry_deadline": 5.0,
-        "poll_interval": 0.02,
-    }
-    settings.update(overrides)
-    return {k: v for k, v in settings.items() if v is not None}
-
 
 @pytest.fixture
-def make_panel():
+def make_panel(client_settings):
     """``make_panel(emu, settings={...}, **panel_kwargs)``: a loaded panel (its first load waited for).
 
     ``settings`` override the client settings; ``own_client=True`` lets the panel build its client

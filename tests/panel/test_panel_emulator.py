@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from dli_magic import history
+import dli_magic
 from dli_magic.errors import AuthError, ServiceError
 from dli_magic.results import OUTCOME_COLUMNS
 
@@ -117,7 +117,7 @@ def test_run_sends_resume_savepoint_and_shows_the_result(emulator, make_panel, r
     assert {_cells(_label_of(panel, i))[2] for i in picked} == {"job_running"}
     assert sorted(panel.selected_ids) == sorted(picked) and not panel.run_button.disabled
     # Recorded in %dli_history as a panel run.
-    recorded = history.load()
+    recorded = dli_magic.history()
     assert recorded["job_id"].tolist()[-2:] == picked
     assert set(recorded["source"].tail(2)) == {"panel"}
 

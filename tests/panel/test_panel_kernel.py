@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dli_magic.emulator.testing import SENTINEL_TOKEN, SENTINELS
+from dli_magic.emulator.testing import SENTINEL_TOKEN
 
 jupyter_client = pytest.importorskip("jupyter_client")
 
@@ -60,7 +60,7 @@ def _execute(kc, code, messages, timeout=60):
     return msg_id
 
 
-def test_worker_updates_reach_the_frontend_in_ipykernel(emulator, tmp_path):
+def test_worker_updates_reach_the_frontend_in_ipykernel(emulator, tmp_path, assert_no_secrets):
     job = emulator.create_job(name="panel-in-kernel", status="job_cancel_success", has_savepoint=True)
     km = jupyter_client.KernelManager(kernel_name="python3")
     km.start_kernel(env=_kernel_env(emulator, tmp_path), cwd=str(tmp_path))
@@ -118,5 +118,4 @@ def test_worker_updates_reach_the_frontend_in_ipykernel(emulator, tmp_path):
     # Run was disabled while busy and enabled again afterwards, as the frontend saw it.
     disabled = [s["disabled"] for s in updates.get(run_id, []) if "disabled" in s]
     assert True in disabled and disabled[-1] is False, disabled
-    for secret in SENTINELS:
-        assert secret not in str(messages)
+    assert_no_secrets(str(messages))

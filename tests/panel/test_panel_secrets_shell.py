@@ -12,7 +12,6 @@ from dli_magic.emulator.testing import (
     SENTINEL_PASSWORD,
     SENTINEL_SK,
     SENTINEL_TOKEN,
-    SENTINELS,
     TEST_DOMAIN,
     TEST_USER,
 )
@@ -34,7 +33,7 @@ def _all_state(panel) -> str:
 
 
 @pytest.mark.parametrize("kind", sorted(CREDENTIALS))
-def test_no_secret_in_any_widget_state(emulator, make_panel, kind):
+def test_no_secret_in_any_widget_state(emulator, make_panel, assert_no_secrets, kind):
     job = emulator.create_job(name="panel-secret-check", status="job_init")
     # The panel builds its own client from the settings: the secrets pass through it.
     panel = make_panel(emulator, settings=CREDENTIALS[kind], own_client=True)
@@ -50,13 +49,9 @@ def test_no_secret_in_any_widget_state(emulator, make_panel, kind):
     assert panel.last_error is not None
     state = _all_state(panel)
     assert str(job) in state  # the walk did reach the picker and the outputs
-    for secret in SENTINELS:
-        assert secret not in state, kind
-        assert secret not in repr(panel)
-        assert secret not in str(panel.last_error)
+    assert_no_secrets(state, repr(panel), str(panel.last_error))
     # The panel object keeps no settings of its own: only the client holds them.
-    for value in vars(panel).values():
-        assert not any(secret in repr(value) for secret in SENTINELS if isinstance(value, (str, dict, list, tuple)))
+    assert_no_secrets(*(repr(value) for value in vars(panel).values() if isinstance(value, (str, dict, list, tuple))))
 
 
 def test_bad_settings_fail_at_once_with_a_one_line_error(emulator):

@@ -4,14 +4,28 @@ accepted jobs' status is the one the state machine gives them, a refused job's i
 from __future__ import annotations
 
 import pandas as pd
+import pytest
+
+from dli_magic.emulator.testing import SENTINEL_TOKEN
 
 
-def test_a_known_batch_costs_one_request(shell, dli_env, api_requests):
+@pytest.fixture
+def slow_env(emulator_factory, monkeypatch):
+    """Demo jobs at real speed (a savepoint takes a second): the state right after a call stays
+    observable on a loaded machine."""
+    emu = emulator_factory(token=SENTINEL_TOKEN, demo=True, speed=1.0)
+    monkeypatch.setenv("DLI_ENDPOINT", emu.url)
+    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
+    monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
+    return emu
+
+
+def test_a_known_batch_costs_one_request(shell, slow_env, api_requests):
     shell.run_cell("jobs = %dli_jobs")  # the session's client now knows every name
-    dli_env.clear_request_log()
+    slow_env.clear_request_log()
     shell.run_cell("df = %dli_run 138 204 130")
     df = shell.user_ns["df"]
-    calls = api_requests(dli_env)
+    calls = api_requests(slow_env)
     assert [(c["method"], c["path"].rsplit("/", 2)[-2:]) for c in calls] == [("POST", ["jobs", "run"])]
     assert df["name"].tolist() == ["inventory_cdc_sync", "billing_events_dedup", "orders_enrichment"]
     assert df["is_success"].tolist() == [True, True, False]  # 130 is already running
@@ -19,17 +33,17 @@ def test_a_known_batch_costs_one_request(shell, dli_env, api_requests):
     assert pd.isna(df["status"].iloc[2])
     assert df.attrs["status_source"] == "inferred"
     # The inference matches what the service says right after the call.
-    assert dli_env.get_job(138)["status"] == "job_submitting"
+    assert slow_env.get_job(138)["status"] == "job_submitting"
 
 
-def test_stop_infers_savepointing_or_canceling(shell, dli_env, api_requests):
+def test_stop_infers_savepointing_or_canceling(shell, slow_env):
     shell.run_cell("%dli_jobs --out jobs")
     shell.run_cell("a = %dli_stop 130 --trigger-savepoint")
     shell.run_cell("b = %dli_stop 137")
     assert shell.user_ns["a"]["status"].tolist() == ["job_savepointing"]
     assert shell.user_ns["b"]["status"].tolist() == ["job_canceling"]
-    assert dli_env.get_job(130)["status"] == "job_savepointing"
-    assert dli_env.get_job(137)["status"] == "job_canceling"
+    assert slow_env.get_job(130)["status"] == "job_savepointing"
+    assert slow_env.get_job(137)["status"] == "job_canceling"
 
 
 def test_an_unknown_name_costs_one_listing_with_observed_statuses(shell, dli_env, api_requests):

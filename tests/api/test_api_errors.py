@@ -1,0 +1,66 @@
+"""What the Python API says when it refuses or fails: strict errors with their reasons, and a
+misspelt keyword named as the function's own parameter before it is taken for a setting."""
+
+from __future__ import annotations
+
+import pytest
+
+import dli_magic
+from dli_magic import api
+from dli_magic.errors import BadInputError, ConfigError
+
+
+def test_strict_error_lists_two_reasons_then_a_count():
+    from dli_magic.results import JobOutcome
+
+    rows = [JobOutcome(i, False, f"refused {i}") for i in (1, 2, 3, 4)]
+    text = api._strict_message("stop", rows, 5, False, frozenset(), set())
+    assert text.endswith("— 1: refused 1; 2: refused 2; and 2 more")
+
+
+def test_strict_error_in_python_names_frame_not_err(dli_env):
+    with pytest.raises(api.JobsFailedError) as info:
+        dli_magic.run_jobs([999999], strict=True)
+    error = info.value
+    assert "err" not in error.hint.split() and ".frame" in error.hint
+    assert "999999:" in error.message and "processed" not in error.hint
+
+
+@pytest.mark.parametrize(
+    ("function", "keyword", "suggestion"),
+    [
+        (dli_magic.run_jobs, "resume_savepont", "Did you mean resume_savepoint?"),
+        (dli_magic.stop_jobs, "trigger_savepont", "Did you mean trigger_savepoint?"),
+        (dli_magic.run_jobs, "timout", "Did you mean timeout?"),
+    ],
+)
+def test_python_api_suggests_its_own_parameters(dli_env, function, keyword, suggestion):
+    with pytest.raises(BadInputError) as info:
+        function([131], **{keyword: True})
+    assert suggestion in info.value.message and "Known settings" not in info.value.message
+    assert dli_env.request_log() == []
+
+
+def test_python_api_still_suggests_settings(dli_env):
+    with pytest.raises(ConfigError, match="Did you mean 'poll_interval'"):
+        dli_magic.list_jobs(poll_intervall=1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: dli_magic.run_jobs([138], client=client, wait_timeout=5),
+        lambda client: dli_magic.stop_jobs([138], client=client, profile="prod"),
+        lambda client: dli_magic.list_jobs(client=client, endpoint="https://dli.eu-de.otc.t-systems.com"),
+        lambda client: dli_magic.panel(client, profile="prod"),
+    ],
+    ids=["run_jobs", "stop_jobs", "list_jobs", "panel"],
+)
+def test_a_client_and_settings_together_are_refused_before_sending(dli_env, client_settings, call):
+    client = dli_magic.connect(**client_settings(dli_env))
+    try:
+        with pytest.raises(BadInputError, match="either client= or settings/profile"):
+            call(client)
+    finally:
+        client.close()
+    assert dli_env.request_log() == []

@@ -1,0 +1,74 @@
+"""The typed frames every surface returns: exact dtypes, values as pandas converts them, and the
+one "true"/"false" reading of the API's flags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dli_magic.results import JOB_COLUMNS, OUTCOME_COLUMNS, Job, JobOutcome, jobs_frame, outcomes_frame
+
+
+def _schema(frame) -> list[tuple[str, str]]:
+    return [(column, str(dtype)) for column, dtype in frame.dtypes.items()]
+
+
+def test_outcomes_frame_schema_and_values():
+    outcomes = [
+        JobOutcome(131, True, "", "req-1", "orders", "job_submitting"),
+        JobOutcome(130, False, "DLI.0001: not found", "req-1"),
+        JobOutcome(7, None, "not sent (interrupted)"),
+    ]
+    frame = outcomes_frame(outcomes, attrs={"action": "run"})
+    assert _schema(frame) == list(OUTCOME_COLUMNS)
+    assert frame["job_id"].tolist() == [131, 130, 7]
+    assert frame["is_success"].tolist() == [True, False, pd.NA]
+    assert frame["name"].tolist() == ["orders", pd.NA, pd.NA]
+    assert frame["message"].tolist() == ["", "DLI.0001: not found", "not sent (interrupted)"]
+    assert frame.index.tolist() == [0, 1, 2]
+    assert frame.attrs == {"action": "run"}
+    # the frame owns its data: changing it leaves a second frame from the same outcomes alone
+    frame.loc[0, "name"] = "changed"
+    assert outcomes_frame(outcomes)["name"][0] == "orders"
+
+
+def test_jobs_frame_schema_times_and_missing_values():
+    jobs = [
+        Job(131, "orders", "job_running", "flink_sql_job", "q1", True, 1_700_000_000_000, None, "ann", None),
+        Job(130, None, None, None, None, None, None, 1_700_000_100_000, None, "desc"),
+    ]
+    frame = jobs_frame(jobs)
+    assert _schema(frame) == list(JOB_COLUMNS)
+    assert frame["create_time"][0] == pd.Timestamp(1_700_000_000_000, unit="ms", tz="UTC")
+    assert pd.isna(frame["create_time"][1]) and pd.isna(frame["start_time"][0])
+    assert frame["start_time"][1] == pd.Timestamp(1_700_000_100_000, unit="ms", tz="UTC")
+    assert frame["has_savepoint"].tolist() == [True, pd.NA]
+    assert frame["user_name"].tolist() == ["ann", pd.NA]
+
+
+@pytest.mark.parametrize("make, columns", [(outcomes_frame, OUTCOME_COLUMNS), (jobs_frame, JOB_COLUMNS)])
+def test_an_empty_result_keeps_the_schema(make, columns):
+    empty = make([])
+    assert len(empty) == 0 and _schema(empty) == list(columns)
+
+
+def test_other_value_types_are_converted_as_pandas_converts_them():
+    frame = outcomes_frame([JobOutcome(np.int64(5), np.True_, "m"), JobOutcome(6.0, None, "n")])
+    assert _schema(frame) == list(OUTCOME_COLUMNS)
+    assert frame["job_id"].tolist() == [5, 6]
+    assert frame["is_success"].tolist() == [True, pd.NA]
+
+
+@pytest.mark.parametrize("job_id", [2**64, "x", 5.5])
+def test_a_value_the_column_cannot_hold_is_refused_not_coerced(job_id):
+    with pytest.raises((TypeError, ValueError, OverflowError)):
+        outcomes_frame([JobOutcome(job_id, True, "")])
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [(True, True), (False, False), ("true", True), (" FALSE ", False), ("yes", None), (1, None), (None, None)],
+)
+def test_has_savepoint_reads_true_and_false_as_the_api_writes_them(raw, expected):
+    assert Job.from_api({"job_id": 1, "has_savepoint": raw}).has_savepoint is expected
