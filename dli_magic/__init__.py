@@ -15,8 +15,7 @@ _LAZY = {
     "run_jobs": ("dli_magic.api", "run_jobs"),
     "stop_jobs": ("dli_magic.api", "stop_jobs"),
     "list_jobs": ("dli_magic.api", "list_jobs"),
-    # The module itself: calling it is ``api.history`` (``dli_magic.history()``), and it has ``flush``.
-    "history": ("dli_magic.history", None),
+    "history": ("dli_magic.api", "history"),
     "connect": ("dli_magic.api", "connect"),
     "JobsFailedError": ("dli_magic.api", "JobsFailedError"),
     "DliClient": ("dli_magic.client", "DliClient"),
@@ -31,9 +30,7 @@ def __getattr__(name: str) -> object:
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'dli_magic' has no attribute {name!r}") from None
-    module = import_module(module_name)
-    # Not cached: importing a submodule binds its name in this package by itself.
-    return module if attribute is None else getattr(module, attribute)
+    return getattr(import_module(module_name), attribute)
 
 
 def __dir__() -> list[str]:

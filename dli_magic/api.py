@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
-from . import contract, history as _history
+from . import contract, runlog
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .waiting import WaitState, list_statuses, wait_for_jobs
@@ -249,7 +249,7 @@ def execute(
             notify(f"Wait timeout of {wait_timeout:g} s reached. {_pending_note(state)}")
         if state.missing:
             notify(f"Not found in the job list, status unknown: {_format_ids(sorted(state.missing))}")
-        run_id = _history.record_outcomes(outcomes, frame.attrs, settings=client_settings, source=source)
+        run_id = runlog.record_outcomes(outcomes, frame.attrs, settings=client_settings, source=source)
         if run_id:
             frame.attrs["history_run_id"] = run_id
         if strict:
@@ -453,8 +453,8 @@ def history(limit: int | None = None, *, path: str | None = None, **settings: An
 
     if path is None:
         resolved = resolve_settings(explicit=settings)  # the profile file may name history_path
-        path = str(_history.default_path(resolved))
-    return _history.load(path, limit=limit)
+        path = str(runlog.default_path(resolved))
+    return runlog.load(path, limit=limit)
 
 
 __all__ = [

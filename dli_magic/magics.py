@@ -29,7 +29,7 @@ from traitlets import Bool, Enum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
 from . import api, contract, errors
-from . import history as _history
+from . import runlog
 from .config import SECRET_FIELDS, Settings, env_var, resolve_settings
 from .display import StatusView, TerminalStatus
 from .errors import ConfigError
@@ -529,7 +529,7 @@ class DliMagic(Magics, _SettingsTraits):
         self._check_out(args.out)
         if args.limit is not None and args.limit < 1:
             raise UsageError(f"--limit must be a positive number of runs, not {args.limit}.")
-        frame = _history.load(_history.default_path(self.settings()), limit=args.limit)
+        frame = runlog.load(runlog.default_path(self.settings()), limit=args.limit)
         return self._store(args.out, frame)
 
     @magic_arguments()

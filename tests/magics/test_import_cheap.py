@@ -54,7 +54,7 @@ def test_lazy_names_resolve():
     assert dli_magic.list_jobs is api.list_jobs
     assert dli_magic.connect is api.connect
     assert dli_magic.DliClient is client.DliClient
-    assert callable(dli_magic.history)  # the function, or the (callable) submodule once imported
+    assert dli_magic.history is api.history
     assert "run_jobs" in dir(dli_magic)
 
 
@@ -75,21 +75,21 @@ def test_a_missing_panel_module_only_fails_when_used():
     assert _python(code).strip() == "late"
 
 
-def test_history_name_is_callable_before_and_after_the_submodule_import(dli_env):
+def test_history_is_the_function_and_no_module_shares_its_name(dli_env):
+    """``dli_magic.history`` is ``api.history`` before and after the run log is imported, and using
+    it is what imports pandas: ``import dli_magic`` alone imports nothing heavy."""
     code = (
-        "import dli_magic\n"
-        "a = dli_magic.history()\n"
-        "import dli_magic.history\n"
-        "b = dli_magic.history(limit=5)\n"
-        "print(len(a), len(b), type(dli_magic.history).__name__)"
+        "import inspect, json, sys, dli_magic\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "first = dli_magic.history\n"
+        "rows = len(first())\n"
+        "import dli_magic.runlog, dli_magic.api\n"
+        "print(json.dumps({'heavy': heavy, 'rows': rows, 'function': inspect.isfunction(first),"
+        " 'same': dli_magic.history is first is dli_magic.api.history,"
+        " 'module': 'dli_magic.history' in sys.modules}))"
     )
-    assert _python(code).split()[:2] == ["0", "0"]
-
-
-def test_history_flush_is_reachable_on_first_use(dli_env):
-    """``dli_magic.history.flush()`` as the first use of the name (the README tells scripts to)."""
-    code = "import sys, dli_magic\nprint(dli_magic.history.flush(), 'pandas' in sys.modules)"
-    assert _python(code).split() == ["True", "False"]
+    result = json.loads(_python(code).splitlines()[-1])
+    assert result == {"heavy": [], "rows": 0, "function": True, "same": True, "module": False}
 
 
 def test_load_ext_registers_the_magics(shell):

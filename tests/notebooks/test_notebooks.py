@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from dli_magic import history
+from dli_magic import runlog
 
 from dli_magic.emulator.testing import SENTINEL_TOKEN
 
@@ -63,10 +63,10 @@ FOREIGN_JOB = "someone_elses_job"
 
 def _prepare_run_analysis():
     # A run against another endpoint and project: the analysis must leave it out.
-    history.record_rows([(4242, FOREIGN_JOB, False, "DLI.0999: elsewhere", None, "r1")],
-                        {"action": "run", "endpoint": "https://dli.eu-de.otc.t-systems.com", "project_id": "other",
-                         "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:01+00:00"},
-                        path=os.environ["DLI_HISTORY_PATH"])
+    runlog.record_rows([(4242, FOREIGN_JOB, False, "DLI.0999: elsewhere", None, "r1")],
+                       {"action": "run", "endpoint": "https://dli.eu-de.otc.t-systems.com", "project_id": "other",
+                        "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:01+00:00"},
+                       path=os.environ["DLI_HISTORY_PATH"])
 
 
 def _check_run_analysis(nb, text):

@@ -1,4 +1,4 @@
-"""Run history in SQLite: across sessions, off switch, broken files, no secrets."""
+"""The run log in SQLite: schema, across sessions and processes, off switch, broken files, no secrets."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ import sqlite3
 import subprocess
 import sys
 import warnings
+from contextlib import closing
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from dli_magic import history
+from dli_magic import runlog
 from dli_magic.emulator.testing import SENTINEL_TOKEN
-from dli_magic.history import HISTORY_COLUMNS
 from dli_magic.results import JobOutcome, outcomes_frame
+from dli_magic.runlog import HISTORY_COLUMNS
 
 
 def _frame(action="run", ids=(1, 2), ok=(True, False), **attrs):
-    outcomes = [JobOutcome(i, s, f"msg {i}", request_id="rq-1", name=f"n{i}", status="job_running") for i, s in zip(ids, ok)]
+    outcomes = [JobOutcome(i, s, f"msg {i}", request_id="rq-1", name=f"n{i}", status="job_running")
+                for i, s in zip(ids, ok)]
     base = {"action": action, "endpoint": "https://user:pw@dli.example.com:8443/x?token=abc",
             "project_id": "p1", "resume_savepoint": True, "started": "2026-01-01T00:00:00+00:00",
             "finished": "2026-01-01T00:00:01+00:00", "attempts": 3, "requests": 1, "dry_run": False}
@@ -28,9 +31,9 @@ def _frame(action="run", ids=(1, 2), ok=(True, False), **attrs):
 
 def test_record_and_load_round_trip(tmp_path):
     path = tmp_path / "h.sqlite"
-    run_id = history.record(_frame(), path=path)
+    run_id = runlog.record(_frame(), path=path)
     assert run_id
-    frame = history.load(path)
+    frame = runlog.load(path)
     assert [(c, str(t)) for c, t in frame.dtypes.items()] == [(c, t) for c, t in HISTORY_COLUMNS]
     assert frame["run_id"].tolist() == [run_id, run_id]
     assert frame["job_id"].tolist() == [1, 2]
@@ -40,43 +43,80 @@ def test_record_and_load_round_trip(tmp_path):
     # No credentials of the endpoint URL reach the file.
     assert frame.loc[0, "endpoint"] == "https://dli.example.com:8443/x"
     assert '"resume_savepoint": true' in frame.loc[0, "options"]
+    assert frame.attrs["path"] == str(path)
 
 
 def test_limit_is_the_latest_runs(tmp_path):
     path = tmp_path / "h.sqlite"
-    first = history.record(_frame(ids=(1,), ok=(True,)), path=path)
-    second = history.record(_frame(ids=(2, 3), ok=(True, None)), path=path)
-    assert history.load(path, limit=1)["run_id"].unique().tolist() == [second]
-    assert history.load(path)["run_id"].unique().tolist() == [first, second]
-    assert history.load(path)["is_success"].isna().tolist() == [False, False, True]
+    first = runlog.record(_frame(ids=(1,), ok=(True,)), path=path)
+    second = runlog.record(_frame(ids=(2, 3), ok=(True, None)), path=path)
+    assert runlog.load(path, limit=1)["run_id"].unique().tolist() == [second]
+    assert runlog.load(path)["run_id"].unique().tolist() == [first, second]
+    assert runlog.load(path)["is_success"].isna().tolist() == [False, False, True]
 
 
 def test_dry_runs_and_disabled_history_record_nothing(tmp_path):
     path = tmp_path / "h.sqlite"
-    assert history.record(_frame(dry_run=True), path=path) is None
+    assert runlog.record(_frame(dry_run=True), path=path) is None
 
     class Off:
         history = False
         history_path = str(path)
 
-    assert history.record(_frame(), settings=Off()) is None
+    assert runlog.record(_frame(), settings=Off()) is None
     assert not path.exists()
 
 
-def test_a_broken_history_file_warns_and_never_raises(tmp_path):
+def test_a_broken_history_file_warns_and_never_raises(tmp_path, record, runs_in):
     path = tmp_path / "h.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.warns(RuntimeWarning, match="could not write the run history"):
-        assert history.record(_frame(), path=path) is None
+    with pytest.warns(RuntimeWarning, match="could not write the run history") as caught:
+        assert runlog.record(_frame(), path=path) is None  # not recorded: nothing to retry
+    assert "DatabaseError" in str(caught[0].message)
+    good = tmp_path / "good.sqlite"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing pending from the broken file: no warning here
+        run_id = record(good, [5])
+    assert runs_in(good) == [(run_id, [5])]
 
 
 def test_default_path_follows_settings_env_and_xdg(tmp_path):
     class S:
         history_path = str(tmp_path / "explicit.sqlite")
 
-    assert history.default_path(S(), {}) == tmp_path / "explicit.sqlite"
-    assert history.default_path(None, {"DLI_HISTORY_PATH": "/a/b.sqlite"}) == history.Path("/a/b.sqlite")
-    assert history.default_path(None, {"XDG_DATA_HOME": "/xdg"}) == history.Path("/xdg/dli-magic/history.sqlite")
+    assert runlog.default_path(S(), {}) == tmp_path / "explicit.sqlite"
+    assert runlog.default_path(None, {"DLI_HISTORY_PATH": "/a/b.sqlite"}) == Path("/a/b.sqlite")
+    assert runlog.default_path(None, {"XDG_DATA_HOME": "/xdg"}) == Path("/xdg/dli-magic/history.sqlite")
+
+
+def test_a_run_is_in_the_file_for_another_process_when_the_call_returns(tmp_path, record):
+    path = tmp_path / "h.sqlite"
+    run_id = record(path, [1, 2])
+    code = (
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1])\n"
+        "print(db.execute('SELECT r.run_id, count(*) FROM runs r JOIN outcomes o ON o.run_seq = r.seq"
+        " GROUP BY r.seq').fetchall())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr([(run_id, 2)])
+
+
+def test_recording_starts_no_thread():
+    code = (
+        "import threading\n"
+        "from dli_magic import runlog\n"
+        "from dli_magic.results import JobOutcome\n"
+        "import sys\n"
+        "runlog.record_outcomes([JobOutcome(1, True, 'ok')], {'action': 'run'}, path=sys.argv[1])\n"
+        "runlog.load(sys.argv[1])\n"
+        "print(len(runlog.load(sys.argv[1])), [t.name for t in threading.enumerate()])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, os.environ["DLI_HISTORY_PATH"]], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(maxsplit=1) == ["1", "['MainThread']\n"]
 
 
 def test_history_magic_across_two_sessions(shell, dli_env):
@@ -113,26 +153,30 @@ def test_history_off(shell, dli_env):
     assert not os.path.exists(os.environ["DLI_HISTORY_PATH"])
 
 
-def test_broken_history_file_does_not_fail_the_run(shell, dli_env, capsys):
+def test_broken_history_file_does_not_fail_the_run(shell, dli_env):
     with open(os.environ["DLI_HISTORY_PATH"], "wb") as fh:
         fh.write(b"garbage" * 200)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = shell.run_line_magic("dli_run", "138")
     assert df["is_success"].all()
+    assert "history_run_id" not in df.attrs  # not recorded, and the frame does not claim it was
     assert any("could not write the run history" in str(w.message) for w in caught)
     result = shell.run_cell("%dli_history")
     assert "cannot be read" in str(result.error_in_exec)
 
 
 def test_history_never_holds_a_secret(shell, dli_env):
-    shell.run_line_magic("dli_run", "138 99999")
-    assert history.flush()  # the writer thread inserts after the cell returned
+    df = shell.run_line_magic("dli_run", "138 99999")
+    # In the file when the magic returns: nothing to wait for.
     with open(os.environ["DLI_HISTORY_PATH"], "rb") as file:
         raw = file.read()
+    wal = Path(os.environ["DLI_HISTORY_PATH"] + "-wal")
+    raw += wal.read_bytes() if wal.exists() else b""
     assert SENTINEL_TOKEN.encode() not in raw
-    with sqlite3.connect(os.environ["DLI_HISTORY_PATH"]) as db:
+    with closing(sqlite3.connect(os.environ["DLI_HISTORY_PATH"])) as db:
         assert db.execute("SELECT count(*) FROM outcomes").fetchone() == (2,)
+        assert db.execute("SELECT run_id FROM runs").fetchall() == [(df.attrs["history_run_id"],)]
 
 
 def test_python_api_history_function(dli_env):
@@ -144,19 +188,15 @@ def test_python_api_history_function(dli_env):
     assert dli_magic.history(limit=1)["job_id"].tolist() == [138]
 
 
-def test_a_deleted_history_file_is_recreated_not_written_into_the_void(tmp_path):
-    from dli_magic.results import JobOutcome
-
+def test_a_deleted_history_file_is_recreated_not_written_into_the_void(tmp_path, record, runs_in):
     path = tmp_path / "h.sqlite"
-    attrs = {"action": "run", "endpoint": "http://127.0.0.1:1", "project_id": "p"}
-    assert history.record_outcomes([JobOutcome(1, True, "ok")], attrs, path=path)
-    assert history.flush()  # run 1 is in the file that is deleted next
+    assert record(path, [1])
     for leftover in tmp_path.iterdir():
-        leftover.unlink()  # the file and its -wal / -shm companions
-    assert history.record_outcomes([JobOutcome(2, True, "ok")], attrs, path=path)
-    assert history.flush()  # the writer notices the deleted file and creates a new one
+        leftover.unlink()  # the file and its -wal / -shm companions, while this process has it open
+    run_id = record(path, [2])
     assert path.exists()
-    assert history.load(path)["job_id"].tolist() == [2]
+    assert runs_in(path) == [(run_id, [2])]
+    assert runlog.load(path)["job_id"].tolist() == [2]
 
 
 @pytest.mark.parametrize(
@@ -167,7 +207,7 @@ def test_a_deleted_history_file_is_recreated_not_written_into_the_void(tmp_path)
         ("https://AK:SK@dli.example.com:8443/v1#t=1", "https://dli.example.com:8443/v1"),
     ],
 )
-def test_an_ipv6_endpoint_keeps_its_brackets(tmp_path, endpoint, stored):
+def test_an_endpoint_is_stored_without_credentials_and_ipv6_keeps_its_brackets(tmp_path, endpoint, stored):
     path = tmp_path / "h.sqlite"
-    assert history.record(_frame(endpoint=endpoint), path=path)
-    assert history.load(path)["endpoint"].unique().tolist() == [stored]
+    assert runlog.record(_frame(endpoint=endpoint), path=path)
+    assert runlog.load(path)["endpoint"].unique().tolist() == [stored]
