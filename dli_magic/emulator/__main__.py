@@ -54,6 +54,18 @@ def _count(text: str) -> int:
     return value
 
 
+def _job_count(text: str) -> int:
+    from .demo import MAX_LOAD_JOBS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+    if not 0 <= value <= MAX_LOAD_JOBS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_LOAD_JOBS:,}: {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -78,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", help="IAM domain (account) name for --user (default: the user name)")
     p.add_argument("--db", help="SQLite file for the jobs (default: in memory)")
     p.add_argument("--demo", action="store_true", help="seed 12 realistic jobs if the database is empty")
+    p.add_argument("--jobs", type=_job_count, default=0, metavar="N",
+                   help="seed N plain job_init jobs if the database is empty (load tests; with --demo: both)")
     p.add_argument("--speed", type=_number(float), default=1.0, help="job state timings divided by this")
     p.add_argument("--token-ttl", type=_number(float), default=86400, help="IAM token lifetime, seconds")
     p.add_argument("--unknown-ids", choices=("item", "error"), default="item",
@@ -158,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host, port=args.port, project_id=args.project_id, region=args.region, token=token,
             ak=args.ak, sk=sk, users=users, demo=args.demo, speed=args.speed, db=args.db,
             token_ttl=args.token_ttl, unknown_ids=args.unknown_ids, faults=faults, savepoint_api=args.savepoint_api,
+            jobs=args.jobs,
         )
     except (ValueError, OSError) as exc:  # bad fault JSON, unusable --db…
         parser.error(str(exc).splitlines()[0])

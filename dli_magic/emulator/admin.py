@@ -35,7 +35,10 @@ class AdminHandlers:
         if request.method == "DELETE":
             self.core.clear_request_log()
             return json_response(200, [])
-        return json_response(200, self.core.request_log())
+        since = request.query_params.get("since") or "0"
+        if not since.isascii() or not since.isdigit() or len(since) > 19:
+            raise ApiError(400, "EMULATOR.REQUESTS", f"since must be a sequence number, not {since[:40]!r}")
+        return json_response(200, self.core.request_log(int(since)))
 
     async def clock(self, request: Request) -> Response:
         if request.method == "POST":

@@ -10,6 +10,7 @@ import time
 from typing import Any, Iterable
 
 from .auth import Authenticator
+from .demo import MAX_LOAD_JOBS, seed_demo, seed_load
 from .faults import FaultSet
 from .reqlog import RequestLog
 from .store import JobNotFound, JobStore
@@ -40,6 +41,7 @@ class EmulatorCore:
         unknown_ids: str = "item",
         faults: dict[str, Any] | None = None,
         savepoint_api: bool = True,
+        jobs: int = 0,
     ) -> None:
         if unknown_ids not in UNKNOWN_ID_MODES:
             raise ValueError(f"unknown_ids must be 'item' or 'error', not {unknown_ids!r}")
@@ -49,6 +51,8 @@ class EmulatorCore:
             raise ValueError("token_ttl must be a positive finite number")
         if (ak is None) != (sk is None):
             raise ValueError("ak and sk go together: give both or neither")
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 0 <= jobs <= MAX_LOAD_JOBS:
+            raise ValueError(f"jobs must be an integer from 0 to {MAX_LOAD_JOBS:,}, not {jobs!r}")
         self.project_id = project_id
         self.region = region
         self.unknown_ids = unknown_ids
@@ -63,10 +67,11 @@ class EmulatorCore:
         self._offset = float(self.store.get_meta("clock_offset") or 0.0)
         self.auth = Authenticator(now_ms=self.now_ms, token=token, ak=ak, sk=sk, users=users, token_ttl=token_ttl)
         self.log = RequestLog()
-        if demo and self.store.count_all() == 0:  # a restart with the same --db keeps its jobs
-            from .demo import seed_demo
-
-            seed_demo(self.store, project_id, self.now_ms(), self.auth.default_user)
+        if self.store.count_all() == 0:  # a restart with the same --db keeps its jobs, seeds nothing
+            if demo:
+                seed_demo(self.store, project_id, self.now_ms(), self.auth.default_user)
+            if jobs:
+                seed_load(self.store, project_id, jobs, self.now_ms(), self.auth.default_user)
 
     # -- the clock: wall clock plus whatever advance_clock added --------------------------------------
 
@@ -131,8 +136,9 @@ class EmulatorCore:
     def faults(self) -> dict[str, Any]:
         return self.fault_set.snapshot()
 
-    def request_log(self) -> list[dict[str, Any]]:
-        return self.log.export()
+    def request_log(self, since: int = 0) -> list[dict[str, Any]]:
+        """The request log, oldest first; with ``since``, only the entries after that ``seq``."""
+        return self.log.export(since)
 
     def clear_request_log(self) -> None:
         self.log.clear()

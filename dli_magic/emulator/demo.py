@@ -42,6 +42,31 @@ _SQL = (
 )
 
 
+LOAD_QUEUES = ("dli_prod", "dli_dev", "dli_batch")
+LOAD_TYPES = ("flink_opensource_sql_job", "flink_sql_job", "flink_jar_job")
+MAX_LOAD_JOBS = 1_000_000
+
+
+def seed_load(store: JobStore, project_id: str, count: int, now_ms: int, default_user: str) -> list[int]:
+    """``--jobs N``: N plain jobs that were never run (job_init, so any of them can be run), one a
+    minute apart back from now, across three queues and types, with env/shard tags."""
+    jobs = (
+        dict(
+            name=f"load_job_{i:06d}",
+            job_type=LOAD_TYPES[i % len(LOAD_TYPES)],
+            status="job_init",
+            queue_name=LOAD_QUEUES[i % len(LOAD_QUEUES)],
+            user_name=default_user,
+            create_time=now_ms - (count - i) * 60_000,
+            desc="Load test job",
+            sql_body=None if i % len(LOAD_TYPES) == 2 else _SQL,
+            tags=[{"key": "env", "value": "prod" if i % 2 else "dev"}, {"key": "shard", "value": str(i % 10)}],
+        )
+        for i in range(count)
+    )
+    return store.create_many(project_id, jobs)
+
+
 def seed_demo(store: JobStore, project_id: str, now_ms: int, default_user: str) -> list[int]:
     ids = []
     for job_id, name, job_type, status, queue, savepoint, age_days, user in DEMO_JOBS:

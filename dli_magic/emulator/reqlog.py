@@ -83,9 +83,10 @@ class RequestLog:
         with self._lock:
             self._entries.clear()
 
-    def export(self) -> list[dict[str, Any]]:
+    def export(self, since: int = 0) -> list[dict[str, Any]]:
+        """The entries (secrets masked), oldest first; with ``since``, only those after that seq."""
         with self._lock:
-            entries = list(self._entries)
+            entries = [entry for entry in self._entries if entry["seq"] > since] if since else list(self._entries)
         out = []
         for entry in entries:
             item = dict(entry)

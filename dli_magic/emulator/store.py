@@ -144,9 +144,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs(project_id, create_time);
+CREATE INDEX IF NOT EXISTS jobs_by_project_status ON jobs(project_id, status, create_time);
 CREATE INDEX IF NOT EXISTS jobs_by_next ON jobs(next_at) WHERE next_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS job_tags (job_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS job_tags_by_pair ON job_tags(key, value, job_id);
+CREATE INDEX IF NOT EXISTS job_tags_by_job ON job_tags(job_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# The list filters run in SQL on indexed or precomputed columns, never a Python call per job:
+# `name_key` is the case-folded name, job_tags one row per (key, value) pair.
 
 # status_desc of a submit failure by the name rule (a job without a behaviour whose name has "fail").
 NAME_RULE_SUBMIT_FAIL = "Job submission failed (emulator rule: the job name contains 'fail')."
@@ -200,18 +206,11 @@ def user_id_for(name: str) -> str:
     return hashlib.md5(name.encode("utf-8")).hexdigest()
 
 
-def _tags_key(tags: Iterable[dict] | None) -> str:
-    # A JSON list of [key, value] strings: unambiguous whatever the key or value holds ("," "=" …).
-    return json.dumps([[str(t.get("key")), str(t.get("value"))] for t in tags or () if isinstance(t, dict)])
-
-
-def _has_tag(tags_key: str | None, key: str, value: str) -> int:
-    """SQL ``has_tag(tags, key, value)``: 1 if the job has exactly this key/value pair."""
-    try:
-        pairs = json.loads(tags_key or "[]")
-    except ValueError:
-        return 0
-    return int(isinstance(pairs, list) and [key, value] in pairs)
+def _tag_pairs(tags: Any) -> list[tuple[str, str]]:
+    """A job's tags as (key, value) strings, as the list filter compares them."""
+    if not isinstance(tags, list):
+        return []
+    return [(str(t.get("key")), str(t.get("value"))) for t in tags if isinstance(t, dict)]
 
 
 def _casefold(text: str | None) -> str | None:
@@ -239,14 +238,13 @@ class JobStore:
         except sqlite3.Error as exc:  # e.g. a missing directory
             raise ValueError(f"cannot open the database {path!r}: {exc}") from None
         self._db.create_function("casefold", 1, _casefold, deterministic=True)
-        self._db.create_function("has_tag", 3, _has_tag, deterministic=True)
         try:
             if path:
                 # WAL + NORMAL: durable across a clean restart without an fsync per request.
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            self._migrate_tags()
+            self._migrate()
             # The id counter never goes back; a database from before the counter (or an insert whose
             # counter update was lost) continues after its highest id.
             top = self._db.execute("SELECT MAX(job_id) FROM jobs").fetchone()[0] or 0
@@ -262,13 +260,18 @@ class JobStore:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _migrate_tags(self) -> None:
-        """Databases from before the JSON tag key stored ",k=v,": rebuild it from the job data."""
-        rows = self._db.execute("SELECT job_id, data FROM jobs WHERE substr(tags, 1, 1) != '['").fetchall()
-        for job_id, data_text in rows:
-            tags = json.loads(data_text).get("tags")
-            key = _tags_key(tags if isinstance(tags, list) else [])
-            self._db.execute("UPDATE jobs SET tags=? WHERE job_id=?", (key, job_id))
+    def _migrate(self) -> None:
+        """Databases from before the precomputed filter columns: build them from the job data."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "name_key" not in columns:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN name_key TEXT")
+            self._db.execute("UPDATE jobs SET name_key = casefold(name)")
+        if self._get_meta("job_tags") is None:
+            self._db.execute("DELETE FROM job_tags")
+            for job_id, data_text in self._db.execute("SELECT job_id, data FROM jobs").fetchall():
+                pairs = _tag_pairs(json.loads(data_text).get("tags"))
+                self._db.executemany("INSERT INTO job_tags VALUES (?,?,?)", [(job_id, k, v) for k, v in pairs])
+            self._set_meta("job_tags", 1)
 
     def _get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -393,11 +396,43 @@ class JobStore:
 
     def create(self, project_id: str, fields: dict[str, Any], behaviour: Any = None) -> int:
         """Insert a job; ``fields`` are job fields (see DETAIL_FIELDS), ``behaviour`` as in
-        behaviours.py. Returns the job id."""
+        behaviours.py. Returns the job id; InvalidJob for fields that cannot be stored."""
+        return self.create_many(project_id, [fields], behaviour)[0]
+
+    def create_many(self, project_id: str, jobs: Iterable[dict[str, Any]], behaviour: Any = None) -> list[int]:
+        """Insert jobs in one transaction (all or none), each with ``behaviour``; their ids in order."""
         try:
             parsed = parse_behaviour(behaviour)
         except ValueError as exc:
             raise InvalidJob(str(exc)) from None
+        checked = [self._checked_fields(fields) for fields in jobs]
+        with self._lock:
+            now = self._now()
+            # Ids come from a counter kept in the database: never reused, even after a delete and a restart.
+            next_id = int(self._get_meta("next_job_id") or FIRST_JOB_ID)
+            ids: list[int] = []
+            self._db.execute("BEGIN")
+            try:
+                for fields in checked:
+                    job_id = fields.get("job_id")
+                    if job_id is None:
+                        job_id = next_id
+                    elif self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone():
+                        raise InvalidJob(f"job id {job_id} already exists")
+                    if job_id > INT64_MAX:
+                        raise InvalidJob("no job id left (the counter reached 2^63-1)")
+                    self._insert(project_id, job_id, fields, parsed, behaviour is not None, now)
+                    next_id = max(next_id, job_id + 1)  # a seeded id above the counter moves it on
+                    ids.append(job_id)
+                self._set_meta("next_job_id", next_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return ids
+
+    @staticmethod
+    def _checked_fields(fields: dict[str, Any]) -> dict[str, Any]:
         unknown = set(fields) - SEEDABLE_FIELDS
         if unknown:
             raise InvalidJob(f"unknown job field(s): {', '.join(sorted(unknown))}")
@@ -407,67 +442,59 @@ class JobStore:
         name = fields.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidJob("a job needs a non-empty name")
+        job_id = fields.get("job_id")
+        if job_id is not None and (isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id <= INT64_MAX):
+            raise InvalidJob(f"job_id must be an integer in 1..{INT64_MAX}, not {job_id!r}")
+        return {**fields, "status": status}
+
+    def _insert(self, project_id: str, job_id: int, fields: dict, behaviour: Behaviour, explicit: bool, now: int) -> None:
+        status = fields["status"]
         tags = fields.get("tags") or []
-        with self._lock:
-            now = self._now()
-            # Ids come from a counter kept in the database: never reused, even after a delete and a restart.
-            next_id = int(self._get_meta("next_job_id") or FIRST_JOB_ID)
-            job_id = fields.get("job_id")
-            if job_id is None:
-                job_id = next_id
-            elif isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id <= INT64_MAX:
-                raise InvalidJob(f"job_id must be an integer in 1..{INT64_MAX}, not {job_id!r}")
-            elif self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone():
-                raise InvalidJob(f"job id {job_id} already exists")
-            if job_id > INT64_MAX:
-                raise InvalidJob("no job id left (the counter reached 2^63-1)")
-            user_name = fields.get("user_name") or "dli_user"
-            data = {
-                "desc": "",
-                "status_desc": "",
-                "start_time": None,
-                "duration": 0,
-                "root_id": -1,
-                "graph_editor_enabled": False,
-                "has_savepoint": False,
-                "savepoint_path": None,
-                "restart_times": 0,
-                "user_id": user_id_for(user_name),
-                "sql_body": None,
-                "run_mode": "shared_cluster",
-                "main_class": None,
-                "entrypoint_args": None,
-                "update_time": now,
-                "tags": tags,
-                "behaviour": parsed.to_json() if behaviour is not None else None,
-                "flink_state": None,
-                "end_time": None,
-            }
-            data.update({k: v for k, v in fields.items() if k not in _COLUMNS and k != "job_id"})
-            config = fields.get("job_config")
-            data["job_config"] = {**DEFAULT_JOB_CONFIG, **(config if isinstance(config, dict) else {})}
-            plan = self._seeded_plan(status, parsed, now)
-            self._db.execute(
-                "INSERT INTO jobs (job_id, project_id, name, job_type, status, queue_name, user_name,"
-                " create_time, tags, data, plan, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    int(job_id),
-                    project_id,
-                    name,
-                    fields.get("job_type") or "flink_sql_job",
-                    status,
-                    fields.get("queue_name"),
-                    user_name,
-                    int(fields.get("create_time") or now),
-                    _tags_key(tags),
-                    json.dumps(data),
-                    json.dumps(plan) if plan else None,
-                    plan[0]["at"] if plan else None,
-                ),
-            )
-            if job_id >= next_id:  # a seeded id above the counter moves it on
-                self._set_meta("next_job_id", job_id + 1)
-            return int(job_id)
+        user_name = fields.get("user_name") or "dli_user"
+        data = {
+            "desc": "",
+            "status_desc": "",
+            "start_time": None,
+            "duration": 0,
+            "root_id": -1,
+            "graph_editor_enabled": False,
+            "has_savepoint": False,
+            "savepoint_path": None,
+            "restart_times": 0,
+            "user_id": user_id_for(user_name),
+            "sql_body": None,
+            "run_mode": "shared_cluster",
+            "main_class": None,
+            "entrypoint_args": None,
+            "update_time": now,
+            "tags": tags,
+            "behaviour": behaviour.to_json() if explicit else None,
+            "flink_state": None,
+            "end_time": None,
+        }
+        data.update({k: v for k, v in fields.items() if k not in _COLUMNS and k != "job_id"})
+        config = fields.get("job_config")
+        data["job_config"] = {**DEFAULT_JOB_CONFIG, **(config if isinstance(config, dict) else {})}
+        plan = self._seeded_plan(status, behaviour, now)
+        self._db.execute(
+            "INSERT INTO jobs (job_id, project_id, name, name_key, job_type, status, queue_name, user_name,"
+            " create_time, data, plan, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                job_id,
+                project_id,
+                fields["name"],
+                fields["name"].casefold(),
+                fields.get("job_type") or "flink_sql_job",
+                status,
+                fields.get("queue_name"),
+                user_name,
+                int(fields.get("create_time") or now),
+                json.dumps(data),
+                json.dumps(plan) if plan else None,
+                plan[0]["at"] if plan else None,
+            ),
+        )
+        self._db.executemany("INSERT INTO job_tags VALUES (?,?,?)", [(job_id, k, v) for k, v in _tag_pairs(tags)])
 
     def count_all(self) -> int:
         with self._lock:
@@ -519,10 +546,10 @@ class JobStore:
                 where.append(f"{column}=?")
                 args.append(value)
         if name:
-            where.append("instr(casefold(name), ?) > 0")
+            where.append("instr(name_key, ?) > 0")
             args.append(name.casefold())
         for key, value in tags or ():
-            where.append("has_tag(tags, ?, ?)")
+            where.append("job_id IN (SELECT job_id FROM job_tags WHERE key=? AND value=?)")
             args.extend((key, value))
         clause = " WHERE " + " AND ".join(where)
         direction = "ASC" if order == "asc" else "DESC"
@@ -695,6 +722,8 @@ class JobStore:
         with self._lock:
             for job_id in job_ids:
                 cur = self._db.execute("DELETE FROM jobs WHERE job_id=? AND project_id=?", (job_id, project_id))
+                if cur.rowcount:
+                    self._db.execute("DELETE FROM job_tags WHERE job_id=?", (job_id,))
                 out.append(None if cur.rowcount else JobNotFound(job_id))
         return out
 

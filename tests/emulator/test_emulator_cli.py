@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
-
-ROOT = Path(__file__).resolve().parents[2]
-READY = "DLI emulator listening on http://"
-
-
-def _env(**extra):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
-
-
-class Running:
-    def __init__(self, *args, env=None):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dli_magic.emulator", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or _env(), cwd=ROOT,
-        )
-        self.line = self.proc.stdout.readline()
-        assert self.line.startswith(READY), (self.line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.url = self.line.strip().rsplit(" ", 1)[1]
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=10)
-        return self.proc.returncode, out, err
+from cli_process import Running, assert_bad_option, cli_env
 
 
 def test_ready_line_port_zero_and_sigterm(tmp_path):
@@ -74,24 +45,15 @@ def test_sigint_exits_zero():
      ["--error-count", "3"], ["--error-status", "200"], ["--db", "/nonexistent-dir/sub/x.db"]],
 )
 def test_bad_options_exit_2_with_one_line(args):
-    _assert_bad_option(args)
-
-
-def _assert_bad_option(args):
-    proc = subprocess.run([sys.executable, "-m", "dli_magic.emulator", "--port", "0", *args], capture_output=True,
-                          text=True, env=_env(), cwd=ROOT, timeout=30)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dli-emulator: error:"), proc.stderr
+    assert_bad_option(args)
 
 
 def test_db_that_is_not_a_database_or_a_directory_exit_2(tmp_path):
     not_db = tmp_path / "hostname"
     not_db.write_text("my-host\n")
-    _assert_bad_option(["--db", str(not_db)])
+    assert_bad_option(["--db", str(not_db)])
     assert not_db.read_text() == "my-host\n"  # left alone
-    _assert_bad_option(["--db", str(tmp_path)])
+    assert_bad_option(["--db", str(tmp_path)])
 
 
 def test_negative_fault_count_never_disarms(tmp_path):
@@ -106,7 +68,7 @@ def test_negative_fault_count_never_disarms(tmp_path):
 
 
 def test_secrets_from_environment_and_static_project(tmp_path):
-    env = _env(DLI_EMULATOR_TOKEN="env-token", DLI_EMULATOR_SK="env-sk", DLI_EMULATOR_PASSWORD="env-pw")
+    env = cli_env(DLI_EMULATOR_TOKEN="env-token", DLI_EMULATOR_SK="env-sk", DLI_EMULATOR_PASSWORD="env-pw")
     run = Running("--project-id", "a" * 32, "--region", "eu-nl", "--ak", "ENVAK", "--user", "bob", env=env)
     try:
         base = f"{run.url}/v1.0/{'a' * 32}/streaming"

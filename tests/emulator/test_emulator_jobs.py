@@ -123,18 +123,23 @@ def test_list_tags_filter_matches_exact_pairs_only(api):
     assert ids("b=2,a=1") == set()
 
 
-def test_tags_of_an_older_database_are_migrated(emulator_factory, make_api, tmp_path):
+def test_filters_of_an_older_database_are_migrated(emulator_factory, make_api, tmp_path):
     import sqlite3
 
     db = str(tmp_path / "old.sqlite")
     emu = emulator_factory(token="t", db=db)
-    job = emu.create_job(name="old", tags=[{"key": "env", "value": "prod"}])
+    job = emu.create_job(name="Straße_job", tags=[{"key": "env", "value": "prod"}])
+    emu.create_job(name="other", tags=[{"key": "env", "value": "dev"}])
     emu.close()
-    with sqlite3.connect(db) as conn:  # the key as the emulator used to store it
-        conn.execute("UPDATE jobs SET tags=',env=prod,'")
+    with sqlite3.connect(db) as conn:  # the database as the emulator stored it before the filter columns
+        conn.execute("DROP TABLE job_tags")
+        conn.execute("DELETE FROM meta WHERE key='job_tags'")
+        conn.execute("ALTER TABLE jobs DROP COLUMN name_key")
     emu = emulator_factory(token="t", db=db)
-    jobs = make_api(emu, headers={"X-Auth-Token": "t"}).get("jobs", params={"tags": "env=prod"}).json()
-    assert [j["job_id"] for j in jobs["job_list"]["jobs"]] == [job]
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    by_tag = api.get("jobs", params={"tags": "env=prod"}).json()["job_list"]["jobs"]
+    by_name = api.get("jobs", params={"name": "STRASSE"}).json()["job_list"]["jobs"]
+    assert [j["job_id"] for j in by_tag] == [j["job_id"] for j in by_name] == [job]
 
 
 def test_list_show_detail_adds_detail_fields(api):
