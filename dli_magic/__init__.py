@@ -19,7 +19,7 @@ _LAZY = {
     "connect": ("dli_magic.api", "connect"),
     "JobsFailedError": ("dli_magic.api", "JobsFailedError"),
     "DliClient": ("dli_magic.client", "DliClient"),
-    "panel": ("dli_magic.panel", "panel"),
+    "panel": ("dli_magic.widget", "panel"),
 }
 
 __all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", *_LAZY]

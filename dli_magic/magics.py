@@ -548,7 +548,7 @@ class DliMagic(Magics, _SettingsTraits):
         line = line.strip().rstrip(";")
         _refuse_secrets(line.split())
         args = _parse_line(self.dli_panel, line)
-        from .panel import panel
+        from .widget import panel
 
         return panel(client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout)
 

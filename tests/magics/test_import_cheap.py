@@ -68,7 +68,7 @@ def test_unknown_attribute_is_an_attribute_error():
 
 def test_a_missing_panel_module_only_fails_when_used():
     code = (
-        "import sys; sys.modules['dli_magic.panel'] = None\n"
+        "import sys; sys.modules['dli_magic.widget'] = None\n"
         "import dli_magic\n"
         "try:\n    dli_magic.panel\nexcept ImportError:\n    print('late')\n"
     )

@@ -13,7 +13,7 @@ def make_panel(client_settings):
     from settings (the ``dli_magic.panel(**settings)`` path) instead of receiving one.
     """
     from dli_magic.client import DliClient
-    from dli_magic.panel import panel
+    from dli_magic.widget import panel
 
     panels, clients = [], []
 

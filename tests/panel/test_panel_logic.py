@@ -11,7 +11,7 @@ import re
 import pytest
 
 from dli_magic.errors import BadInputError, ServiceError
-from dli_magic.panel import (
+from dli_magic.widget import (
     ALL_STATUSES,
     COLUMNS,
     DliPanel,

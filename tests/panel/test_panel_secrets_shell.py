@@ -16,7 +16,7 @@ from dli_magic.emulator.testing import (
     TEST_USER,
 )
 from dli_magic.errors import BadInputError, ConfigError
-from dli_magic.panel import DliPanel, _walk
+from dli_magic.widget import DliPanel, _walk
 
 CREDENTIALS = {
     "token": {"auth_token": SENTINEL_TOKEN},
@@ -83,9 +83,13 @@ def shell(emulator, monkeypatch):
 
 def test_panel_from_a_real_shell_displays_as_a_widget(shell, emulator):
     job = emulator.create_job(name="panel-from-shell", status="job_init")
-    # Called twice: after the first call `dli_magic.panel` is the submodule, which stays callable.
+    # Called twice: importing the panel's module on the first call must not change what the name is.
     outcome = shell.run_cell("import dli_magic\np1 = dli_magic.panel()\np2 = dli_magic.panel(wait=False)")
     assert outcome.success, outcome.error_in_exec
+    import dli_magic
+    from dli_magic import widget
+
+    assert dli_magic.panel is widget.panel
     p1, p2 = shell.user_ns["p1"], shell.user_ns["p2"]
     assert isinstance(p1, DliPanel) and isinstance(p2, DliPanel)
     assert p1.wait_idle(10) and p2.wait_idle(10)

@@ -14,7 +14,6 @@ waiting code, same history), so the panel adds no second poller and no second sc
 from __future__ import annotations
 
 import html
-import sys
 import threading
 import time
 from itertools import islice
@@ -532,13 +531,3 @@ def panel(client: Any = None, **kwargs: Any) -> DliPanel:
     """
     return DliPanel(client, **kwargs)
 
-
-class _CallableModule(type(sys)):
-    """``dli_magic.panel()`` must keep working after this submodule was imported (which makes
-    ``dli_magic.panel`` the module): calling the module = calling :func:`panel`."""
-
-    def __call__(self, client: Any = None, **kwargs: Any) -> DliPanel:
-        return panel(client, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
