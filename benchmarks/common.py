@@ -13,7 +13,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -37,6 +36,7 @@ CLOUD_LATENCY_MS = 50
 BENCH_AK = "BENCHAKQ2W9E4R7T1Y"
 BENCH_SK = "bench-sk-not-a-secret-9d1f"
 BENCH_TOKEN = "bench-token-not-a-secret-4c2e"
+FIRST_JOB_ID = 1001  # the emulator's first job id in an empty database (docs/emulator.md)
 
 
 @dataclass
@@ -126,15 +126,13 @@ def bench_env(history_dir: str) -> dict[str, str]:
 class EmulatorProcess:
     """``python -m dli_magic.emulator`` on 127.0.0.1 with a port of its own, optionally pre-seeded.
 
-    ``jobs`` runnable jobs are created before the server starts, through the public ``Emulator``
-    class on a SQLite file the CLI then opens with ``--db``. ``latency_ms`` is ``--latency-ms``.
+    ``jobs`` is ``--jobs N`` (N runnable ``job_init`` jobs, ids 1001…1000+N in an empty database, the
+    newest first in the list); ``latency_ms`` is ``--latency-ms``.
     """
 
-    def __init__(self, *, jobs: int = 0, speed: float = 1000.0, latency_ms: float = 0,
-                 job_prefix: str = "bench") -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="dli-bench-emu-")
-        self.db = os.path.join(self._dir.name, "jobs.sqlite")
-        self.job_ids = seed_jobs(self.db, jobs, job_prefix) if jobs else []
+    def __init__(self, *, jobs: int = 0, speed: float = 1000.0, latency_ms: float = 0) -> None:
+        self.jobs = jobs
+        self.job_ids: list[int] = []
         self.speed = speed
         self.latency_ms = latency_ms
         self.proc: subprocess.Popen | None = None
@@ -145,7 +143,9 @@ class EmulatorProcess:
     def start(self) -> "EmulatorProcess":
         env = dict(os.environ, DLI_EMULATOR_SK=BENCH_SK, DLI_EMULATOR_TOKEN=BENCH_TOKEN)
         cmd = [PYTHON, "-m", "dli_magic.emulator", "--host", "127.0.0.1", "--port", "0", "--ak", BENCH_AK,
-               "--speed", str(self.speed), "--db", self.db]
+               "--speed", str(self.speed)]
+        if self.jobs:
+            cmd += ["--jobs", str(self.jobs)]
         if self.latency_ms:
             cmd += ["--latency-ms", str(self.latency_ms)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
@@ -154,6 +154,13 @@ class EmulatorProcess:
             self.proc.kill()
             raise RuntimeError(f"emulator did not start: {line!r} {self.proc.stderr.read()[:500]}")
         self.url = line.strip().rsplit(" ", 1)[-1]
+        if self.jobs:
+            self.job_ids = list(range(FIRST_JOB_ID, FIRST_JOB_ID + self.jobs))
+            for job_id in (self.job_ids[0], self.job_ids[-1]):  # the seeded set is where we expect it
+                job = self.admin.get(f"{self.url}/_emulator/jobs/{job_id}").json()
+                if job.get("status") != "job_init":
+                    self.stop()
+                    raise RuntimeError(f"emulator --jobs {self.jobs}: job {job_id} is {job!r}")
         return self
 
     def stop(self) -> None:
@@ -168,7 +175,6 @@ class EmulatorProcess:
             for stream in (self.proc.stdout, self.proc.stderr):
                 stream.close()
             self.proc = None
-        self._dir.cleanup()
 
     def __enter__(self) -> "EmulatorProcess":
         return self.start()
@@ -206,12 +212,9 @@ class EmulatorProcess:
         return {"DLI_ENDPOINT": self.url, "DLI_PROJECT_ID": self.project_id, "DLI_AK": BENCH_AK, "DLI_SK": BENCH_SK}
 
 
-def seed_jobs(db: str, count: int, prefix: str) -> list[int]:
-    """Create ``count`` runnable (job_init) jobs in an emulator SQLite file (public ``Emulator`` API)."""
-    from dli_magic.emulator import Emulator
-
-    with Emulator(db=db) as emu:
-        return [emu.create_job(name=f"{prefix}_{i}", status="job_init", queue_name="bench") for i in range(count)]
+def arrival(entry: dict[str, Any]) -> float:
+    """When a logged request arrived, on the real clock (``wall_time``; ``time`` in older emulators)."""
+    return entry.get("wall_time", entry["time"])
 
 
 def is_list_call(entry: dict[str, Any]) -> bool:

@@ -72,7 +72,8 @@ ACCEPTED: dict[str, Callable[[Any], list[bool]]] = {
 }
 
 
-def _contenders(emu: EmulatorProcess, shell: Any, client: Any, quiet_client: Any) -> dict[str, Callable[[list[int]], Any]]:
+def _contenders(emu: EmulatorProcess, shell: Any, client: Any, quiet_client: Any
+                ) -> dict[str, Callable[[list[int]], Any]]:
     import dli_magic
     from huaweicloudsdkdli.v1 import BatchRunFlinkJobsRequest, BatchRunFlinkJobsRequestBody
 

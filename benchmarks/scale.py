@@ -15,7 +15,7 @@ import subprocess
 import requests
 
 from .common import (
-    CLOUD_LATENCY_MS, PYTHON, EmulatorProcess, Row, chunks, is_run_call, median, peak_per_second, rotated,
+    CLOUD_LATENCY_MS, PYTHON, EmulatorProcess, Row, arrival, chunks, is_run_call, median, peak_per_second, rotated,
     run_body, signed_headers, timed,
 )
 
@@ -62,7 +62,7 @@ def _reset(emu: EmulatorProcess, client, ids: list[int], latency: bool) -> None:
 
 
 def _peak(emu: EmulatorProcess) -> int:
-    return peak_per_second([e["time"] for e in emu.request_log() if is_run_call(e)])
+    return peak_per_second([arrival(e) for e in emu.request_log() if is_run_call(e)])
 
 
 def _compare(emu, client, session, ids: list[int], reps: int, latency: bool, workers: tuple[int, ...]):
@@ -92,7 +92,7 @@ def _rate_probe(emu, client, ids: list[int]) -> tuple[int, int, bool]:
     result = client.run_jobs(ids, chunk_size=RATE_CHUNK, max_workers=RATE_WORKERS)
     log = [e for e in emu.request_log() if is_run_call(e)]
     emu.latency(False)
-    return len(log), peak_per_second([e["time"] for e in log]), all(o.is_success is True for o in result.outcomes)
+    return len(log), peak_per_second([arrival(e) for e in log]), all(o.is_success is True for o in result.outcomes)
 
 
 def _memory(emu: EmulatorProcess, client, sizes: list[int]) -> dict[int, dict]:

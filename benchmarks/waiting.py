@@ -20,7 +20,7 @@ import tempfile
 import requests
 
 from .common import (
-    CLOUD_LATENCY_MS, EmulatorProcess, Row, bench_env, is_list_call, is_run_call, median, ms, signed_headers,
+    CLOUD_LATENCY_MS, EmulatorProcess, Row, arrival, bench_env, is_list_call, is_run_call, median, ms, signed_headers,
     timed,
 )
 
@@ -42,8 +42,8 @@ def _list_round_trip(emu: EmulatorProcess, samples: int) -> float:
 
 def _rounds(log: list[dict]) -> tuple[list[list[float]], list[list[float]]]:
     """(fill groups, poll rounds): arrival times of the list requests, grouped by the poll gap."""
-    lists = sorted(e["time"] for e in log if is_list_call(e))
-    last_run = max((e["time"] for e in log if is_run_call(e)), default=0.0)
+    lists = sorted(arrival(e) for e in log if is_list_call(e))
+    last_run = max((arrival(e) for e in log if is_run_call(e)), default=0.0)
     groups: list[list[float]] = []
     for t in lists:
         if groups and t - groups[-1][-1] < 0.8 * POLL_INTERVAL:
