@@ -36,7 +36,7 @@ def test_main_job_runs_the_quickstart_against_a_fresh_emulator(tmp_path):
     # The table in one block with whole messages: the header names every column on one line.
     table = done.stdout.split("Result DataFrame:\n", 1)[1].split("\n\n", 1)[0]
     assert re.match(r"\s+job_id\s+name\s+is_success\s+message\s+status\s+request_id\n", table), table
-    assert "..." not in table and "resumes from its savepoint obs://" in table
+    assert "..." not in table and "The request for submitting DLI jobs is delivered successfully." in table
     assert f"Executed notebook written to {out}" in done.stdout
     assert out.is_file()
     # The kernel starts quietly: no "Kernel is running over TCP without encryption" warning.

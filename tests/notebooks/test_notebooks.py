@@ -51,7 +51,7 @@ def _check_quickstart(nb, text):
     assert "999999" in text  # the failure row of an unknown id
     assert "dry run" in text.lower()
     # Whole messages (not cut at pandas' 50 characters), and the result frame in one block.
-    assert re.search(r"resumes from its savepoint obs://dli-demo/savepoints/\w+/sp-\d+\.", text)
+    assert "The request for submitting DLI jobs is delivered successfully." in text  # 62 characters, whole
     result = [c for c in nb.cells if "result" in c.metadata.get("tags", [])][0]
     table = result.outputs[0]["data"]["text/plain"]
     assert "..." not in table and "\\" not in table
