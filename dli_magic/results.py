@@ -11,28 +11,37 @@ from typing import Any, Iterable, Mapping
 
 from .contract import parse_is_success
 
-# The schema of a run/stop result: one row per requested job, in request order.
+# The schema of a run/stop/restart result: one row per requested job, in request order.
+# ``status``/``status_desc`` are what the service said when dli-magic last read the job (<NA> when
+# it did not read it); ``healthy`` is set only when health was checked (``stable=``);
+# ``savepoint_path`` is the savepoint read back (a stop with savepoint, a restart's resume).
 OUTCOME_COLUMNS: tuple[tuple[str, str], ...] = (
     ("job_id", "Int64"),
     ("name", "string"),
     ("is_success", "boolean"),
     ("message", "string"),
     ("status", "string"),
+    ("status_desc", "string"),
+    ("healthy", "boolean"),
+    ("savepoint_path", "string"),
     ("request_id", "string"),
 )
 
-# The schema of a job listing (%dli_jobs, the panel's picker).
+# The schema of a job listing (%dli_jobs, the panel).
 JOB_COLUMNS: tuple[tuple[str, str], ...] = (
     ("job_id", "Int64"),
     ("name", "string"),
     ("status", "string"),
+    ("status_desc", "string"),
     ("job_type", "string"),
     ("queue_name", "string"),
+    ("restart_times", "Int64"),
+    ("duration", "timedelta64[ms]"),
     ("has_savepoint", "boolean"),
+    ("savepoint_path", "string"),
     ("create_time", "datetime64[ms, UTC]"),
     ("start_time", "datetime64[ms, UTC]"),
     ("user_name", "string"),
-    ("status_desc", "string"),
 )
 
 
@@ -50,22 +59,33 @@ class JobOutcome:
     request_id: str | None = None
     name: str | None = None
     status: str | None = None
+    status_desc: str | None = None
+    healthy: bool | None = None
+    savepoint_path: str | None = None
 
 
 @dataclass(frozen=True)
 class Job:
-    """One Flink job as the list/detail API describes it."""
+    """One Flink job as the list/detail API describes it (detail-only fields are None in a listing)."""
 
     job_id: int
     name: str | None = None
     status: str | None = None
+    status_desc: str | None = None
     job_type: str | None = None
     queue_name: str | None = None
+    restart_times: int | None = None
+    duration: int | None = None  # ms
     has_savepoint: bool | None = None
+    savepoint_path: str | None = None
     create_time: int | None = None  # epoch ms
     start_time: int | None = None  # epoch ms, 0/None = never started
+    update_time: int | None = None  # epoch ms (detail)
     user_name: str | None = None
-    status_desc: str | None = None
+    desc: str | None = None
+    run_mode: str | None = None  # detail
+    sql_body: str | None = None  # detail
+    job_config: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # detail
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -75,19 +95,66 @@ class Job:
         job_id = data["job_id"]
         if isinstance(job_id, bool) or not isinstance(job_id, int):
             raise ValueError(f"job_id must be an integer, not {job_id!r}")
+        config = data.get("job_config")
         return cls(
             job_id=job_id,
             name=_text(data.get("name")),
             status=_text(data.get("status")),
+            status_desc=_text(data.get("status_desc")) or None,  # "" says nothing
             job_type=_text(data.get("job_type")),
             queue_name=_text(data.get("queue_name")),
+            restart_times=_count(data.get("restart_times")),
+            duration=_count(data.get("duration")),
             has_savepoint=parse_is_success(data.get("has_savepoint")),
+            savepoint_path=_text(data.get("savepoint_path")) or None,
             create_time=_epoch_ms(data.get("create_time")),
             start_time=_epoch_ms(data.get("start_time")) or None,
+            update_time=_epoch_ms(data.get("update_time")) or None,
             user_name=_text(data.get("user_name")),
-            status_desc=_text(data.get("status_desc")),
+            desc=_text(data.get("desc")),
+            run_mode=_text(data.get("run_mode")),
+            sql_body=_text(data.get("sql_body")),
+            job_config=dict(config) if isinstance(config, Mapping) else {},
             raw=dict(data),
         )
+
+
+@dataclass(frozen=True)
+class ExecuteGraph:
+    """Flink's own view of a job (``GET …/jobs/{id}/execute-graph``): ``state`` is one of
+    ``contract.FLINK_JOB_STATES`` (RUNNING, RESTARTING, FAILED, CANCELED, …)."""
+
+    job_id: int
+    state: str | None = None
+    flink_job_id: str | None = None  # "jid"
+    name: str | None = None
+    stoppable: bool | None = None
+    start_time: int | None = None  # epoch ms
+    end_time: int | None = None  # epoch ms; None while running (the API says -1)
+    duration: int | None = None  # ms
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_api(cls, job_id: int, data: Mapping[str, Any]) -> "ExecuteGraph":
+        end = _epoch_ms(data.get("end-time"))
+        return cls(
+            job_id=job_id,
+            state=_text(data.get("state")),
+            flink_job_id=_text(data.get("jid")),
+            name=_text(data.get("name")),
+            stoppable=parse_is_success(data.get("isStoppable")),
+            start_time=_epoch_ms(data.get("start-time")) or None,
+            end_time=end if end is not None and end > 0 else None,
+            duration=_count(data.get("duration")),
+            raw=dict(data),
+        )
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative integer field (restarts, a duration in ms); anything else is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def _text(value: Any) -> str | None:
@@ -170,6 +237,8 @@ def _typed_frame(records: Iterable[Any], columns: Iterable[tuple[str, str]]):
         values = [getattr(record, name) for record in records]
         if dtype.startswith("datetime64"):  # epoch milliseconds, None = no time
             data[name] = pd.to_datetime(pd.array(values, dtype="Int64"), unit="ms", utc=True).astype(dtype)
+        elif dtype.startswith("timedelta64"):  # milliseconds, None = not known
+            data[name] = pd.to_timedelta(pd.array(values, dtype="Int64"), unit="ms").astype(dtype)
         else:
             data[name] = pd.array(values, dtype=dtype)
     return pd.DataFrame(data, index=pd.RangeIndex(len(records)))

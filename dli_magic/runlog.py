@@ -65,6 +65,9 @@ _OPTION_KEYS = (
     "wait_interrupted",
 )
 
+# Outcome columns are those of OUTCOME_COLUMNS; a file made by an older version gains the
+# missing ones when it is opened (their values in older runs are NULL: <NA>).
+_SQL_TYPES = {"Int64": "INTEGER", "boolean": "INTEGER"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,13 +83,24 @@ CREATE TABLE IF NOT EXISTS outcomes (
 CREATE INDEX IF NOT EXISTS outcomes_run ON outcomes(run_seq, position);
 """
 
+
+def _add_missing_outcome_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(outcomes)")}
+    for name, dtype in OUTCOME_COLUMNS:
+        if name not in present:
+            connection.execute(f"ALTER TABLE outcomes ADD COLUMN {name} {_SQL_TYPES.get(dtype, 'TEXT')}")
+
+
 # A run retried after an attempt that did write it (interrupted before the run left the pending
 # list) is not written twice.
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, action, started, finished, endpoint, project_id, options, attempts, source)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING"
 )
-_INSERT_OUTCOMES = "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_OUTCOMES = (
+    f"INSERT INTO outcomes (run_seq, position, {', '.join(_OUTCOME_FIELDS)})"
+    f" VALUES (?, ?, {', '.join('?' for _ in _OUTCOME_FIELDS)})"
+)
 
 BUSY_TIMEOUT = 0.25  # seconds a record or load() waits at most for a file someone else is writing
 _EXIT_TIMEOUT = 2.0  # at interpreter exit no cell is waiting: pending runs get a longer chance
@@ -234,6 +248,7 @@ class _Log:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; no fsync per run
             connection.executescript(_SCHEMA)
+            _add_missing_outcome_columns(connection)
         except BaseException:
             connection.close()
             raise
@@ -501,18 +516,18 @@ def load(
             _warn(report.text())
     rows: list[tuple] = []
     if target.exists():
-        query = (
-            "SELECT r.run_id, r.action, r.started, r.finished, r.endpoint, r.project_id, r.options,"
-            " o.job_id, o.name, o.is_success, o.message, o.status, o.request_id, r.attempts, r.source"
-            " FROM runs r JOIN outcomes o ON o.run_seq = r.seq"
-        )
-        params: tuple = ()
-        if limit is not None:
-            query += " WHERE r.seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?)"
-            params = (limit,)
-        query += " ORDER BY r.seq, o.position"
+        params: tuple = (limit,) if limit is not None else ()
         try:
             with closing(sqlite3.connect(str(target), timeout=_READ_TIMEOUT)) as connection:
+                present = {row[1] for row in connection.execute("PRAGMA table_info(outcomes)")}
+                # A file of an older version lacks newer columns: they read as <NA>.
+                outcome_columns = ", ".join(f"o.{n}" if n in present else "NULL" for n in _OUTCOME_FIELDS)
+                query = (
+                    "SELECT r.run_id, r.action, r.started, r.finished, r.endpoint, r.project_id, r.options, "
+                    f"{outcome_columns}, r.attempts, r.source FROM runs r JOIN outcomes o ON o.run_seq = r.seq"
+                    + (" WHERE r.seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?)" if limit is not None else "")
+                    + " ORDER BY r.seq, o.position"
+                )
                 rows = connection.execute(query, params).fetchall()
         except sqlite3.Error as exc:
             raise DLIError(

@@ -35,10 +35,16 @@ def test_outcomes_frame_schema_and_values():
 
 def test_jobs_frame_schema_times_and_missing_values():
     jobs = [
-        Job(131, "orders", "job_running", "flink_sql_job", "q1", True, 1_700_000_000_000, None, "ann", None),
-        Job(130, None, None, None, None, None, None, 1_700_000_100_000, None, "desc"),
+        Job(131, "orders", "job_running", job_type="flink_sql_job", queue_name="q1", has_savepoint=True,
+            create_time=1_700_000_000_000, user_name="ann", restart_times=3, duration=90_000,
+            savepoint_path="obs://b/131/savepoint/s-1"),
+        Job(130, start_time=1_700_000_100_000, status_desc="desc"),
     ]
     frame = jobs_frame(jobs)
+    assert frame["restart_times"].tolist() == [3, pd.NA]
+    assert frame["duration"][0] == pd.Timedelta(seconds=90) and pd.isna(frame["duration"][1])
+    assert frame["savepoint_path"].tolist() == ["obs://b/131/savepoint/s-1", pd.NA]
+    assert frame["status_desc"].tolist() == [pd.NA, "desc"]
     assert _schema(frame) == list(JOB_COLUMNS)
     assert frame["create_time"][0] == pd.Timestamp(1_700_000_000_000, unit="ms", tz="UTC")
     assert pd.isna(frame["create_time"][1]) and pd.isna(frame["start_time"][0])

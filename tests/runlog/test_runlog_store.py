@@ -211,3 +211,29 @@ def test_an_endpoint_is_stored_without_credentials_and_ipv6_keeps_its_brackets(t
     path = tmp_path / "h.sqlite"
     assert runlog.record(_frame(endpoint=endpoint), path=path)
     assert runlog.load(path)["endpoint"].unique().tolist() == [stored]
+
+
+def test_a_file_of_an_older_version_gains_the_new_columns(tmp_path):
+    """A history written before status_desc/healthy/savepoint_path existed: its runs read as <NA>
+    there, and the next run is written with them."""
+    path = tmp_path / "old.sqlite"
+    with closing(sqlite3.connect(str(path))) as db:
+        db.executescript(
+            "CREATE TABLE runs (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT UNIQUE NOT NULL, action TEXT,"
+            " started TEXT, finished TEXT, endpoint TEXT, project_id TEXT, options TEXT, attempts INTEGER, source TEXT);"
+            "CREATE TABLE outcomes (run_seq INTEGER NOT NULL, position INTEGER NOT NULL, job_id INTEGER, name TEXT,"
+            " is_success INTEGER, message TEXT, status TEXT, request_id TEXT);"
+            "INSERT INTO runs (run_id, action, started, finished) VALUES"
+            " ('old-1', 'stop', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:01+00:00');"
+            "INSERT INTO outcomes VALUES (1, 0, 131, 'orders', 1, 'ok', 'job_canceling', 'rq-0');"
+        )
+    assert runlog.load(path)["status_desc"].tolist() == [pd.NA]  # read before any write
+    outcome = JobOutcome(131, True, "ok", status="job_cancel_success", status_desc="stopped by user",
+                         healthy=None, savepoint_path="obs://b/131/savepoint/s-9")
+    runlog.record_outcomes([outcome], {"action": "stop", "started": "2026-01-02T00:00:00+00:00",
+                                       "finished": "2026-01-02T00:00:01+00:00"}, path=path)
+    frame = runlog.load(path)
+    assert frame["run_id"].tolist()[0] == "old-1"
+    assert frame["savepoint_path"].tolist() == [pd.NA, "obs://b/131/savepoint/s-9"]
+    assert frame["status_desc"].tolist() == [pd.NA, "stopped by user"]
+    assert frame["healthy"].tolist() == [pd.NA, pd.NA]
