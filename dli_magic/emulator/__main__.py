@@ -15,7 +15,9 @@ import sys
 import threading
 from typing import Any, Sequence
 
+from .bodies import DEFAULT_MAX_BODY_BYTES
 from .core import DEFAULT_PROJECT_ID, DEFAULT_REGION
+from .reqlog import DEFAULT_LOG_ENTRIES
 
 ENV_TOKEN = "DLI_EMULATOR_TOKEN"
 ENV_SK = "DLI_EMULATOR_SK"
@@ -96,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token-ttl", type=_number(float), default=86400, help="IAM token lifetime, seconds")
     p.add_argument("--unknown-ids", choices=("item", "error"), default="item",
                    help="unknown ids in run/stop/delete: per-item failure or a whole-call 400 DLI.16001")
+    p.add_argument("--max-body-bytes", type=_number(int), default=DEFAULT_MAX_BODY_BYTES, metavar="N",
+                   help="413 APIGW.0201 for a request body above N bytes (default: the gateway's 12 MB)")
+    p.add_argument("--request-log-size", type=_number(int), default=DEFAULT_LOG_ENTRIES, metavar="N",
+                   help="the request log keeps the last N entries (default 50,000)")
     p.add_argument("--no-savepoint-api", dest="savepoint_api", action="store_false",
                    help="answer POST jobs/{id}/savepoint with 404 APIGW.0101, as Open Telekom Cloud regions do")
     f = p.add_argument_group("faults (see docs/emulator.md; also PUT /_emulator/faults)")
@@ -172,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host, port=args.port, project_id=args.project_id, region=args.region, token=token,
             ak=args.ak, sk=sk, users=users, demo=args.demo, speed=args.speed, db=args.db,
             token_ttl=args.token_ttl, unknown_ids=args.unknown_ids, faults=faults, savepoint_api=args.savepoint_api,
-            jobs=args.jobs,
+            jobs=args.jobs, max_body_bytes=args.max_body_bytes, request_log_size=args.request_log_size,
         )
     except (ValueError, OSError) as exc:  # bad fault JSON, unusable --db…
         parser.error(str(exc).splitlines()[0])

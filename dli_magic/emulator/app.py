@@ -25,6 +25,7 @@ from starlette.routing import Route, Router
 from ..contract import API_PREFIX
 from .admin import AdminHandlers
 from .auth import NO_CREDENTIALS, Identity
+from .bodies import BodyTooLarge, read_body
 from .core import PROJECT_ID_RE, EmulatorCore
 from .handlers import DliHandlers
 from .paths import ADMIN_PATH_START, DLI_PATH_START
@@ -79,6 +80,9 @@ def routes(core: EmulatorCore) -> list[Route]:
     ]
 
 
+_REFUSED = "refused by the gateway"
+
+
 class GatewayApp:
     """ASGI entry point: what the API gateway in front of DLI does, plus the emulator's test hooks."""
 
@@ -96,7 +100,17 @@ class GatewayApp:
         request_id = os.urandom(16).hex()  # 32 hex chars, like the gateway's
         method = scope["method"]
         path = scope["path"]
-        body = await _read_body(receive)
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", ())}
+        too_large = None
+        try:
+            body = await read_body(receive, headers, core.max_body_bytes)
+        except BodyTooLarge as exc:
+            body = b""
+            too_large = documented_error(
+                "APIGW.0201", f"The request body is too large: at most {exc.limit} bytes are accepted.",
+                body_rejected="too large",
+            )
+            too_large.status = 413  # the gateway's code for a body too large, with HTTP 413 (dli-api.md section 4)
         admin = path.startswith(ADMIN_PATH_START)
         fired: list[str] = []
         entry: dict[str, Any] | None = None
@@ -109,7 +123,7 @@ class GatewayApp:
                     "path": path,
                     "query": scope.get("query_string", b"").decode("latin-1"),
                     "headers": redact_headers(scope.get("headers", [])),
-                    "body": body,
+                    "body": body if too_large is None else "<request body too large, not logged>",
                     "status": None,
                     "request_id": request_id,
                     "auth": None,
@@ -148,7 +162,11 @@ class GatewayApp:
 
         try:
             try:
-                response = None if admin else self._gateway_checks(scope, method, path, body, entry, fired)
+                if too_large is not None:
+                    raise too_large
+                if admin:
+                    self._admin_checks(scope, method, headers)
+                response = None if admin else self._gateway_checks(scope, method, path, headers, body, entry, fired)
                 if response is None:
                     if not admin and not core.fault_set.empty:
                         drop = core.fault_set.take("drop", method, path)
@@ -157,6 +175,8 @@ class GatewayApp:
                     await self.router(scope, _replay(body), wrapped_send)
                     return
             except ApiError as err:
+                if err.body_rejected and entry is not None:
+                    core.log.forget_body(entry, err.body_rejected)
                 response = error_response(err, request_id)
             except _Dropped:
                 raise
@@ -171,8 +191,33 @@ class GatewayApp:
                 entry["status"] = 0  # no HTTP answer was given
             return
 
+    def _admin_checks(self, scope: dict, method: str, headers: dict[str, str]) -> None:
+        """A web page must not reach the admin routes: refuse another origin and non-JSON bodies (a
+        form or a cross-site fetch sends one of these) before anything is done."""
+        origin = headers.get("origin")
+        if origin is not None and origin.lower() not in self._own_origins(scope):
+            raise ApiError(403, "EMULATOR.CROSS_ORIGIN",
+                           f"The admin routes refuse requests from another origin ({origin[:80]!r}).")
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in ("same-origin", "none"):
+            raise ApiError(403, "EMULATOR.CROSS_ORIGIN",
+                           f"The admin routes refuse requests a browser marks as {site[:40]!r}.")
+        content_type = headers.get("content-type")
+        if method in ("POST", "PUT", "PATCH", "DELETE") and content_type is not None:
+            if content_type.split(";", 1)[0].strip().lower() != "application/json":
+                raise ApiError(415, "EMULATOR.CONTENT_TYPE",
+                               f"The admin routes take application/json bodies only, not {content_type[:60]!r}.")
+
+    @staticmethod
+    def _own_origins(scope: dict) -> set[str]:
+        """http://HOST:PORT for each name this server answers to on loopback, and the address it listens on."""
+        host, port = (scope.get("server") or ("127.0.0.1", 0))[:2]
+        host = f"[{host}]" if ":" in str(host) else str(host)
+        return {f"http://{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]", host.lower())}
+
     def _gateway_checks(
-        self, scope: dict, method: str, path: str, body: bytes, entry: dict | None, fired: list[str]
+        self, scope: dict, method: str, path: str, headers: dict[str, str], body: bytes, entry: dict | None,
+        fired: list[str],
     ) -> Response | None:
         """Gateway faults and authentication; a Response ends the call here, None lets it through."""
         core = self.core
@@ -200,26 +245,27 @@ class GatewayApp:
                 fired.append("html_502")
                 return HTMLResponse(_HTML_502, status_code=502)
         if path.startswith(DLI_PATH_START) or path.startswith("/v3/projects"):
-            identity = self._authenticate(scope, method, path, body)
+            try:
+                identity = self._authenticate(scope, method, path, headers, body)
+            except ApiError as err:  # an unauthenticated body is a stranger's: never logged
+                raise ApiError(err.status, err.code, err.message, err.headers, body_rejected=_REFUSED) from None
             scope["state"]["identity"] = identity
             if entry is not None:
                 entry["auth"] = identity.method
             if path.startswith(DLI_PATH_START):
                 project_id = path[len(DLI_PATH_START):].split("/", 1)[0]
                 if not PROJECT_ID_RE.match(project_id):
-                    raise bad_parameter("project_id", f"{project_id[:40]!r} is invalid")
+                    raise bad_parameter("project_id", f"{project_id[:40]!r} is invalid", body_rejected=_REFUSED)
                 if identity.project_id is not None and identity.project_id != project_id:
                     raise documented_error(
-                        "APIGW.0302", "The token is scoped to another project than the one in the URL: not authorised."
+                        "APIGW.0302", "The token is scoped to another project than the one in the URL: not authorised.",
+                        body_rejected=_REFUSED,
                     )
         elif path == "/v3/auth/tokens" and entry is not None:
             entry["auth"] = "iam-password"
         return None
 
-    def _authenticate(self, scope: dict, method: str, path: str, body: bytes) -> Identity:
-        headers: dict[str, str] = {}
-        for name, value in scope.get("headers", ()):
-            headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+    def _authenticate(self, scope: dict, method: str, path: str, headers: dict[str, str], body: bytes) -> Identity:
         token = headers.get("x-auth-token")
         if token:
             return self.core.auth.check_token(token)
@@ -252,18 +298,6 @@ class GatewayApp:
 
 class _Dropped(Exception):
     pass
-
-
-async def _read_body(receive: Callable) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:

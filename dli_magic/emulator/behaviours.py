@@ -77,8 +77,8 @@ def parse_behaviour(value: Any) -> Behaviour:
     for key, minimum in (("after", 0.0), ("every", 0.001)):
         if key in value:
             number = value[key]
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-                raise BehaviourError(f"behaviour {key} must be a number of seconds, not {json.dumps(number)[:40]}")
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
+                raise BehaviourError(f"behaviour {key} must be a number of seconds, not {str(number)[:40]}")
             if not minimum <= number <= MAX_SECONDS:
                 raise BehaviourError(f"behaviour {key} must be between {minimum:g} and {MAX_SECONDS:g} s, not {number}")
             fields[key] = float(number)

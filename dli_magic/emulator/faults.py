@@ -26,12 +26,18 @@ class FaultError(ValueError):
     """A fault document that does not follow the format."""
 
 
+# Upper bounds: a fault must fire and end (an hour's latency is already far beyond any client timeout).
+MAXIMUM = {"ms": 3_600_000, "retry_after": 86_400, "per_second": 1_000_000_000, "missing": 1_000_000_000,
+           "status": 599}
+
+
 def _number(name: str, key: str, value: Any, *, integer: bool = False, minimum: float = 0) -> None:
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise FaultError(f"{name}.{key} must be {kind}, not {json.dumps(value)[:40]}")
-    if not math.isfinite(value) or value < minimum:
-        raise FaultError(f"{name}.{key} must be a finite number >= {minimum:g}, not {value}")
+    maximum = MAXIMUM.get(key, math.inf)
+    if (isinstance(value, float) and not math.isfinite(value)) or not minimum <= value <= maximum:
+        raise FaultError(f"{name}.{key} must be a finite number from {minimum:g} to {maximum:g}, not {value}")
 
 
 def _normalise(faults: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -6,18 +6,20 @@ store, and turn its results and typed errors into the service's answers and mess
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..contract import INT64_MAX, JOB_NAME_MAX, JOB_STATUSES, LIST_PAGE_DEFAULT, LIST_PAGE_MAX
 from .auth import Identity
+from .bodies import request_json
 from .core import PROJECT_ID_RE, EmulatorCore
 from .responses import ApiError, api_not_found, bad_parameter, documented_error, job_not_found, json_response
-from .store import JobInWrongStatus, JobNotFound, StoreError, user_id_for
+from .store import InvalidJob, JobInWrongStatus, JobNotFound, StoreError, user_id_for
 
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
@@ -46,13 +48,8 @@ def item_message(error: StoreError, verb: str) -> str:
     raise TypeError(f"no message for {error!r}")
 
 
-def _parse_body(body: bytes) -> Any:
-    if not body:
-        raise bad_parameter("body", "is empty; a JSON object is required")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_parameter("body", "is not valid JSON")
+async def _payload(request: Request) -> Any:
+    return await request_json(request, lambda why: bad_parameter("body", why))
 
 
 def _job_ids(payload: Any) -> list[int]:
@@ -90,6 +87,20 @@ def savepoint_dir(value: Any) -> str:
     if len(value) > SAVEPOINT_PATH_MAX or match is None or "/../" in f"{match.group(2) or ''}/":
         raise bad_parameter("savepoint_path", f"is not an OBS path such as bucket-name/dir/savepoint/: {value[:60]!r}")
     return f"obs://{match.group(1)}{(match.group(2) or '').rstrip('/')}/"
+
+
+# A batch is processed this many ids at a time, yielding to the event loop in between: a call with
+# 100,000 ids must not stall every other client until it is done.
+BATCH_SLICE = 200
+
+
+async def _in_slices(operation: Callable[..., list], project_id: str, ids: list[int], *args: Any) -> list:
+    results: list = []
+    for start in range(0, len(ids), BATCH_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        results += operation(project_id, ids[start : start + BATCH_SLICE], *args)
+    return results
 
 
 def path_job_id(request: Request) -> int:
@@ -133,38 +144,54 @@ class DliHandlers:
             if missing:
                 raise job_not_found(missing[0])
 
-    def _batch(self, request: Request, errors: list[StoreError | None], accepted: str, verb: str) -> Response:
-        results = [(True, accepted) if err is None else (False, item_message(err, verb)) for err in errors]
-        flags = self._succ_all(request, [ok for ok, _ in results])
-        items = [{"is_success": flag, "message": msg} for flag, (_, msg) in zip(flags, results)]
+    async def _batch(self, request: Request, errors: list[StoreError | None], accepted: str, verb: str) -> Response:
+        flags = self._succ_all(request, [err is None for err in errors])
         short = self._fault(request, "short_response")
         if short is not None:
-            items = items[: max(0, len(items) - int(short.get("missing", 1)))]
-        return json_response(200, items)
+            errors = errors[: max(0, len(errors) - int(short.get("missing", 1)))]
+        # Encoded a slice at a time, yielding in between, like the work itself: the answer to 100,000
+        # ids (each unknown id has its own message) must not stall the other clients either.
+        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        ok_part = None
+        parts: list[str] = []
+        for start in range(0, len(errors), BATCH_SLICE * 10):
+            if start:
+                await asyncio.sleep(0)
+            for flag, err in zip(flags[start : start + BATCH_SLICE * 10], errors[start : start + BATCH_SLICE * 10]):
+                if err is None and ok_part is not None:
+                    parts.append(ok_part)
+                    continue
+                part = encode({"is_success": flag, "message": accepted if err is None else item_message(err, verb)})
+                if err is None:
+                    ok_part = part
+                parts.append(part)
+        return Response(("[" + ",".join(parts) + "]").encode("utf-8"), status_code=200, media_type="application/json")
 
     # -- DLI routes ----------------------------------------------------------------------------------
 
     async def run(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
-        payload = _parse_body(request.state.body)
+        payload = await _payload(request)
         ids = _job_ids(payload)
         resume = _flag(payload, "resume_savepoint")
         self._check_unknown(request, project_id, ids)
-        return self._batch(request, self.core.store.run(project_id, ids, resume), RUN_ACCEPTED, "started")
+        errors = await _in_slices(self.core.store.run, project_id, ids, resume)
+        return await self._batch(request, errors, RUN_ACCEPTED, "started")
 
     async def stop(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
-        payload = _parse_body(request.state.body)
+        payload = await _payload(request)
         ids = _job_ids(payload)
         savepoint = _flag(payload, "trigger_savepoint")
         self._check_unknown(request, project_id, ids)
-        return self._batch(request, self.core.store.stop(project_id, ids, savepoint), STOP_ACCEPTED, "stopped")
+        errors = await _in_slices(self.core.store.stop, project_id, ids, savepoint)
+        return await self._batch(request, errors, STOP_ACCEPTED, "stopped")
 
     async def delete_many(self, request: Request) -> Response:
         project_id = request.path_params["project_id"]
-        ids = _job_ids(_parse_body(request.state.body))
+        ids = _job_ids(await _payload(request))
         self._check_unknown(request, project_id, ids)
-        return self._batch(request, self.core.store.delete(project_id, ids), DELETED, "deleted")
+        return await self._batch(request, await _in_slices(self.core.store.delete, project_id, ids), DELETED, "deleted")
 
     async def detail(self, request: Request) -> Response:
         job_id = path_job_id(request)
@@ -188,7 +215,7 @@ class DliHandlers:
         if not self.core.savepoint_api:
             raise api_not_found()
         job_id = path_job_id(request)
-        payload = _parse_body(request.state.body)
+        payload = await _payload(request)
         if not isinstance(payload, dict):
             raise bad_parameter("body", "must be a JSON object")
         action = payload.get("action")
@@ -272,8 +299,8 @@ class DliHandlers:
             },
         )
 
-    def _create(self, request: Request, job_type_default: str, allowed_types: tuple[str, ...]) -> Response:
-        payload = _parse_body(request.state.body)
+    async def _create(self, request: Request, job_type_default: str, allowed_types: tuple[str, ...]) -> Response:
+        payload = await _payload(request)
         if not isinstance(payload, dict):
             raise bad_parameter("body", "must be a JSON object")
         name = payload.get("name")
@@ -306,7 +333,10 @@ class DliHandlers:
             job_config=job_config,
             tags=tags,
         )
-        job_id = self.core.store.create(request.path_params["project_id"], fields)
+        try:
+            job_id = self.core.store.create(request.path_params["project_id"], fields)
+        except InvalidJob as exc:  # a field the API takes as is but that cannot be stored (too long…)
+            raise bad_parameter("body", str(exc)) from None
         return json_response(
             200,
             {
@@ -318,10 +348,10 @@ class DliHandlers:
 
     async def create_sql(self, request: Request) -> Response:
         types = ("flink_sql_job", "flink_opensource_sql_job", "flink_sql_edge_job", "flink_edge_sql_job")
-        return self._create(request, "flink_sql_job", types)
+        return await self._create(request, "flink_sql_job", types)
 
     async def create_jar(self, request: Request) -> Response:
-        return self._create(request, "flink_jar_job", ("flink_jar_job",))
+        return await self._create(request, "flink_jar_job", ("flink_jar_job",))
 
     # -- IAM routes -----------------------------------------------------------------------------------
 
@@ -329,11 +359,11 @@ class DliHandlers:
         def bad(why: str) -> ApiError:
             return ApiError(400, "IAM.0001", f"The request body is invalid: {why}.")
 
+        payload = await request_json(request, bad)
         try:
-            payload = json.loads(request.state.body or b"")
             ident = payload["auth"]["identity"]
             scope = payload["auth"].get("scope") or {}
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (KeyError, TypeError, AttributeError):
             raise bad("expected {\"auth\": {\"identity\": …, \"scope\": …}}")
         if not isinstance(ident, dict) or "password" not in (ident.get("methods") or []):
             raise bad("only the password method is supported by the emulator")

@@ -13,8 +13,8 @@ from ..contract import ERROR_CODES
 class ApiError(Exception):
     """An error answer: HTTP status, error code and message (gateway codes also carry request_id).
 
-    ``body_rejected``: the request's body was refused as such (too large, not JSON…), so the
-    request log keeps no copy of it.
+    ``body_rejected``: why the request's body was refused as such ("not JSON", "refused by the
+    gateway"…); the request log then keeps only a marker with that reason.
     """
 
     def __init__(
@@ -24,7 +24,7 @@ class ApiError(Exception):
         message: str,
         headers: Mapping[str, str] | None = None,
         *,
-        body_rejected: bool = False,
+        body_rejected: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -39,7 +39,7 @@ def documented_error(code: str, message: str, headers: Mapping[str, str] | None 
     return ApiError(ERROR_CODES[code][0], code, message, headers, **kwargs)
 
 
-def bad_parameter(field: str, why: str, *, body_rejected: bool = False) -> ApiError:
+def bad_parameter(field: str, why: str, *, body_rejected: str = "") -> ApiError:
     return documented_error("DLI.0001", f"Parameter check error: {field} {why}.", body_rejected=body_rejected)
 
 

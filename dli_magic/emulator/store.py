@@ -16,11 +16,12 @@ Besides the API's fields, a job's data holds the emulator's own: ``behaviour`` (
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import threading
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..contract import FLINK_JOB_STATES, INT64_MAX, JOB_STATUSES, RUNNABLE_STATUSES
 from .behaviours import (
@@ -94,6 +95,11 @@ SAVEPOINT_MS = 1000
 CANCEL_MS = 1000
 
 FIRST_JOB_ID = 1001  # ids of created jobs start here (demo jobs use a lower, realistic band)
+# A seeded job_id may go up to here: the id counter moves past a seeded id and must never run out.
+MAX_SEEDED_JOB_ID = 2**62
+# Times (epoch ms) the emulator keeps: 1970 to 2200, so a clock, a plan step or a seeded time can
+# never leave the 64-bit range nor the range clients convert to dates.
+MAX_TIME_MS = 7_258_118_400_000
 
 LIST_FIELDS = (
     "job_id",
@@ -127,6 +133,14 @@ DETAIL_FIELDS = LIST_FIELDS + (
 # Fields kept in their own column (filters, order); the rest live in the JSON `data` column.
 _COLUMNS = ("name", "job_type", "status", "queue_name", "user_name", "create_time")
 SEEDABLE_FIELDS = frozenset(DETAIL_FIELDS)
+# How each seedable field is checked before it is stored, so a stored job always reads back.
+_TEXT_MAX = {"name": 1024, "desc": 10_000, "user_name": 255, "job_type": 64, "status_desc": 10_000,
+             "queue_name": 255, "savepoint_path": 1024, "user_id": 64, "project_id": 64, "sql_body": 1_000_000,
+             "run_mode": 64, "main_class": 1024, "status": 64}
+_REQUIRED_TEXT = frozenset({"name"})
+_TIME_FIELDS = ("create_time", "start_time", "update_time")
+_INT_RANGES = {"duration": (0, MAX_TIME_MS), "restart_times": (0, 2**31 - 1), "root_id": (-1, INT64_MAX)}
+_BOOL_FIELDS = ("graph_editor_enabled", "has_savepoint")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -253,6 +267,18 @@ class JobStore:
         except sqlite3.Error as exc:  # e.g. a file that is not a SQLite database, or read-only
             self._db.close()
             raise ValueError(f"cannot use the database {path!r}: {exc}") from None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The lock and one SQLite transaction: all of an operation's writes, or none of them."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -406,48 +432,68 @@ class JobStore:
         except ValueError as exc:
             raise InvalidJob(str(exc)) from None
         checked = [self._checked_fields(fields) for fields in jobs]
-        with self._lock:
+        with self._transaction():
             now = self._now()
             # Ids come from a counter kept in the database: never reused, even after a delete and a restart.
             next_id = int(self._get_meta("next_job_id") or FIRST_JOB_ID)
             ids: list[int] = []
-            self._db.execute("BEGIN")
-            try:
-                for fields in checked:
-                    job_id = fields.get("job_id")
-                    if job_id is None:
-                        job_id = next_id
-                    elif self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone():
-                        raise InvalidJob(f"job id {job_id} already exists")
-                    if job_id > INT64_MAX:
-                        raise InvalidJob("no job id left (the counter reached 2^63-1)")
-                    self._insert(project_id, job_id, fields, parsed, behaviour is not None, now)
-                    next_id = max(next_id, job_id + 1)  # a seeded id above the counter moves it on
-                    ids.append(job_id)
-                self._set_meta("next_job_id", next_id)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            for fields in checked:
+                job_id = fields.get("job_id")
+                if job_id is None:
+                    job_id = next_id
+                elif self._db.execute("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)).fetchone():
+                    raise InvalidJob(f"job id {job_id} already exists")
+                self._insert(project_id, job_id, fields, parsed, behaviour is not None, now)
+                next_id = max(next_id, job_id + 1)  # a seeded id above the counter moves it on
+                ids.append(job_id)
+            self._set_meta("next_job_id", next_id)
             return ids
 
     @staticmethod
     def _checked_fields(fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields of a job to seed, each of the type and range the API shows; InvalidJob otherwise."""
         unknown = set(fields) - SEEDABLE_FIELDS
         if unknown:
             raise InvalidJob(f"unknown job field(s): {', '.join(sorted(unknown))}")
         status = fields.get("status") or "job_init"
         if status not in JOB_STATUSES:
-            raise InvalidJob(f"unknown job status {status!r}")
+            raise InvalidJob(f"unknown job status {str(status)[:40]!r}")
         name = fields.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidJob("a job needs a non-empty name")
-        job_id = fields.get("job_id")
-        if job_id is not None and (isinstance(job_id, bool) or not isinstance(job_id, int) or not 0 < job_id <= INT64_MAX):
-            raise InvalidJob(f"job_id must be an integer in 1..{INT64_MAX}, not {job_id!r}")
+
+        def integer(key: str, low: int, high: int) -> None:
+            value = fields.get(key)
+            wrong_type = isinstance(value, bool) or not isinstance(value, int)
+            if value is not None and (wrong_type or not low <= value <= high):
+                raise InvalidJob(f"{key} must be an integer from {low} to {high}, not {str(value)[:40]}")
+
+        integer("job_id", 1, MAX_SEEDED_JOB_ID)
+        for key in _TIME_FIELDS:
+            integer(key, 0, MAX_TIME_MS)  # epoch ms, 1970..2200
+        for key, (low, high) in _INT_RANGES.items():
+            integer(key, low, high)
+        for key, limit in _TEXT_MAX.items():
+            value = fields.get(key)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise InvalidJob(f"{key} must be a string of at most {limit} characters")
+        for key in _BOOL_FIELDS:
+            if fields.get(key) is not None and not isinstance(fields[key], bool):
+                raise InvalidJob(f"{key} must be true or false, not {str(fields[key])[:40]}")
+        tags = fields.get("tags")
+        if tags is not None and not (isinstance(tags, list) and all(isinstance(t, dict) and "key" in t for t in tags)):
+            raise InvalidJob('tags must be a list of {"key", "value"} objects')
+        if fields.get("job_config") is not None and not isinstance(fields["job_config"], dict):
+            raise InvalidJob("job_config must be an object")
+        try:  # everything else must be stored and read back as JSON
+            json.dumps({k: fields.get(k) for k in ("tags", "job_config", "entrypoint_args")}, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidJob(f"a field is not JSON: {exc}") from None
         return {**fields, "status": status}
 
-    def _insert(self, project_id: str, job_id: int, fields: dict, behaviour: Behaviour, explicit: bool, now: int) -> None:
+    def _insert(
+        self, project_id: str, job_id: int, fields: dict, behaviour: Behaviour, explicit: bool, now: int
+    ) -> None:
         status = fields["status"]
         tags = fields.get("tags") or []
         user_name = fields.get("user_name") or "dli_user"
@@ -502,7 +548,7 @@ class JobStore:
 
     def get(self, project_id: str, job_id: int, detail: bool = True) -> dict:
         """The job as the API shows it; JobNotFound."""
-        with self._lock:
+        with self._transaction():
             now = self._now()
             self._settle(now)
             row = self._fetch(project_id, job_id)
@@ -553,7 +599,7 @@ class JobStore:
             args.extend((key, value))
         clause = " WHERE " + " AND ".join(where)
         direction = "ASC" if order == "asc" else "DESC"
-        with self._lock:
+        with self._transaction():
             now = self._now()
             self._settle(now)
             total = self._db.execute("SELECT COUNT(*) FROM jobs" + clause, args).fetchone()[0]
@@ -566,7 +612,7 @@ class JobStore:
     def run(self, project_id: str, job_ids: list[int], resume_savepoint: bool) -> list[StoreError | None]:
         """Per id, in order: None (accepted: the job starts its submit plan) or why not."""
         out: list[StoreError | None] = []
-        with self._lock:
+        with self._transaction():
             now = self._now()
             self._settle(now)
             for job_id in job_ids:
@@ -604,7 +650,7 @@ class JobStore:
     def stop(self, project_id: str, job_ids: list[int], trigger_savepoint: bool) -> list[StoreError | None]:
         """Per id, in order: None (accepted: the job starts its stop plan) or why not."""
         out: list[StoreError | None] = []
-        with self._lock:
+        with self._transaction():
             now = self._now()
             self._settle(now)
             for job_id in job_ids:
@@ -641,7 +687,7 @@ class JobStore:
     def trigger_savepoint(self, project_id: str, job_id: int, directory: str | None = None) -> None:
         """A savepoint of a running job (job_savepointing, then job_running again with the new
         ``savepoint_path`` under ``directory``, by default the job's bucket); JobNotFound, JobInWrongStatus."""
-        with self._lock:
+        with self._transaction():
             now = self._now()
             self._settle(now)
             row = self._fetch(project_id, job_id)
@@ -668,7 +714,7 @@ class JobStore:
 
     def execution_graph(self, project_id: str, job_id: int) -> dict[str, Any]:
         """Flink's view of the job (execute-graph); JobNotFound."""
-        with self._lock:
+        with self._transaction():
             now = self._now()
             self._settle(now)
             row = self._fetch(project_id, job_id)
@@ -697,7 +743,7 @@ class JobStore:
         follows it from now on (a crash loop or failure ``after`` seconds from now); other jobs
         at their next request."""
         parsed = parse_behaviour(behaviour)
-        with self._lock:
+        with self._transaction():
             now = self._now()
             self._settle(now)
             row = self._fetch(project_id, job_id)
@@ -719,7 +765,7 @@ class JobStore:
     def delete(self, project_id: str, job_ids: list[int]) -> list[StoreError | None]:
         """Per id, in order: None (deleted) or JobNotFound."""
         out: list[StoreError | None] = []
-        with self._lock:
+        with self._transaction():
             for job_id in job_ids:
                 cur = self._db.execute("DELETE FROM jobs WHERE job_id=? AND project_id=?", (job_id, project_id))
                 if cur.rowcount:

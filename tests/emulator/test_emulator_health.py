@@ -131,7 +131,8 @@ def test_submit_fail_reason_in_list_and_detail(emu, client):
     assert client.get(f"jobs/{job}").json()["job_detail"]["status_desc"] == ""
     emu.advance_clock(2.5)
     listed = client.get("jobs", params={"status": "job_submit_fail"}).json()["job_list"]["jobs"]
-    assert [(j["job_id"], j["status_desc"], j["start_time"]) for j in listed] == [(job, "No free CUs in queue q1.", None)]
+    rows = [(j["job_id"], j["status_desc"], j["start_time"]) for j in listed]
+    assert rows == [(job, "No free CUs in queue q1.", None)]
     assert graph(client, job)["state"] == "FAILED"
 
 

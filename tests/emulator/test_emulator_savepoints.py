@@ -81,7 +81,8 @@ def test_trigger_needs_a_running_job(emu, client):
 
 def test_stop_with_savepoint_records_it_under_the_jobs_bucket(emu, client):
     job = running_job(emu, job_config={"obs_bucket": "team-bucket"})
-    assert client.post("jobs/stop", json={"job_ids": [job], "trigger_savepoint": True}).json()[0]["is_success"] == "true"
+    stopped = client.post("jobs/stop", json={"job_ids": [job], "trigger_savepoint": True}).json()
+    assert stopped[0]["is_success"] == "true"
     assert emu.get_job(job)["status"] == "job_savepointing"
     emu.advance_clock(1.5)
     canceling = emu.get_job(job)
