@@ -8,7 +8,6 @@ times are in seconds at ``--speed 1`` (divided by the speed like every timing), 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
