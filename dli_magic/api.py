@@ -1,10 +1,9 @@
 """The plain Python API: ``dli_magic.run_jobs``, ``stop_jobs``, ``list_jobs``, ``history``, ``connect``.
 
 No IPython here: the magics (and the panel) call these functions and only parse and display.
-One run = validate ids → (dry run: describe and stop) → run/stop call → with ``wait``, list API
-polling (its first round fills names and statuses); without, one listing pass only when this client
-does not know every job's name yet, else the status an accepted job is put in (one request in all)
-→ the OUTCOME_COLUMNS frame → history → --strict.
+One run = validate ids → (dry run: describe and stop) → the run/stop request, with the names this
+client does not know read concurrently → with ``wait``, statuses read until the jobs settle (and
+with ``stable``, the health window) → the OUTCOME_COLUMNS frame → the run log → --strict.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any, Callable
 from . import contract, runlog
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .results import JobOutcome, jobs_frame, outcomes_frame
-from .waiting import WaitState, list_statuses, wait_for_jobs
+from .waiting import WaitState, check_health, read_names, wait_for_jobs
 
 DRY_RUN_MESSAGE = "dry run: not sent"
 
@@ -119,12 +118,31 @@ def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
         raise BadInputError(f"{name} must be {kind}, not {value!r}.")
 
 
-def _is_failure(row: JobOutcome, waited: bool, failed_statuses: frozenset[str], pending: set[int]) -> bool:
-    if row.is_success is not True:
-        return True
-    if waited:
-        return row.status is None or row.status in failed_statuses or row.job_id in pending
-    return False
+def _check_stable(stable: Any) -> float | None:
+    from .waiting import STABLE_MAX_SECONDS
+
+    if stable is None:
+        return None
+    if isinstance(stable, bool) or not isinstance(stable, (int, float)) or not 0 < stable <= STABLE_MAX_SECONDS:
+        raise BadInputError(
+            f"stable must be a number of seconds from 0 to {STABLE_MAX_SECONDS} (a day), not {stable!r}.",
+            hint="Give the stability window in seconds, e.g. --stable 30; nothing was sent.",
+        )
+    return float(stable)
+
+
+def _start_names_lookup(client: Any, ids: list[int]):
+    """Names of the jobs this client does not know, read concurrently with the run/stop request
+    (a safe GET that never delays or repeats it); None when every name is known."""
+    unknown = [i for i in ids if i not in client.job_names]
+    if not unknown:
+        return None
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dli-names")
+    future = pool.submit(read_names, client, unknown)
+    pool.shutdown(wait=False)
+    return future
 
 
 def execute(
@@ -134,6 +152,7 @@ def execute(
     *,
     wait: bool = False,
     timeout: float | None = None,
+    stable: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
     chunk_size: int | None = None,
@@ -146,17 +165,26 @@ def execute(
     source: str = "api",
     **settings: Any,
 ):
-    """Run or stop jobs and return the OUTCOME_COLUMNS frame (see ``run_jobs``)."""
+    """Run or stop jobs and return the OUTCOME_COLUMNS frame (see ``run_jobs``).
+
+    The request goes out at once; names the client does not know are read concurrently. Without
+    ``wait`` a row's status is <NA>: it was not read. With ``wait`` the jobs' statuses are read
+    right after the call and then every ``poll_interval`` until they settle; with ``stable`` the
+    running ones are then watched for that many seconds (``waiting.check_health``).
+    """
     if action not in contract.ACTIONS:
         raise BadInputError(f"Unknown action {action!r}; use 'run' or 'stop'.")
     spec = contract.ACTIONS[action]
-    option_name, pending_statuses, failed_statuses = spec.option, spec.pending, spec.failed
     notify = notify or (lambda text: None)
-    for name, value in ((option_name, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run)):
+    for name, value in ((spec.option, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run)):
         if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
             raise BadInputError(f"{name} must be True or False, not {value!r}.")
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
+    stable = _check_stable(stable)
+    if stable is not None and action != "run":
+        raise BadInputError("stable= checks jobs that were started: it applies to run (and restart), not stop.")
+    wait = wait or stable is not None  # a stability window needs the jobs running first
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
     client, owned = client_for(client, profile, settings)
     try:
@@ -164,76 +192,55 @@ def execute(
         if validated.notice():
             notify(validated.notice())
         if dry_run:
-            return _dry_run(client, action, ids, option_name, option, chunk_size, echo, validated.duplicates)
+            return _dry_run(client, action, ids, spec.option, option, chunk_size, echo, validated.duplicates)
 
+        names_lookup = _start_names_lookup(client, ids)
         result = client.batch(action, ids, option, chunk_size=chunk_size)
         if result.interrupted:
             unsent = sum(1 for o in result.outcomes if o.is_success is None)
             notify(f"Interrupted (Ctrl-C): {unsent} job(s) were not sent or have no answer; see the rows.")
-            wait = False  # the user asked to stop: do not start polling now
+            wait, stable = False, None  # the user asked to stop: do not start polling now
         client_settings = client.settings
         wait_timeout = timeout if timeout is not None else client_settings.wait_timeout
         state = WaitState(job_ids=list(ids))
+        state.names.update({i: client.job_names[i] for i in ids if i in client.job_names})
         extra_attrs: dict[str, Any] = {
             "wait": bool(wait),
             "strict": bool(strict),
             "duplicates": list(validated.duplicates),
+            "status_read": False,
         }
+        if stable is not None:
+            extra_attrs["stable"] = stable
         if chunk_size is not None:
             extra_attrs["chunk_size"] = chunk_size
+        if names_lookup is not None:
+            try:
+                state.names.update(names_lookup.result())
+            except Exception as exc:  # the call's rows come back without the names
+                notify(f"Could not read the job names: {_brief(exc)}")
+        accepted = [o.job_id for o in result.outcomes if o.is_success is True]
         try:
-            known = client.job_names
-            if wait or any(i not in known for i in ids):
-                # One listing pass fills names and statuses (never one detail call per job); with
-                # wait it is the first poll round. The call itself already happened: a failing
-                # listing must not lose its result.
-                extra_attrs["status_source"] = "listed"
-                try:
-                    statuses, names = list_statuses(client, ids)
-                    state.statuses.update(statuses)
-                    state.names.update(names)
-                    state.rounds = 1
-                except Exception as exc:  # any failure here: the call's rows still come back
-                    notify(f"Could not read job statuses after the {action} call: {_brief(exc)}")
-                    extra_attrs["status_source"] = None
-                    extra_attrs["status_error"] = _brief(exc)
-            else:
-                # Every name is known already: one request in all, not two (a second round trip
-                # would double what a %dli_run costs). An accepted job is in the state the
-                # documented state machine puts it in; a refused one's status is not guessed.
-                extra_attrs["status_source"] = "inferred"
-                accepted_status = contract.status_after_accepted(action, option)
-                for outcome in result.outcomes:
-                    state.names[outcome.job_id] = known[outcome.job_id]
-                    if outcome.is_success is True:
-                        state.statuses[outcome.job_id] = accepted_status
             if wait:
-                accepted = {o.job_id for o in result.outcomes if o.is_success is True}
-                if state.rounds:  # accepted but absent from the list: nothing to wait for, say so
-                    state.missing.update(i for i in accepted if i not in state.statuses)
-                if state.rounds:
-                    state.pending = {
-                        i for i in ids if i in accepted and state.statuses.get(i) in pending_statuses
-                    }
-                else:  # the first read failed: wait on every accepted job, the poller reads again
-                    state.pending = set(accepted)
+                extra_attrs["status_read"] = True
+                state.pending = set(accepted)
                 updates = _fan_out(progress, on_state)
-                wait_for_jobs(
-                    client,
-                    state,
-                    pending_statuses,
-                    timeout=wait_timeout,
-                    poll_interval=client_settings.poll_interval,
-                    on_update=updates,
-                )
+                wait_for_jobs(client, state, spec.pending, timeout=wait_timeout, expected=spec.passes_through,
+                              poll_interval=client_settings.poll_interval, on_update=updates)
+                if stable is not None:
+                    check_health(client, state, accepted, stable=stable,
+                                 poll_interval=client_settings.poll_interval, on_update=updates)
         except KeyboardInterrupt:
             state.interrupted = True
         except Exception as exc:  # polling failed: keep the call's result, say why waiting stopped
             notify(f"Stopped waiting: {_brief(exc)}")
             extra_attrs["wait_error"] = _brief(exc)
-        outcomes = [
-            _finish_outcome(o, state, wait, action, wait_timeout) for o in result.outcomes
-        ]
+        if state.read_errors:
+            extra_attrs["status_errors"] = list(state.read_errors)
+            if "wait_error" not in extra_attrs:  # the ones that ended the wait are said already
+                notify(f"Could not read job statuses in {len(state.read_errors)} round(s), read again in the next: "
+                       f"{state.read_errors[-1]}")
+        outcomes = [_finish_outcome(o, state, spec, option, wait_timeout, stable) for o in result.outcomes]
         if wait or state.interrupted:
             extra_attrs.update(
                 timeout=wait_timeout,
@@ -253,12 +260,12 @@ def execute(
         if run_id:
             frame.attrs["history_run_id"] = run_id
         if strict:
-            failing = [o for o in outcomes if _is_failure(o, wait, failed_statuses, state.pending)]
+            failing = [(o, reason) for o in outcomes if (reason := _failure(o, wait, spec, state)) is not None]
             if failing:
                 raise JobsFailedError(
-                    _strict_message(action, failing, len(outcomes), wait, failed_statuses, state.pending),
+                    _strict_message(action, failing, len(outcomes)),
                     frame=frame,
-                    job_ids=[o.job_id for o in failing],
+                    job_ids=[o.job_id for o, _ in failing],
                     succeeded=len(outcomes) - len(failing),
                 )
         return frame
@@ -267,34 +274,36 @@ def execute(
             client.close()
 
 
-def _failure_reason(row: JobOutcome, waited: bool, failed_statuses: frozenset[str], pending: set[int]) -> str:
-    """Why a row counts as failed for --strict, in a few words."""
+def _failure(row: JobOutcome, waited: bool, spec: contract.Action, state: WaitState) -> str | None:
+    """Why a row counts as failed for --strict, in a few words; None when it did what was asked."""
     if row.is_success is not True:
         return row.message or ("refused" if row.is_success is False else "outcome unknown")
-    if row.job_id in pending:
-        return row.message or f"still {row.status} when waiting stopped"
-    if row.status in failed_statuses:
-        return f"accepted, then {row.status}"
-    return row.message or "accepted, status unknown"
+    if not waited:
+        return None
+    if row.job_id in state.pending:
+        return f"still {row.status} when waiting stopped"
+    if row.status is None:
+        return "accepted, status unknown"
+    if row.status in spec.failed:
+        return f"accepted, then {row.status}" + (f": {row.status_desc}" if row.status_desc else "")
+    if row.job_id in state.healthy and row.healthy is not True:
+        return state.health_notes.get(row.job_id) or "unhealthy"
+    return None
 
 
-def _strict_message(action: str, failing: list[JobOutcome], total: int, waited: bool,
-                    failed_statuses: frozenset[str], pending: set[int]) -> str:
+def _strict_message(action: str, failing: list[tuple[JobOutcome, str]], total: int) -> str:
     """"run: 1 of 1 jobs failed or have an unknown outcome — 131: <why>" (the first two reasons)."""
     from .errors import excerpt
 
-    reasons = "; ".join(
-        f"{o.job_id}: {excerpt(_failure_reason(o, waited, failed_statuses, pending), 160)}"
-        for o in failing[:_REASONS_SHOWN]
-    )
+    reasons = "; ".join(f"{o.job_id}: {excerpt(reason, 160)}" for o, reason in failing[:_REASONS_SHOWN])
     more = len(failing) - _REASONS_SHOWN
     if more > 0:
         reasons += f"; and {more} more"
-    return f"{action}: {len(failing)} of {total} jobs failed or have an unknown outcome — {reasons}"
+    return f"{action}: {len(failing)} of {total} jobs failed, are unhealthy or have an unknown outcome — {reasons}"
 
 
 def _brief(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, DLIError) else f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _fan_out(progress, on_state):
@@ -316,24 +325,41 @@ def _pending_note(state: WaitState) -> str:
     return f"Still pending: {_format_ids(sorted(state.pending))}."
 
 
-def _finish_outcome(outcome: JobOutcome, state: WaitState, wait: bool, action: str, timeout: float) -> JobOutcome:
-    """The client's outcome + name/status from the listing (+ what waiting found)."""
+def _finish_outcome(outcome: JobOutcome, state: WaitState, spec: contract.Action, option: bool,
+                    timeout: float, stable: float | None) -> JobOutcome:
+    """The client's outcome + what was read of the job (name, status and its description, the
+    savepoint) + what waiting and the health check found. Nothing that was not read is filled in."""
     job_id = outcome.job_id
+    job = None if job_id in state.missing else state.jobs.get(job_id)  # gone: an older read says nothing now
     message = outcome.message
     if job_id in state.missing:
         message = f"{message}; status unknown: not found in the job list"
     elif job_id in state.pending:
         if state.interrupted:
-            message = f"{message}; still {state.statuses.get(job_id)} when waiting was interrupted"
+            message = f"{message}; still {state.status(job_id)} when waiting was interrupted"
         elif state.timed_out:
-            message = f"{message}; still {state.statuses.get(job_id)} after the {timeout:g} s wait timeout"
+            message = f"{message}; still {state.status(job_id)} after the {timeout:g} s wait timeout"
+    healthy = None
+    if stable is not None and job_id in state.healthy:
+        healthy = state.healthy[job_id]
+        note = state.health_notes.get(job_id)
+        if healthy is True:
+            message = f"{message}; healthy: running for the {stable:g} s window, Flink state RUNNING"
+        elif note:  # an unknown health's note says so itself ("health unknown: …")
+            message = f"{message}; unhealthy: {note}" if healthy is False else f"{message}; {note}"
+    savepoint = None
+    if job is not None and option and job.has_savepoint and job.status not in spec.pending:
+        savepoint = job.savepoint_path  # read back after a stop with savepoint / a resume
     return JobOutcome(
         job_id=job_id,
         is_success=outcome.is_success,
         message=message,
         request_id=outcome.request_id,
         name=state.names.get(job_id, outcome.name),
-        status=state.statuses.get(job_id, outcome.status),
+        status=job.status if job is not None else None,
+        status_desc=job.status_desc if job is not None else None,
+        healthy=healthy,
+        savepoint_path=savepoint,
     )
 
 
@@ -369,6 +395,7 @@ def run_jobs(
     *,
     wait: bool = False,
     timeout: float | None = None,
+    stable: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
     chunk_size: int | None = None,
@@ -380,16 +407,21 @@ def run_jobs(
     """Start Flink jobs; one DataFrame row per job (OUTCOME_COLUMNS), metadata in ``df.attrs``.
 
     ``job_ids``: an int or an iterable of ints (list, range, Series, a DataFrame with ``job_id``).
-    ``wait``: poll until each accepted job leaves job_init/job_submitting (``timeout`` seconds at most,
-    default ``settings.wait_timeout``; Ctrl-C stops waiting and never cancels a job).
-    ``strict``: raise ``JobsFailedError`` (``err.frame``) when a job failed or its outcome is unknown.
-    ``dry_run``: validate and describe the request, send nothing. ``progress(counts)`` is called with
-    ``{status: count}`` while waiting. ``client`` reuses a ``DliClient``; other keywords are settings.
+    ``wait``: read the jobs' statuses until each accepted job leaves job_init/job_submitting
+    (``timeout`` seconds at most, default ``settings.wait_timeout``; Ctrl-C stops waiting and never
+    cancels a job); without it ``status`` is <NA> (not read).
+    ``stable``: then watch the running jobs for that many seconds (implies ``wait``): a job that
+    leaves job_running, restarts, or whose Flink state is not RUNNING at the end is unhealthy
+    (``healthy`` column, the reason in ``message``).
+    ``strict``: raise ``JobsFailedError`` (``err.frame``) when a job failed, is unhealthy or its
+    outcome is unknown. ``dry_run``: validate and describe the request, send nothing.
+    ``progress(counts)`` is called with ``{status: count}`` while waiting. ``client`` reuses a
+    ``DliClient``; other keywords are settings.
     """
     _check_keywords(run_jobs, settings)
     return execute(
-        "run", job_ids, resume_savepoint, wait=wait, timeout=timeout, strict=strict, dry_run=dry_run,
-        chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
+        "run", job_ids, resume_savepoint, wait=wait, timeout=timeout, stable=stable, strict=strict,
+        dry_run=dry_run, chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
     )
 
 

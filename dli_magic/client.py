@@ -36,7 +36,7 @@ from .errors import (
 from .http import NO_AUTH, USER_AGENT, HttpSender
 from .ids import check_job_id, validate_job_ids
 from .redaction import get_logger, register_secrets, scrub
-from .results import BatchResult, Job, JobOutcome
+from .results import BatchResult, ExecuteGraph, Job, JobOutcome
 
 log = get_logger()
 
@@ -436,6 +436,29 @@ class DliClient:
         if not _is_job_id(detail["job_id"]):
             raise malformed_answer(response, 1, "the job detail request", bad_job_id_description(detail), [job_id])
         return self._remember(Job.from_api(detail))
+
+    def get_execute_graph(self, job_id: int) -> ExecuteGraph:
+        """Flink's own state of a job (``GET jobs/{id}/execute-graph``): RUNNING, RESTARTING, …"""
+        self.http.check_open()
+        job_id = check_job_id(job_id)
+        data, response = self._call("GET", f"jobs/{job_id}/execute-graph", what="execute-graph request",
+                                    idempotent=True, job_ids=[job_id])
+        graph = data.get("execute_graph")
+        if not isinstance(graph, dict):
+            raise malformed_answer(response, 1, "the execute-graph request", "no readable execute_graph", [job_id])
+        return ExecuteGraph.from_api(job_id, graph)
+
+    def trigger_savepoint(self, job_id: int, savepoint_path: str) -> str:
+        """Trigger a savepoint of a running job without stopping it (``POST jobs/{id}/savepoint``,
+        action TRIGGER, into ``savepoint_path``: ``bucket/dir/``, documented on Huawei Cloud only);
+        the service's message. The job then spends a while in ``job_savepointing``."""
+        self.http.check_open()
+        job_id = check_job_id(job_id)
+        if not isinstance(savepoint_path, str) or not savepoint_path.strip():
+            raise BadInputError("savepoint_path must be an OBS path such as obs://bucket/dir/.")
+        data, _ = self._call("POST", f"jobs/{job_id}/savepoint", what="savepoint request", idempotent=False,
+                             payload={"action": "TRIGGER", "savepoint_path": savepoint_path}, job_ids=[job_id])
+        return str(data.get("message") or "")
 
     def _remember(self, job: Job) -> Job:
         self.job_names[job.job_id] = job.name

@@ -56,6 +56,9 @@ class Action:
     option_label: str  # the panel's checkbox
     pending: frozenset[str]  # `--wait` polls while a job is in one of these
     failed: frozenset[str]  # after waiting, a job here did not do what was asked (--strict)
+    # The statuses an accepted job passes through (the list API is read filtered by each while
+    # waiting; a job found in none of them is read on its own).
+    passes_through: tuple[str, ...] = ()
 
 
 # The one table of batch actions (client, api, magics and panel read it).
@@ -63,10 +66,12 @@ ACTIONS: dict[str, Action] = {
     "run": Action(
         "run", "resume_savepoint", "--resume-savepoint", "Resume from savepoint",
         PENDING_RUN_STATUSES, frozenset({"job_submit_fail", "job_running_exception"}),
+        ("job_submitting",),
     ),
     "stop": Action(
         "stop", "trigger_savepoint", "--trigger-savepoint", "Trigger savepoint",
         PENDING_STOP_STATUSES, frozenset({"job_cancel_fail"}),
+        ("job_savepointing", "job_canceling"),
     ),
 }
 
@@ -77,14 +82,6 @@ def action(name: object) -> Action:
         return ACTIONS[name]  # type: ignore[index]
     except (KeyError, TypeError):
         raise ValueError(f"action must be one of {', '.join(map(repr, ACTIONS))}, not {name!r}") from None
-
-
-# The status the documented state machine puts a job in when the service accepts a request
-# (dli-api.md section 1): shown after a call without waiting, instead of a second round trip.
-def status_after_accepted(action: str, option: bool) -> str:
-    if action == "run":
-        return "job_submitting"
-    return "job_savepointing" if option else "job_canceling"
 
 
 # Statuses from which a run request is accepted (a job that is not running or on its way).

@@ -1,50 +1,97 @@
-"""Job statuses from the list API: one listing pass for names/statuses, and `--wait` polling.
+"""Reading job statuses with few round trips, waiting for jobs to settle, and the health window.
 
-Never one detail call per job: every round pages through the list API (limit = LIST_PAGE_MAX)
-and stops paging as soon as every wanted id was seen, so N jobs cost about ceil(N/100) requests
-per round when the project holds only those jobs. Ctrl-C only stops *waiting*; jobs keep going.
-Plain Python: the caller passes ``on_update`` to draw progress (the magic, the panel, a terminal).
+What a round costs (``read_jobs``): the list API filtered by each status the jobs are expected in
+(the pages of each listing fetched concurrently), so a round over N waited jobs costs about
+ceil(M / 100) requests, M being the project's jobs in those statuses, however many other jobs the
+project holds. A waited job missing from those listings has changed status: it is read once, with a
+detail call when a few changed in the round (concurrently), or with one pass over the job list when
+many did. Health (``check_health``) watches running jobs the same way (filter ``job_running``) and
+ends with at most one execute-graph call per job.
+
+Ctrl-C only stops *waiting*; jobs keep going. Plain Python: the caller passes ``on_update`` to
+draw progress (the magic, the panel, a terminal).
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterable
 
 from .contract import LIST_PAGE_MAX
+from .errors import DLIError, NotFoundError
+from .results import Job
 
-UNKNOWN = "unknown"  # no listing yet (or it failed): nothing is known about the job's status
-NOT_LISTED = "not listed"  # a listing round happened and the job was not in it
+UNKNOWN = "unknown"  # no read yet (or it failed): nothing is known about the job's status
+NOT_LISTED = "not listed"  # a read happened and the job was not found
+
+RUNNING = "job_running"
+FLINK_RUNNING = "RUNNING"
+STABLE_MAX_SECONDS = 24 * 3600  # a stability window longer than a day is a typo
+# A read round that fails for a passing reason is tried again next round; this many in a row end
+# the wait (the error is raised), and so does any other failure at once.
+FAILED_READS_MAX = 3
+_PASSING_FAILURES = ("TransportError", "ServiceError", "ThrottledError", "MalformedResponseError")
+
+
+def changed_reads_max(client: Any) -> int:
+    """Up to this many jobs whose status changed in one round are read with detail calls; more
+    cost one pass over the job list instead."""
+    return 2 * client.settings.max_workers
 
 
 @dataclass
 class WaitState:
-    """What is known about the jobs of one call while (and after) waiting."""
+    """What is known about the jobs of one call while (and after) waiting and checking health."""
 
     job_ids: list[int]
-    statuses: dict[int, str | None] = field(default_factory=dict)
+    jobs: dict[int, Job] = field(default_factory=dict)  # the last read of each job
     names: dict[int, str | None] = field(default_factory=dict)
     pending: set[int] = field(default_factory=set)  # still in a pending status, being waited on
-    missing: set[int] = field(default_factory=set)  # not found in the last listing
+    missing: set[int] = field(default_factory=set)  # not found by the last read
     elapsed: float = 0.0
-    rounds: int = 0  # listing passes, the first (name/status fill) included
+    rounds: int = 0  # read rounds (listing passes)
     timeout: float | None = None
     timed_out: bool = False
     interrupted: bool = False
+    # health (``stable=``)
+    phase: str = "waiting"  # "waiting", "stability", "final check", "done"
+    stable_seconds: float | None = None
+    stable_left: float | None = None
+    watched: set[int] = field(default_factory=set)  # running jobs in the stability window
+    healthy: dict[int, bool | None] = field(default_factory=dict)
+    health_notes: dict[int, str] = field(default_factory=dict)
+    flink_states: dict[int, str | None] = field(default_factory=dict)
+    read_errors: list[str] = field(default_factory=list)  # rounds whose read failed (retried next round)
+    consecutive_failures: int = 0
 
     @property
     def done(self) -> bool:
         return not self.pending
 
+    @property
+    def statuses(self) -> dict[int, str | None]:
+        return {job_id: job.status for job_id, job in self.jobs.items()}
+
+    def status(self, job_id: int) -> str | None:
+        job = self.jobs.get(job_id)
+        return job.status if job is not None else None
+
+    def note(self, job: Job) -> None:
+        self.jobs[job.job_id] = job
+        self.missing.discard(job.job_id)
+        if job.name is not None or job.job_id not in self.names:
+            self.names[job.job_id] = job.name
+
     def label(self, job_id: int) -> str:
-        """What to show for a job: its status; "not listed" when a listing round happened and did not
-        have it (an unknown id the service refused, a deleted job); "unknown" before any listing, or
-        when the listing showed the job without a status."""
-        status = self.statuses.get(job_id)
+        """What to show for a job: its status; "not listed" when a read happened and did not find
+        it (an unknown id the service refused, a deleted job); "unknown" before any read, or when
+        the read showed the job without a status."""
+        status = self.status(job_id)
         if status:
             return status
-        if self.rounds and (job_id not in self.statuses or job_id in self.missing):
+        if self.rounds and (job_id not in self.jobs or job_id in self.missing):
             return NOT_LISTED
         return UNKNOWN
 
@@ -55,21 +102,79 @@ class WaitState:
             result[label] = result.get(label, 0) + 1
         return result
 
+    def unhealthy(self, job_id: int, reason: str) -> None:
+        self.healthy[job_id] = False
+        self.health_notes[job_id] = reason
+        self.watched.discard(job_id)
 
-def list_statuses(client: Any, job_ids: Iterable[int]) -> tuple[dict[int, str | None], dict[int, str | None]]:
-    """One pass over the project's jobs: (statuses, names) of the wanted ids that exist."""
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def read_jobs(client: Any, job_ids: Iterable[int], *, expected: Collection[str] = ()) -> dict[int, Job]:
+    """The current ``Job`` of each wanted id that exists (a missing id is not in the answer).
+
+    ``expected``: the statuses the jobs are probably in. One listing per status (concurrently, each
+    with its pages concurrent) finds those; the rest are read one by one when few, else with one
+    pass over the whole job list (``iter_jobs`` stops paging once every id was seen).
+    """
     wanted = set(job_ids)
-    statuses: dict[int, str | None] = {}
-    names: dict[int, str | None] = {}
+    found: dict[int, Job] = {}
     if not wanted:
-        return statuses, names
-    for job in client.iter_jobs(page_size=LIST_PAGE_MAX):
-        if job.job_id in wanted and job.job_id not in statuses:
-            statuses[job.job_id] = job.status
-            names[job.job_id] = job.name
-            if len(statuses) == len(wanted):
-                break  # every id seen: no further page requests
-    return statuses, names
+        return found
+    statuses = list(dict.fromkeys(expected))
+    if statuses:
+
+        def listed(status: str) -> list[Job]:
+            return [job for job in client.iter_jobs(status=status, page_size=LIST_PAGE_MAX) if job.job_id in wanted]
+
+        if len(statuses) == 1:
+            results = [listed(statuses[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(statuses), thread_name_prefix="dli-read") as pool:
+                results = list(pool.map(listed, statuses))
+        for jobs in results:
+            for job in jobs:
+                found.setdefault(job.job_id, job)
+    rest = wanted - set(found)
+    if not rest:
+        return found
+    if len(rest) <= changed_reads_max(client):
+        found.update(_read_each(client, sorted(rest)))
+    else:
+        for job in client.iter_jobs(page_size=LIST_PAGE_MAX):
+            if job.job_id in rest:
+                found[job.job_id] = job
+                rest.discard(job.job_id)
+                if not rest:
+                    break  # every id seen: no further pages are read
+    return found
+
+
+def _read_each(client: Any, job_ids: list[int]) -> dict[int, Job]:
+    """Detail calls, concurrently; a job the service does not know is left out."""
+
+    def one(job_id: int) -> Job | None:
+        try:
+            return client.get_job(job_id)
+        except NotFoundError:
+            return None
+
+    workers = min(client.settings.max_workers, len(job_ids))
+    if workers <= 1:
+        jobs = [one(job_id) for job_id in job_ids]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dli-read") as pool:
+            jobs = list(pool.map(one, job_ids))
+    return {job.job_id: job for job in jobs if job is not None}
+
+
+def read_names(client: Any, job_ids: Iterable[int]) -> dict[int, str | None]:
+    """Names of jobs the client does not know yet (a safe read; their statuses are not used)."""
+    return {job_id: job.name for job_id, job in read_jobs(client, job_ids).items()}
+
+
+# --- waiting -------------------------------------------------------------------------------------
 
 
 def wait_for_jobs(
@@ -82,35 +187,43 @@ def wait_for_jobs(
     on_update: Callable[[WaitState], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    read_first: bool = True,
+    expected: Collection[str] | None = None,
 ) -> WaitState:
     """Poll until no job in ``state.pending`` is in ``pending_statuses``, the timeout, or Ctrl-C.
 
-    ``state`` comes from the first listing pass (statuses filled, ``pending`` = the ids to watch);
-    it is updated in place and returned. A job that disappears from the list stops being waited on
-    and its status becomes unknown (None).
+    ``state.pending`` holds the ids to wait for; with ``read_first`` the first round reads at once
+    (right after the call), later rounds every ``poll_interval``. Each round reads the job list
+    filtered by each ``expected`` status (default: the pending ones). ``state`` is updated in place
+    and returned. A job the service no longer knows stops being waited on (``state.missing``).
     """
+    expected = tuple(pending_statuses) if expected is None else tuple(expected)
     start = clock()
     state.timeout = timeout
+    state.phase = "waiting"
     try:
-        if on_update:
+        if on_update and not read_first:  # else the first view shows the first read
             on_update(state)
+        first = read_first
         while state.pending:
             remaining = timeout - (clock() - start)
             if remaining <= 0:
                 state.timed_out = True
                 break
-            sleep(min(poll_interval, remaining))
-            statuses, names = list_statuses(client, state.pending)
-            state.rounds += 1
+            if not first:
+                sleep(min(poll_interval, remaining))
+            first = False
+            read = _read_round(client, state, state.pending, expected)
+            if read is None:
+                continue
             for job_id in list(state.pending):
-                if job_id not in statuses:
-                    state.statuses[job_id] = None
+                job = read.get(job_id)
+                if job is None:
                     state.missing.add(job_id)
                     state.pending.discard(job_id)
                     continue
-                state.statuses[job_id] = statuses[job_id]
-                state.names[job_id] = names[job_id] or state.names.get(job_id)
-                if statuses[job_id] not in pending_statuses:
+                state.note(job)
+                if job.status not in pending_statuses:
                     state.pending.discard(job_id)
             state.elapsed = clock() - start
             if on_update:
@@ -119,9 +232,152 @@ def wait_for_jobs(
         # Ctrl-C means "stop waiting": return what is known, never cancel the jobs.
         state.interrupted = True
     state.elapsed = clock() - start
+    _final_update(state, on_update)
+    return state
+
+
+def _read_round(client: Any, state: WaitState, ids: Collection[int], expected: Collection[str]):
+    """One read round; None when it failed for a passing reason (noted in ``state.read_errors``)."""
+    try:
+        read = read_jobs(client, ids, expected=expected)
+    except DLIError as exc:
+        if type(exc).__name__ not in _PASSING_FAILURES:
+            raise
+        state.read_errors.append(f"{type(exc).__name__}: {exc}")
+        state.consecutive_failures += 1
+        if state.consecutive_failures >= FAILED_READS_MAX:
+            raise
+        return None
+    state.consecutive_failures = 0
+    state.rounds += 1
+    return read
+
+
+def _final_update(state: WaitState, on_update: Callable[[WaitState], None] | None) -> None:
     if on_update and (state.timed_out or state.interrupted):
         try:  # the live line must end saying why waiting stopped
             on_update(state)
         except KeyboardInterrupt:
             state.interrupted = True
+
+
+# --- health --------------------------------------------------------------------------------------
+
+
+def check_health(
+    client: Any,
+    state: WaitState,
+    accepted: Collection[int],
+    *,
+    stable: float,
+    poll_interval: float,
+    on_update: Callable[[WaitState], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WaitState:
+    """After waiting: watch the accepted jobs that reached ``job_running`` for ``stable`` seconds.
+
+    A job is unhealthy when it did not reach ``job_running``, leaves it, gains restarts
+    (``restart_times`` grows), or Flink's own state (execute-graph) is not RUNNING at the end.
+    ``state.healthy[id]`` is True/False, or None (with a note) when health could not be told.
+    """
+    if state.interrupted:
+        for job_id in accepted:
+            state.healthy[job_id] = None
+            state.health_notes[job_id] = "health not checked: waiting was interrupted"
+        return state
+    baseline: dict[int, int] = {}
+    for job_id in accepted:
+        status = state.status(job_id)
+        if job_id in state.pending:
+            state.healthy[job_id] = None
+            state.health_notes[job_id] = f"health not checked: still {status} when waiting stopped"
+        elif job_id in state.missing or status is None:
+            state.healthy[job_id] = None
+            state.health_notes[job_id] = "health not checked: the job's status could not be read"
+        elif status != RUNNING:
+            state.unhealthy(job_id, f"did not reach job_running: {_described(state.jobs[job_id])}")
+        else:
+            state.watched.add(job_id)
+            baseline[job_id] = state.jobs[job_id].restart_times or 0
+    state.phase = "stability"
+    state.stable_seconds = stable
+    start = clock()
+    try:
+        while state.watched:
+            left = stable - (clock() - start)
+            state.stable_left = max(0.0, left)
+            if on_update:
+                on_update(state)
+            if left <= 0:
+                break
+            sleep(min(poll_interval, left))
+            read = _read_round(client, state, state.watched, (RUNNING,))
+            if read is None:
+                continue
+            seconds = clock() - start
+            for job_id in list(state.watched):
+                job = read.get(job_id)
+                if job is None:
+                    state.missing.add(job_id)
+                    state.healthy[job_id] = None
+                    state.health_notes[job_id] = "health unknown: the job is no longer listed"
+                    state.watched.discard(job_id)
+                    continue
+                state.note(job)
+                if job.status != RUNNING:
+                    state.unhealthy(job_id, f"left job_running after {seconds:.0f} s: {_described(job)}")
+                elif (job.restart_times or 0) > baseline[job_id]:
+                    restarts = (job.restart_times or 0) - baseline[job_id]
+                    state.unhealthy(job_id, f"restarted {restarts} time{'s' if restarts != 1 else ''} "
+                                            f"within {seconds:.0f} s of the {stable:g} s window")
+        state.stable_left = 0.0
+        state.phase = "final check"
+        if on_update:
+            on_update(state)
+        _check_flink_states(client, state)
+    except KeyboardInterrupt:
+        state.interrupted = True
+        for job_id in list(state.watched):
+            state.healthy[job_id] = None
+            state.health_notes[job_id] = "health check interrupted (Ctrl-C)"
+        state.watched.clear()
+    state.phase = "done"
+    state.elapsed += clock() - start
+    _final_update(state, on_update)
     return state
+
+
+def _check_flink_states(client: Any, state: WaitState) -> None:
+    """One execute-graph call per job still healthy, concurrently; a failed call leaves health unknown."""
+    ids = sorted(state.watched)
+    if not ids:
+        return
+
+    def graph(job_id: int):
+        try:
+            return job_id, client.get_execute_graph(job_id), None
+        except DLIError as exc:
+            return job_id, None, exc
+
+    with ThreadPoolExecutor(max_workers=min(client.settings.max_workers, len(ids)), thread_name_prefix="dli-graph") as pool:
+        answers = list(pool.map(graph, ids))
+    for job_id, answer, error in answers:
+        state.watched.discard(job_id)
+        if error is not None:
+            state.healthy[job_id] = None
+            rid = f", request id {error.request_id}" if error.request_id else ""
+            state.health_notes[job_id] = (
+                f"health unknown: Flink's state could not be read ({type(error).__name__}: {error.message}{rid})"
+            )
+            continue
+        state.flink_states[job_id] = answer.state
+        if answer.state == FLINK_RUNNING:
+            state.healthy[job_id] = True
+        else:
+            state.unhealthy(job_id, f"Flink state is {answer.state or 'unknown'} (DLI says job_running)")
+
+
+def _described(job: Job) -> str:
+    text = job.status or "no status"
+    return f"{text} ({job.status_desc})" if job.status_desc else text

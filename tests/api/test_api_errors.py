@@ -13,8 +13,9 @@ from dli_magic.errors import BadInputError, ConfigError
 def test_strict_error_lists_two_reasons_then_a_count():
     from dli_magic.results import JobOutcome
 
-    rows = [JobOutcome(i, False, f"refused {i}") for i in (1, 2, 3, 4)]
-    text = api._strict_message("stop", rows, 5, False, frozenset(), set())
+    rows = [(JobOutcome(i, False, f"refused {i}"), f"refused {i}") for i in (1, 2, 3, 4)]
+    text = api._strict_message("stop", rows, 5)
+    assert text.startswith("stop: 4 of 5 jobs failed")
     assert text.endswith("— 1: refused 1; 2: refused 2; and 2 more")
 
 

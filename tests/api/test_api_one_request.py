@@ -1,5 +1,6 @@
-"""Once a session's client knows the jobs' names, a run or stop is one request, not two: the
-accepted jobs' status is the one the state machine gives them, a refused job's is not guessed."""
+"""A run or stop is one request on the critical path: names the session does not know are read
+concurrently (never before the POST, never making it twice), and a status that was not read is
+<NA>: the row never claims what the service did not say."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def slow_env(emulator_factory, monkeypatch):
     return emu
 
 
-def test_a_known_batch_costs_one_request(shell, slow_env, api_requests):
+def test_a_known_batch_costs_one_request_and_reads_no_status(shell, slow_env, api_requests):
     shell.run_cell("jobs = %dli_jobs")  # the session's client now knows every name
     slow_env.clear_request_log()
     shell.run_cell("df = %dli_run 138 204 130")
@@ -29,30 +30,43 @@ def test_a_known_batch_costs_one_request(shell, slow_env, api_requests):
     assert [(c["method"], c["path"].rsplit("/", 2)[-2:]) for c in calls] == [("POST", ["jobs", "run"])]
     assert df["name"].tolist() == ["inventory_cdc_sync", "billing_events_dedup", "orders_enrichment"]
     assert df["is_success"].tolist() == [True, True, False]  # 130 is already running
-    assert df["status"].tolist()[:2] == ["job_submitting", "job_submitting"]
-    assert pd.isna(df["status"].iloc[2])
-    assert df.attrs["status_source"] == "inferred"
-    # The inference matches what the service says right after the call.
-    assert slow_env.get_job(138)["status"] == "job_submitting"
+    assert df["status"].isna().all() and df["status_desc"].isna().all()  # not read: not guessed
+    assert df.attrs["status_read"] is False
 
 
-def test_stop_infers_savepointing_or_canceling(shell, slow_env):
+def test_a_stop_row_says_only_what_was_read(shell, slow_env):
+    """Issue 10: after a stop with savepoint the row said job_savepointing while the service had
+    the job job_canceling. Without --wait the status is <NA>; with it, the service's own."""
     shell.run_cell("%dli_jobs --out jobs")
     shell.run_cell("a = %dli_stop 130 --trigger-savepoint")
-    shell.run_cell("b = %dli_stop 137")
-    assert shell.user_ns["a"]["status"].tolist() == ["job_savepointing"]
-    assert shell.user_ns["b"]["status"].tolist() == ["job_canceling"]
-    assert slow_env.get_job(130)["status"] == "job_savepointing"
-    assert slow_env.get_job(137)["status"] == "job_canceling"
+    assert shell.user_ns["a"]["status"].isna().all()
+    shell.run_cell("b = %dli_stop 137 --wait --timeout 30")
+    b = shell.user_ns["b"]
+    assert b["status"].tolist() == [slow_env.get_job(137)["status"]] == ["job_cancel_success"]
+    assert b.attrs["status_read"] is True
 
 
-def test_an_unknown_name_costs_one_listing_with_observed_statuses(shell, dli_env, api_requests):
+def test_unknown_names_are_read_beside_the_post_never_before_it(shell, dli_env, api_requests):
+    # The name lookup is slow; the run request must not wait for it.
+    dli_env.set_faults({"latency_ms": {"ms": 600, "path": "/streaming/jobs/138"}})
     shell.run_cell("df = %dli_run 138")  # fresh session: the name is not known yet
     df = shell.user_ns["df"]
-    methods = [c["method"] for c in api_requests(dli_env)]
-    assert methods == ["POST", "GET"]
-    assert df.attrs["status_source"] == "listed"
+    calls = api_requests(dli_env)
+    assert sorted(c["method"] for c in calls) == ["GET", "POST"]  # one lookup, the POST once
+    post = next(c for c in calls if c["method"] == "POST")
+    get = next(c for c in calls if c["method"] == "GET")
+    assert abs(post["wall_time"] - get["wall_time"]) < 0.5  # in flight together, not one after the other
     assert df["name"].tolist() == ["inventory_cdc_sync"]
+    assert pd.isna(df["status"].iloc[0])  # read before the run was processed: not shown as its status
+    dli_env.set_faults({})
     dli_env.clear_request_log()
-    shell.run_cell("df2 = %dli_run 204 138")  # 204 was listed by the first pass too
+    shell.run_cell("df2 = %dli_run 138")  # known now
     assert [c["method"] for c in api_requests(dli_env)] == ["POST"]
+
+
+def test_a_failing_name_lookup_keeps_the_rows(shell, dli_env, api_requests):
+    dli_env.set_faults({"error": {"status": 503, "count": 50, "method": "GET"}})
+    shell.run_cell("df = %dli_run 138")
+    df = shell.user_ns["df"]
+    assert df["is_success"].tolist() == [True] and pd.isna(df["name"].iloc[0])
+    assert [c["method"] for c in api_requests(dli_env)].count("POST") == 1

@@ -15,16 +15,29 @@ def test_a_string_for_a_flag_is_refused_and_nothing_is_sent(dli_env, flag):
     assert not dli_env.request_log()
 
 
-def test_a_failed_first_status_read_still_waits(dli_env, capsys):
-    # The first listing after the run answers 500 (not retried); waiting must still poll.
-    dli_env.set_faults({"error": {"status": 500, "count": 1, "method": "GET", "path": "/streaming/jobs"}})
+def test_a_failed_status_read_is_tried_again_next_round(dli_env, capsys):
+    # The name lookup beside the run and the first read after it answer 500 (a GET is retried only
+    # on 502-504); waiting goes on.
+    dli_env.set_faults({"error": {"status": 500, "count": 2, "method": "GET", "path": "/streaming/jobs"}})
     frame = dli_magic.run_jobs([138], wait=True, timeout=30)
     assert frame["is_success"].tolist() == [True]
     assert frame["status"].tolist() == ["job_running"]
-    assert "status_error" in frame.attrs
-    assert "Could not read job statuses" in capsys.readouterr().err
+    assert len(frame.attrs["status_errors"]) == 1 and "ServiceError" in frame.attrs["status_errors"][0]
+    err = capsys.readouterr().err
+    assert "Could not read the job names: ServiceError" in err
+    assert "Could not read job statuses in 1 round(s)" in err
     gets = [r for r in dli_env.request_log() if r["method"] == "GET"]
-    assert gets[0]["status"] == 500 and gets[-1]["status"] == 200
+    assert [g["status"] for g in gets[:2]] == [500, 500] and gets[-1]["status"] == 200
+
+
+def test_reads_failing_round_after_round_end_the_wait_and_keep_the_rows(dli_env, capsys):
+    dli_env.set_faults({"error": {"status": 500, "count": 1000, "method": "GET", "path": "/streaming/jobs"}})
+    frame = dli_magic.run_jobs([138], wait=True, timeout=60, poll_interval=0.05)
+    assert frame["is_success"].tolist() == [True] and frame["status"].isna().all()
+    assert "ServiceError" in frame.attrs["wait_error"]
+    assert "Stopped waiting" in capsys.readouterr().err
+    reads = [r for r in dli_env.request_log() if r["method"] == "GET" and "/streaming/jobs" in r["path"]]
+    assert len(reads) == 1 + 3  # the name lookup, three rounds, then it gave up (a 500 is not retried)
 
 
 def test_ctrl_c_during_a_chunked_run_returns_every_row(dli_env, capsys):

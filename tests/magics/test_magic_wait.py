@@ -48,19 +48,26 @@ def test_strict_after_wait_flags_jobs_that_failed_to_submit(shell, dli_env):
     assert frame.set_index("job_id").loc[failing, "status"] == "job_submit_fail"
 
 
-def test_list_requests_per_round_stay_within_ceil_n_over_100(shell, slow_emulator, monkeypatch):
+def test_a_round_reads_the_jobs_still_submitting_and_each_changed_job_once(shell, slow_emulator, monkeypatch):
+    """A round lists only the jobs in job_submitting (pages of 100); a job that left it is read
+    on its own once (a few per round) or by one pass over the list (many at once)."""
     monkeypatch.setenv("DLI_POLL_INTERVAL", "0.3")
     ids = [slow_emulator.create_job(name=f"job_{i}") for i in range(150)]
+    others = [slow_emulator.create_job(name=f"other_{i}", status="job_running") for i in range(120)]
     shell.user_ns["ids"] = ids
     slow_emulator.clear_request_log()
     df = shell.run_line_magic("dli_run", "$ids --wait --timeout 20")
-    assert (df["status"] == "job_running").all()
+    assert (df["status"] == "job_running").all() and len(others) == 120
     rounds = df.attrs["wait_rounds"]
     lists = _list_requests(slow_emulator)
-    assert rounds >= 3  # the fill pass and at least two polls while jobs were submitting
-    assert len(lists) <= rounds * math.ceil(len(ids) / 100)
+    filtered = [r for r in lists if "status=job_submitting" in r["query"]]
+    whole = [r for r in lists if "status=" not in r["query"]]
+    assert rounds >= 2 and len(filtered) + len(whole) == len(lists)
+    assert len(filtered) <= rounds * math.ceil(len(ids) / 100)
+    assert len(whole) <= rounds * math.ceil((len(ids) + len(others)) / 100)
     assert all("limit=100" in r["query"] for r in lists)
-    assert not [r for r in slow_emulator.request_log() if "/streaming/jobs/" in r["path"] and r["method"] == "GET"]
+    singles = [r["path"] for r in slow_emulator.request_log() if "/streaming/jobs/" in r["path"] and r["method"] == "GET"]
+    assert len(singles) == len(set(singles))  # no job read on its own twice
 
 
 def test_timeout_returns_the_frame_with_pending_rows(shell, slow_emulator, capsys):
@@ -86,7 +93,7 @@ def test_ctrl_c_stops_waiting_and_never_cancels(slow_emulator):
     calls = []
 
     def on_state(state):
-        calls.append(dict(state.statuses))
+        calls.append(dict(state.statuses))  # what each view showed
         if len(calls) == 2:
             raise KeyboardInterrupt
 
@@ -150,11 +157,14 @@ def test_wait_summary_says_not_listed_for_ids_missing_from_the_list(shell, dli_e
 
 
 def test_counts_are_unknown_before_any_listing():
-    state = WaitState(job_ids=[1, 2, 3], statuses={1: "job_running"})
+    from dli_magic.results import Job
+
+    state = WaitState(job_ids=[1, 2, 3])
+    state.note(Job(1, status="job_running"))
     assert state.counts() == {"job_running": 1, "unknown": 2}
     state.rounds = 1
     assert state.counts() == {"job_running": 1, "not listed": 2}
-    state.statuses[2] = None  # listed without a status
+    state.note(Job(2))  # read without a status
     assert state.counts() == {"job_running": 1, "unknown": 1, "not listed": 1}
-    state.missing.add(2)  # disappeared from a later listing
+    state.missing.add(2)  # not found by a later read
     assert state.counts() == {"job_running": 1, "not listed": 2}
