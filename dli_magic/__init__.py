@@ -14,7 +14,10 @@ __version__ = "0.1.0"
 _LAZY = {
     "run_jobs": ("dli_magic.api", "run_jobs"),
     "stop_jobs": ("dli_magic.api", "stop_jobs"),
+    "restart_jobs": ("dli_magic.api", "restart_jobs"),
+    "savepoint_jobs": ("dli_magic.api", "savepoint_jobs"),
     "list_jobs": ("dli_magic.api", "list_jobs"),
+    "job": ("dli_magic.api", "job"),
     "history": ("dli_magic.api", "history"),
     "connect": ("dli_magic.api", "connect"),
     "JobsFailedError": ("dli_magic.api", "JobsFailedError"),

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from . import contract, runlog
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
+from .ids import check_request_count
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .waiting import WaitState, check_health, read_names, wait_for_jobs
 
@@ -118,6 +119,35 @@ def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
         raise BadInputError(f"{name} must be {kind}, not {value!r}.")
 
 
+def _check_type(name: str, value: Any, kinds: tuple[type, ...], wanted: str) -> None:
+    """One line naming the argument, for a value of the wrong type (None = not given is fine); a
+    string is described, never quoted: it may be a secret passed in the wrong place."""
+    from .ids import describe_value
+
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+        raise BadInputError(f"{name} must be {wanted}, not {describe_value(value)}.",
+                            hint="Fix the argument; nothing was sent.")
+
+
+def _check_call_args(profile: Any = None, client: Any = None, progress: Any = None) -> None:
+    """The arguments every public function shares, checked before any settings or request."""
+    _check_type("profile", profile, (str,), "the name of a profile (a string)")
+    if client is not None:
+        from .client import DliClient
+
+        _check_type("client", client, (DliClient,), "a DliClient (from dli_magic.connect())")
+    if progress is not None and not callable(progress):
+        _check_type("progress", progress, (), "a function called with {status: count}")
+
+
+def _scrubbed(notify: Callable[[str], None]) -> Callable[[str], None]:
+    """A notice passes the one scrubber: it may quote an exception's text (a path, a server's
+    answer) that holds a secret value."""
+    from .redaction import scrub
+
+    return lambda text: notify(scrub(text))
+
+
 def _check_stable(stable: Any) -> float | None:
     from .waiting import STABLE_MAX_SECONDS
 
@@ -155,6 +185,7 @@ def execute(
     stable: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
+    yes: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
     client: Any = None,
@@ -175,7 +206,7 @@ def execute(
     if action not in contract.ACTIONS:
         raise BadInputError(f"Unknown action {action!r}; use 'run' or 'stop'.")
     spec = contract.ACTIONS[action]
-    notify = notify or (lambda text: None)
+    notify = _scrubbed(notify or (lambda text: None))
     for name, value in ((spec.option, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run)):
         if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
             raise BadInputError(f"{name} must be True or False, not {value!r}.")
@@ -193,6 +224,10 @@ def execute(
             notify(validated.notice())
         if dry_run:
             return _dry_run(client, action, ids, spec.option, option, chunk_size, echo, validated.duplicates)
+        check_request_count(  # a call of hundreds of requests is confirmed (ids.MAX_REQUESTS_UNCONFIRMED)
+            len(ids), chunk_size or client.settings.chunk_size, yes,
+            "add --yes" if source == "magic" else "pass yes=True",
+        )
 
         names_lookup = _start_names_lookup(client, ids)
         result = client.batch(action, ids, option, chunk_size=chunk_size)
@@ -282,12 +317,12 @@ def _failure(row: JobOutcome, waited: bool, spec: contract.Action, state: WaitSt
         return None
     if row.job_id in state.pending:
         return f"still {row.status} when waiting stopped"
+    if row.job_id in state.healthy and row.healthy is not True:  # the health check says most
+        return state.health_notes.get(row.job_id) or "unhealthy"
     if row.status is None:
         return "accepted, status unknown"
     if row.status in spec.failed:
         return f"accepted, then {row.status}" + (f": {row.status_desc}" if row.status_desc else "")
-    if row.job_id in state.healthy and row.healthy is not True:
-        return state.health_notes.get(row.job_id) or "unhealthy"
     return None
 
 
@@ -303,7 +338,11 @@ def _strict_message(action: str, failing: list[tuple[JobOutcome, str]], total: i
 
 
 def _brief(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """An exception in one line for a notice or a run attribute, through the one scrubber (a
+    callback's or a library's message may quote a secret)."""
+    from .redaction import scrub
+
+    return scrub(f"{type(exc).__name__}: {exc}")
 
 
 def _fan_out(progress, on_state):
@@ -398,6 +437,7 @@ def run_jobs(
     stable: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
+    yes: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
     client: Any = None,
@@ -415,13 +455,17 @@ def run_jobs(
     (``healthy`` column, the reason in ``message``).
     ``strict``: raise ``JobsFailedError`` (``err.frame``) when a job failed, is unhealthy or its
     outcome is unknown. ``dry_run``: validate and describe the request, send nothing.
+    ``yes``: needed (True) for a call of more than 300 requests (ids / chunk size); without it such a
+    call is refused and nothing is sent. At most 100,000 job ids per call.
     ``progress(counts)`` is called with ``{status: count}`` while waiting. ``client`` reuses a
     ``DliClient``; other keywords are settings.
     """
     _check_keywords(run_jobs, settings)
+    _check_call_args(profile, client, progress)
     return execute(
         "run", job_ids, resume_savepoint, wait=wait, timeout=timeout, stable=stable, strict=strict,
-        dry_run=dry_run, chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
+        dry_run=dry_run, yes=yes, chunk_size=chunk_size, profile=profile, client=client, progress=progress,
+        **settings,
     )
 
 
@@ -433,17 +477,20 @@ def stop_jobs(
     timeout: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
+    yes: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
     client: Any = None,
     progress: Callable[[dict[str, int]], None] | None = None,
     **settings: Any,
 ):
-    """Stop Flink jobs; same frame as ``run_jobs``. ``wait`` polls until they leave savepointing/canceling."""
+    """Stop Flink jobs; same frame as ``run_jobs`` (``yes`` too). ``wait`` polls until they leave
+    savepointing/canceling."""
     _check_keywords(stop_jobs, settings)
+    _check_call_args(profile, client, progress)
     return execute(
         "stop", job_ids, trigger_savepoint, wait=wait, timeout=timeout, strict=strict, dry_run=dry_run,
-        chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
+        yes=yes, chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
     )
 
 
@@ -461,6 +508,13 @@ def list_jobs(
 ):
     """Every job of the project matching the filters (all pages) as a JOB_COLUMNS DataFrame."""
     _check_keywords(list_jobs, settings)
+    _check_call_args(profile, client)
+    for name_, value in (("status", status), ("name", name), ("job_type", job_type), ("queue_name", queue_name),
+                         ("order", order)):
+        _check_type(name_, value, (str,), "a string")
+    from collections.abc import Mapping
+
+    _check_type("tags", tags, (str, Mapping), "a string k=v,k2=v2 or a dict")
     if status is not None and status not in contract.JOB_STATUSES:
         import difflib
 
@@ -478,9 +532,37 @@ def list_jobs(
             client.close()
 
 
+def job(job_id: Any, *, profile: str | None = None, client: Any = None, **settings: Any):
+    """Everything about one job: a ``JobView`` (status and its description, times, restarts,
+    savepoint, queue, CUs, checkpoints, the SQL, Flink's state). HTML in a notebook, text in a
+    terminal, ``.job`` / ``.graph`` / ``.to_series()`` in code. An unknown id raises
+    ``JobNotFoundError`` (DLI.16001)."""
+    from .errors import JobNotFoundError, NotFoundError
+    from .ids import check_job_id
+    from .jobview import read_job_view
+
+    _check_keywords(job, settings)
+    job_id = check_job_id(job_id)
+    client, owned = client_for(client, profile, settings)
+    try:
+        return read_job_view(client, job_id)
+    except NotFoundError as exc:
+        raise JobNotFoundError(
+            exc.error_msg or f"There is no job {job_id} in this project.",
+            status=exc.status, error_code=exc.error_code, request_id=exc.request_id,
+        ) from None
+    finally:
+        if owned:
+            client.close()
+
+
 def history(limit: int | None = None, *, path: str | None = None, **settings: Any):
     """Every recorded run/stop outcome (this and earlier sessions); ``limit`` = the N latest runs."""
     _check_keywords(history, settings)
+    import os
+
+    _check_number("limit", limit, integer=True)
+    _check_type("path", path, (str, os.PathLike), "a file path")
     from .config import resolve_settings
 
     if path is None:
@@ -491,6 +573,7 @@ def history(limit: int | None = None, *, path: str | None = None, **settings: An
 
 __all__ = [
     "JobsFailedError",
+    "job",
     "connect",
     "execute",
     "history",
@@ -498,3 +581,167 @@ __all__ = [
     "run_jobs",
     "stop_jobs",
 ]
+
+
+# --- restart and savepoints (dli_magic.restart runs the steps) -----------------------------------
+
+
+def _operation_flags(**flags: Any) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
+            raise BadInputError(f"{name} must be True or False, not {value!r}.")
+
+
+def _operation_frame(action: str, outcome: Any, client: Any, *, strict: bool, source: str, duplicates: list[int]):
+    """The OUTCOME_COLUMNS frame of a restart/savepoint, in the run log (not a dry run), then --strict."""
+    attrs = {**outcome.attrs, "strict": strict, "duplicates": list(duplicates)}
+    frame = outcomes_frame(outcome.outcomes, attrs=attrs)
+    if not attrs.get("dry_run"):
+        run_id = runlog.record_outcomes(outcome.outcomes, frame.attrs, settings=client.settings, source=source)
+        if run_id:
+            frame.attrs["history_run_id"] = run_id
+    if strict and outcome.failures:
+        failing = [(o, outcome.failures[o.job_id]) for o in outcome.outcomes if o.job_id in outcome.failures]
+        raise JobsFailedError(
+            _strict_message(action, failing, len(outcome.outcomes)),
+            frame=frame,
+            job_ids=[o.job_id for o, _ in failing],
+            succeeded=len(outcome.outcomes) - len(failing),
+        )
+    return frame
+
+
+def restart_jobs(
+    job_ids: Any,
+    *,
+    stable: float | None = None,
+    allow_no_savepoint: bool = False,
+    start_stopped: bool = False,
+    dry_run: bool = False,
+    timeout: float | None = None,
+    strict: bool = False,
+    chunk_size: int | None = None,
+    profile: str | None = None,
+    client: Any = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    on_state: Callable[[WaitState], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    notify: Callable[[str], None] | None = _stderr,
+    echo: Callable[[str], None] | None = print,
+    source: str = "api",
+    **settings: Any,
+):
+    """Restart Flink jobs without losing their state; one OUTCOME_COLUMNS row per job.
+
+    For each running job (``job_running``, ``job_running_exception``): stop with a savepoint, wait
+    until it is ``job_cancel_success`` with a new ``savepoint_path`` (read back), run it with
+    ``resume_savepoint``, wait until ``job_running`` (and with ``stable``, the health window).
+    A job whose stop or savepoint failed is not started again; ``allow_no_savepoint=True`` stops
+    such a job without a savepoint and starts it afresh. Jobs that are not running are left alone,
+    or started with ``start_stopped=True`` (from their savepoint when they have one).
+
+    The row's ``message`` says what happened at each step, ``savepoint_path`` is the savepoint it
+    resumed from (or can be resumed from, when it was left stopped), ``df.attrs["steps"]`` has each
+    job's steps (JSON-able), and the run is in the history (``%dli_history``). ``timeout``: seconds
+    each wait lasts at most (the stop, then the start; default ``settings.wait_timeout``).
+    ``dry_run``: read the jobs and print the plan; no stop or run is sent. ``strict``: raise
+    ``JobsFailedError`` when a job that was to be restarted was not, or is unhealthy. Ctrl-C stops
+    sending and waiting; every row then says where its job was left. ``on_step(label)`` is called
+    at each step, ``on_state``/``progress`` while waiting (as in ``run_jobs``).
+    """
+    _check_keywords(restart_jobs, settings)
+    _operation_flags(allow_no_savepoint=allow_no_savepoint, start_stopped=start_stopped, dry_run=dry_run,
+                     strict=strict)
+    _check_number("timeout", timeout)
+    _check_number("chunk_size", chunk_size, integer=True)
+    stable = _check_stable(stable)
+    validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
+    notify = notify or (lambda text: None)
+    client, owned = client_for(client, profile, settings)
+    try:
+        from .restart import Restart
+
+        if validated.notice():
+            notify(validated.notice())
+        restart = Restart(client, validated.ids, stable=stable, allow_no_savepoint=allow_no_savepoint,
+                          start_stopped=start_stopped, timeout=timeout, chunk_size=chunk_size,
+                          on_state=_fan_out(progress, on_state), on_step=on_step, notify=notify)
+        restart.read()  # an unknown id ends the call here: nothing was sent
+        if dry_run:
+            text, requests = restart.plan_text()
+            if echo is not None:
+                echo(text)
+            outcome = restart.dry_run_result(requests)
+        else:
+            restart.run()
+            outcome = restart.result()
+            if restart.interrupted:
+                notify("Interrupted (Ctrl-C): nothing more was sent; each row says where its job was left.")
+        return _operation_frame("restart", outcome, client, strict=strict, source=source,
+                                duplicates=validated.duplicates)
+    finally:
+        if owned:
+            client.close()
+
+
+def savepoint_jobs(
+    job_ids: Any,
+    path: str | None = None,
+    *,
+    timeout: float | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
+    profile: str | None = None,
+    client: Any = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    on_state: Callable[[WaitState], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    notify: Callable[[str], None] | None = _stderr,
+    echo: Callable[[str], None] | None = print,
+    source: str = "api",
+    **settings: Any,
+):
+    """Trigger a savepoint of running jobs without stopping them; one OUTCOME_COLUMNS row per job
+    with the new ``savepoint_path`` (read back once the job left ``job_savepointing``).
+
+    ``path``: the OBS directory (``obs://bucket/dir/`` or ``bucket/dir/``); by default each job's
+    ``job_config.obs_bucket`` + ``/{job_id}/savepoint/`` (read from its detail). The requests go
+    out concurrently (``max_workers``), the first one alone: a region without the API (404
+    APIGW.0101, Open Telekom Cloud) answers it and ``SavepointApiUnavailableError`` is raised.
+    Jobs that are not running are left alone. In the history as action "savepoint".
+    """
+    _check_keywords(savepoint_jobs, settings)
+    _operation_flags(strict=strict, dry_run=dry_run)
+    _check_number("timeout", timeout)
+    from .restart import Savepoints, savepoint_directory
+
+    directory = savepoint_directory(path) if path is not None else None
+    validated = _coerce_ids(job_ids)
+    notify = notify or (lambda text: None)
+    client, owned = client_for(client, profile, settings)
+    try:
+        if validated.notice():
+            notify(validated.notice())
+        savepoints = Savepoints(client, validated.ids, directory=directory, timeout=timeout,
+                                on_state=_fan_out(progress, on_state), on_step=on_step, notify=notify)
+        savepoints.read()
+        if dry_run:
+            text, requests = savepoints.plan_text()
+            if echo is not None:
+                echo(text)
+            outcome = savepoints.dry_run_result(requests)
+        else:
+            savepoints.run()
+            outcome = savepoints.result()
+            if savepoints.interrupted:
+                notify("Interrupted (Ctrl-C): nothing more was sent; each row says where its job was left.")
+        return _operation_frame("savepoint", outcome, client, strict=strict, source=source,
+                                duplicates=validated.duplicates)
+    finally:
+        if owned:
+            client.close()
+
+
+from .restart import SavepointApiUnavailableError  # noqa: E402 -- beside the savepoint steps; light
+
+__all__ += ["restart_jobs", "savepoint_jobs", "SavepointApiUnavailableError"]

@@ -19,12 +19,23 @@ def status_line(action: str, state: WaitState) -> str:
     """One line: "run: waiting for 2 of 3 jobs (job_running 1, job_submitting 2) 4.1 s — Ctrl-C stops waiting"."""
     counts = ", ".join(f"{status} {count}" for status, count in sorted(state.counts().items()))
     total = len(state.job_ids)
-    if state.pending:
+    if state.phase == "stability" and state.watched:
+        head = (f"{action}: watching {len(state.watched)} running job{'s' if len(state.watched) != 1 else ''} "
+                f"for the {state.stable_seconds:g} s stability window, {state.stable_left or 0:.0f} s left")
+        tail = " — Ctrl-C stops watching (jobs keep running)"
+    elif state.phase == "final check" and state.watched:
+        head = f"{action}: reading Flink's state of {len(state.watched)} job{'s' if len(state.watched) != 1 else ''}"
+        tail = ""
+    elif state.pending:
         head = f"{action}: waiting for {len(state.pending)} of {total} job{'s' if total != 1 else ''}"
         tail = " — Ctrl-C stops waiting (jobs keep running)"
     else:
         head = f"{action}: {total} job{'s' if total != 1 else ''} settled"
         tail = ""
+    if state.healthy and state.phase == "done":
+        verdicts = list(state.healthy.values())
+        tail = (f" — healthy {verdicts.count(True)}, unhealthy {verdicts.count(False)}"
+                + (f", unknown {verdicts.count(None)}" if None in verdicts else ""))
     if state.interrupted:
         tail = " — interrupted: stopped waiting, jobs were not cancelled"
     elif state.timed_out:
@@ -47,7 +58,9 @@ class StatusView:
         rows = []
         for job_id in state.job_ids[:_MAX_ROWS_SHOWN]:
             status = state.label(job_id)
-            marker = "⏳ " if job_id in state.pending else ""
+            verdict = state.healthy.get(job_id, "")
+            marker = ("⏳ " if job_id in state.pending or job_id in state.watched
+                      else {True: "✓ ", False: "✗ ", None: "? "}.get(verdict, ""))
             name = state.names.get(job_id) or ""
             rows.append(
                 f"<tr><td>{job_id}</td><td>{html.escape(str(name))}</td>"

@@ -147,6 +147,16 @@ class NotFoundError(DLIError):
     hint = "Check the job id; `%dli_jobs` lists the jobs of this project."
 
 
+class JobNotFoundError(NotFoundError):
+    """A job id this project does not have (DLI.16001): one line says all there is."""
+
+    def _render_traceback_(self) -> list[str]:
+        if SHOW_FULL_TRACEBACK:
+            return super()._render_traceback_()
+        details = self.details()
+        return [scrub(f"{type(self).__name__}: {self.message}" + (f" ({details})" if details else ""))]
+
+
 class ThrottledError(DLIError):
     """429 from the gateway after the retry budget was spent."""
 

@@ -11,7 +11,7 @@ import difflib
 import getpass
 import re
 import sys
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -30,7 +30,7 @@ from traitlets.config import Configurable
 
 from . import api, contract, errors
 from . import runlog
-from .config import SECRET_FIELDS, Settings, env_var, resolve_settings
+from .config import SECRET_FIELDS, Settings, env_var, register_secrets_in_use, resolve_settings
 from .display import StatusView, TerminalStatus
 from .errors import ConfigError
 from .idargs import collect_ids, split_tokens
@@ -91,8 +91,29 @@ def _with_suggestions(error: UsageError, magic: Any) -> UsageError:
     return UsageError(f"{text}. Did you mean " + ", ".join(f"{good} for {bad}" for bad, good in pairs) + "?")
 
 
+def _refuse_repeated_options(magic: Any, tokens: list[str]) -> None:
+    """An option given twice (`--timeout 5 --timeout 9`, also abbreviated, as argparse accepts
+    `--time`) is refused: argparse would keep the last one without a word."""
+    options = getattr(magic, "option_strings", ())
+    seen: dict[str, str] = {}
+    for token in tokens:
+        if token == "--":  # what follows is positional
+            return
+        if not token.startswith("--"):
+            continue
+        flag = token.split("=", 1)[0]
+        matches = [flag] if flag in options else [o for o in options if o.startswith(flag)]
+        if len(matches) != 1:
+            continue  # unknown or ambiguous: argparse says so
+        option = matches[0]
+        if option in seen:
+            raise UsageError(f"{option} is given twice ({seen[option]} and {token}); give it once.")
+        seen[option] = token
+
+
 def _parse_tokens(magic: Any, tokens: list[str], *, intermixed: bool = False):
     """argparse a magic's tokens; an unknown flag's UsageError suggests the close option."""
+    _refuse_repeated_options(magic, tokens)
     parser = magic.parser
     try:
         return parser.parse_intermixed_args(tokens) if intermixed else parser.parse_args(tokens)
@@ -104,7 +125,48 @@ def _parse_line(magic: Any, line: str):
     """``parse_argstring`` with "Did you mean …?" for unknown flags."""
     from IPython.utils.process import arg_split
 
-    return _parse_tokens(magic, arg_split(line, strict=True))
+    try:
+        # posix: quotes group and are removed, as in a shell (`--name "a b"` is `a b`, not `"a b"`)
+        tokens = arg_split(line, posix=True, strict=True)
+    except ValueError:  # shlex: "No closing quotation" / "No escaped character"
+        raise UsageError(_UNBALANCED_QUOTES) from None
+    return _parse_tokens(magic, tokens)
+
+
+def _unquote(token: str) -> str:
+    """`"my profile"` → `my profile` (split_tokens keeps quotes, which an `{expr}` needs)."""
+    if len(token) >= 2 and token[0] in "'\"" and token[-1] == token[0]:
+        return token[1:-1]
+    return token
+
+
+# Never quotes the line: a quote left open may be followed by anything.
+_UNBALANCED_QUOTES = "A quote on this line is not closed (or the line ends with a backslash); close it or remove it."
+
+
+def _ascii_number(kind: type, positive: bool = False):
+    """An argparse type like int / float that refuses non-ASCII digits (`--timeout １０`, which
+    Python's int() and float() read as 10): a paste error, named as such. ``positive``: also
+    refused here, when the line is read, is what the call would refuse later (`--timeout -5`)."""
+    from argparse import ArgumentTypeError
+
+    def convert(text: str):
+        if not text.isascii():
+            raise ArgumentTypeError(
+                f"{text!r} has characters that are not ASCII (full-width or another script's digits?); "
+                "type it with 0-9"
+            )
+        value = kind(text)
+        if positive and not value > 0:  # also NaN
+            raise ArgumentTypeError(f"must be a positive number, not {text!r}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse's "invalid float value: 'abc'" names the type
+    return convert
+
+
+_seconds = _ascii_number(float, positive=True)
+_count = _ascii_number(int)
 
 
 _OPTION_HELP = {
@@ -122,12 +184,19 @@ def _job_arguments(action: str):
         argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}."),
         argument(spec.option_flag, dest=spec.option, action="store_true", help=_OPTION_HELP[action]),
         argument("--wait", action="store_true", help=f"Wait until every accepted job left {pending}."),
-        argument("--timeout", type=float, metavar="S", help="Seconds to wait at most (default: wait_timeout, 600)."),
+        *(
+            [argument("--stable", type=_seconds, metavar="S",
+                      help="Then watch the running jobs for S seconds: a job that leaves job_running, restarts "
+                           "or whose Flink state is not RUNNING at the end is unhealthy (implies --wait).")]
+            if action == "run" else []
+        ),
+        argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout, 600)."),
         argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing."),
         argument("--dry-run", action="store_true", help="Check everything and show the request; send nothing."),
         argument("--strict", action="store_true", help="Raise JobsFailedError if any job failed or is unknown."),
-        argument("--chunk-size", type=int, metavar="N", help="Job ids per request (default: chunk_size, 100)."),
+        argument("--chunk-size", type=_count, metavar="N", help="Job ids per request (default: chunk_size, 100)."),
         argument("--profile", metavar="P", help="Use the settings of profile P of the profile file."),
+        argument("--yes", action="store_true", help="Send a call of more than 300 requests (ids / chunk size)."),
     ]
 
     def decorate(func: Any) -> Any:
@@ -223,12 +292,9 @@ class DliMagic(Magics, _SettingsTraits):
         return {name: value for name, value in values.items() if value is not None}
 
     def settings(self, profile: str | None = None) -> Settings:
-        """The settings of this call, resolved afresh: %dli_login > %config > environment > profile file."""
-        resolved = resolve_settings(explicit=self._secrets, magic_config=self.magic_config(), profile=profile)
-        if self._secrets:  # "argument" would be misleading for what %dli_login keeps in memory
-            sources = dict(resolved.sources)
-            sources.update({name: "%dli_login" for name in self._secrets})
-            resolved = replace(resolved, sources=sources)
+        """The settings of this call, resolved afresh: a --profile named on the line > %dli_login >
+        %config > environment > profile file (``config.resolve_settings``)."""
+        resolved = resolve_settings(login=self._secrets, magic_config=self.magic_config(), profile=profile)
         errors.SHOW_FULL_TRACEBACK = bool(resolved.debug)
         return resolved
 
@@ -261,11 +327,14 @@ class DliMagic(Magics, _SettingsTraits):
     # -- helpers ---------------------------------------------------------------------------------
 
     def _parse(self, magic: Any, line: str) -> Any:
-        """Split a line with our tokenizer (keeps `{expr}` whole), refuse secrets, then argparse."""
+        """Split a line with our tokenizer (keeps `{expr}` whole), refuse secrets, then argparse.
+        The secrets in use are registered first: an `{expr}` of the line, evaluated before the
+        settings are read, may fail with one of them in its message."""
+        register_secrets_in_use(self._secrets)
         line = line.strip()
         if line.endswith(";"):  # the `;` only silences the output
             line = line[:-1].rstrip()
-        tokens = split_tokens(line)
+        tokens = [_unquote(token) for token in split_tokens(line)]
         _refuse_secrets(tokens)
         return _parse_tokens(magic, tokens, intermixed=True)
 
@@ -287,12 +356,14 @@ class DliMagic(Magics, _SettingsTraits):
         silenced = line.rstrip().endswith(";")
         args = self._parse(magic, line)
         self._check_out(args.out)
-        if args.timeout is not None and not args.wait:
-            raise UsageError("--timeout only applies with --wait.")
+        stable = getattr(args, "stable", None)
+        wait = args.wait or stable is not None
+        if args.timeout is not None and not wait:
+            raise UsageError("--timeout only applies with --wait (or --stable).")
         # Ids are checked before settings: a typo is reported first, and nothing is sent.
         validated = validate_job_ids(collect_ids(args.ids, self.shell.user_ns, local_ns))
         client = self.client(args.profile)
-        live = _LiveStatus(self.shell, action, self.live_status) if args.wait and self.live_status != "off" else None
+        live = _LiveStatus(self.shell, action, self.live_status) if wait and self.live_status != "off" else None
 
         def notify(text: str) -> None:
             if live is not None:
@@ -304,10 +375,12 @@ class DliMagic(Magics, _SettingsTraits):
                 action,
                 validated,
                 getattr(args, contract.ACTIONS[action].option),
-                wait=args.wait,
+                wait=wait,
                 timeout=args.timeout,
+                **({"stable": stable} if stable is not None else {}),
                 strict=args.strict,
                 dry_run=args.dry_run,
+                yes=args.yes,
                 chunk_size=args.chunk_size,
                 client=client,
                 on_state=live,
@@ -341,16 +414,17 @@ class DliMagic(Magics, _SettingsTraits):
     def dli_run(self, line: str = "", local_ns: Any = None):
         """Start (run) DLI Flink jobs; returns one DataFrame row per job.
 
-        Columns: job_id, name, is_success, message, status (with --wait: once it left
-        job_submitting; without: the status an accepted job is put in), request_id. Run metadata
-        is in ``df.attrs``. A job the service refused is a row with is_success False, not an
-        exception (use --strict for that).
+        Columns: job_id, name, is_success, message, status and status_desc (read with --wait once
+        the job left job_submitting; <NA> without: not read), healthy (with --stable), savepoint_path,
+        request_id. Run metadata is in ``df.attrs``. A job the service refused is a row with
+        is_success False, not an exception (use --strict for that).
 
         Examples::
 
             %dli_run 131 130
             %dli_run 130-138 --resume-savepoint
             df = %dli_run 1,2,3 --wait --timeout 300
+            %dli_run 131 --wait --stable 30     # running, and still healthy 30 s later?
             %dli_run $ids --out result          # a list, range, Series or a DataFrame with job_id
             %dli_run {range(130, 139)} --dry-run
             %dli_run $jobs --strict             # e.g. jobs = %dli_jobs --status job_init
@@ -406,6 +480,31 @@ class DliMagic(Magics, _SettingsTraits):
         return self._store(args.out, frame)
 
     @magic_arguments()
+    @argument("job_id", help="The job's id.")
+    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @argument("--out", metavar="VAR", help="Store the view in VAR and display nothing.")
+    @output_can_be_silenced
+    @line_magic
+    def dli_job(self, line: str = ""):
+        """Everything about one job: status and its description, times, restarts, savepoint,
+        queue, CUs, checkpoints, the SQL (collapsed), and Flink's own state.
+
+        Examples::
+
+            %dli_job 131
+            view = %dli_job 131        # view.job, view.graph, view.to_series()
+        """
+        line = line.strip().rstrip(";")
+        _refuse_secrets(line.split())
+        args = _parse_line(self.dli_job, line)
+        self._check_out(args.out)
+        ids = validate_job_ids(collect_ids([args.job_id], self.shell.user_ns, None)).ids
+        if len(ids) != 1:
+            raise UsageError(f"%dli_job shows one job; {args.job_id!r} names {len(ids)}. Use %dli_jobs for several.")
+        view = api.job(ids[0], client=self.client(args.profile))
+        return self._store(args.out, view)
+
+    @magic_arguments()
     @argument("assignments", nargs="*", help="NAME=VALUE pairs of non-secret settings for this session.")
     @argument("--profile", metavar="P", help="Show the settings of profile P.")
     @output_can_be_silenced
@@ -448,8 +547,14 @@ class DliMagic(Magics, _SettingsTraits):
             if text.lower() in ("", "none", "null", "unset"):
                 changes[name] = None
                 continue
+            trait = self.traits()[name]
+            if not isinstance(trait, Unicode) and not text.isascii():  # int("１٠") is 10 to Python
+                raise ConfigError(
+                    f"Setting {name} has characters that are not ASCII (full-width or another script's "
+                    "digits?); type it with ASCII 0-9."
+                )
             try:
-                changes[name] = self.traits()[name].from_string(text)
+                changes[name] = trait.from_string(text)
             except Exception:
                 raise ConfigError(f"Setting {name}={text!r} is not a valid value.") from None
         previous = {name: getattr(self, name) for name in changes}
@@ -515,7 +620,7 @@ class DliMagic(Magics, _SettingsTraits):
         return None
 
     @magic_arguments()
-    @argument("--limit", type=int, metavar="N", help="Only the N most recent runs.")
+    @argument("--limit", type=_count, metavar="N", help="Only the N most recent runs.")
     @argument("--out", metavar="VAR", help="Store the DataFrame in VAR and display nothing.")
     @output_can_be_silenced
     @line_magic
@@ -535,7 +640,7 @@ class DliMagic(Magics, _SettingsTraits):
     @magic_arguments()
     @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
     @argument("--no-wait", action="store_true", help="Return after the run/stop call without polling.")
-    @argument("--timeout", type=float, metavar="S", help="Seconds to wait at most (default: wait_timeout).")
+    @argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout).")
     @line_magic
     def dli_panel(self, line: str = ""):
         """Open the job panel (pick jobs, run or stop them) with this session's settings and client.
@@ -551,6 +656,124 @@ class DliMagic(Magics, _SettingsTraits):
         from .widget import panel
 
         return panel(client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout)
+
+    # -- restart and savepoints -------------------------------------------------------------------
+
+    def _operation(self, action: str, magic: Any, line: str, local_ns: Any, call: Any):
+        """%dli_restart / %dli_savepoint: the ids as %dli_run takes them, a live status per step (as
+        --wait shows it), and on --strict the hint that says where the rows are."""
+        silenced = line.rstrip().endswith(";")  # as in _job_action: the `;` only silences
+        args = self._parse(magic, line)
+        self._check_out(args.out)
+        # Ids are checked before settings: a typo is reported first, and nothing is sent.
+        validated = validate_job_ids(collect_ids(args.ids, self.shell.user_ns, local_ns))
+        client = self.client(args.profile)
+        shell, mode = self.shell, self.live_status
+        views: list[_LiveStatus] = []  # one per step: a notebook keeps each step's view
+
+        def on_step(label: str) -> None:
+            if mode == "off":
+                return
+            if views:
+                views[-1].finish()
+            views.append(_LiveStatus(shell, f"{action}: {label}", mode))
+
+        def on_state(state: WaitState) -> None:
+            if views:
+                views[-1](state)
+
+        def notify(text: str) -> None:
+            if views:
+                views[-1].finish()  # end the `\r` status line first, so a notice starts on its own line
+            _stderr(text)
+
+        try:
+            frame = call(args, validated, client=client, on_state=on_state, on_step=on_step, notify=notify,
+                         source="magic")
+        except api.JobsFailedError as exc:
+            # A notebook user has no name for the exception: say where the rows are instead.
+            if args.out is not None:
+                self.shell.user_ns[args.out] = exc.frame
+                exc.hint = f"Every row is in `{args.out}`."
+            else:
+                exc.hint = "To get every row along with the error, add --out VAR: it stores the rows in VAR."
+                if (getattr(exc.frame, "attrs", None) or {}).get("history_run_id"):
+                    exc.hint += " This run's rows are in `%dli_history`."
+            exc.hint += exc.others_note()
+            raise
+        finally:
+            if views:
+                views[-1].finish()
+        result = self._store(args.out, frame)  # --out stores even when `;` silences the display
+        return None if silenced else result
+
+    @magic_arguments()
+    @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
+    @argument("--stable", type=float, metavar="S",
+              help="Then watch the restarted jobs for S seconds: a job that leaves job_running, restarts or "
+                   "whose Flink state is not RUNNING at the end is unhealthy.")
+    @argument("--allow-no-savepoint", action="store_true",
+              help="Restart a job even when no savepoint could be taken (stop it without one, start afresh).")
+    @argument("--start-stopped", action="store_true",
+              help="Also start the jobs that are not running (from their savepoint when they have one).")
+    @argument("--dry-run", action="store_true", help="Read the jobs and show the plan; send no stop or run.")
+    @argument("--timeout", type=float, metavar="S",
+              help="Seconds each wait lasts at most: the stop, then the start (default: wait_timeout, 600).")
+    @argument("--strict", action="store_true", help="Raise JobsFailedError if a job was not restarted or is unhealthy.")
+    @argument("--chunk-size", type=int, metavar="N", help="Job ids per stop/run request (default: chunk_size, 100).")
+    @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
+    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @needs_local_scope
+    @no_var_expand
+    @line_magic
+    def dli_restart(self, line: str = "", local_ns: Any = None):
+        """Restart running Flink jobs without losing their state; one DataFrame row per job.
+
+        Per job: stop with a savepoint, wait until it is stopped and the new savepoint is recorded
+        (read back), run it resuming from that savepoint, wait until job_running (--stable: and
+        healthy). A job whose stop or savepoint failed is NOT started again; its row says why and
+        that it is still running (--allow-no-savepoint restarts it without a savepoint). Jobs that
+        are not running are left alone (--start-stopped starts them). ``message`` says what
+        happened at each step, ``savepoint_path`` is the savepoint it resumed from (or can be
+        resumed from), ``df.attrs["steps"]`` has every step; the run is in %dli_history.
+
+        Examples::
+
+            %dli_restart 131 130
+            %dli_restart 130-138 --stable 30 --strict
+            %dli_restart $ids --dry-run                  # the plan; no stop or run is sent
+            df = %dli_restart $crashing --allow-no-savepoint
+        """
+        return self._operation("restart", self.dli_restart, line, local_ns, lambda args, ids, **kw: api.restart_jobs(
+            ids, stable=args.stable, allow_no_savepoint=args.allow_no_savepoint, start_stopped=args.start_stopped,
+            dry_run=args.dry_run, timeout=args.timeout, strict=args.strict, chunk_size=args.chunk_size, **kw,
+        ))
+
+    @magic_arguments()
+    @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
+    @argument("--path", metavar="OBS_DIR",
+              help="Where the savepoints go: obs://bucket/dir/ (default: each job's OBS bucket, /{job_id}/savepoint/).")
+    @argument("--timeout", type=float, metavar="S",
+              help="Seconds to wait at most for the savepoints (default: wait_timeout, 600).")
+    @argument("--dry-run", action="store_true", help="Read the jobs and show the requests; send none.")
+    @argument("--strict", action="store_true", help="Raise JobsFailedError if a savepoint failed or is unknown.")
+    @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
+    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @needs_local_scope
+    @no_var_expand
+    @line_magic
+    def dli_savepoint(self, line: str = "", local_ns: Any = None):
+        """Take a savepoint of running Flink jobs without stopping them; one DataFrame row per job
+        with the new ``savepoint_path`` (read back once the job left job_savepointing).
+
+        Examples::
+
+            %dli_savepoint 131 130
+            %dli_savepoint 130-138 --path obs://my-bucket/savepoints/
+        """
+        return self._operation("savepoint", self.dli_savepoint, line, local_ns, lambda args, ids, **kw: api.savepoint_jobs(
+            ids, args.path, timeout=args.timeout, strict=args.strict, dry_run=args.dry_run, **kw,
+        ))
 
 
 _LOADED: dict[int, DliMagic] = {}

@@ -108,8 +108,8 @@ class Job:
             has_savepoint=parse_is_success(data.get("has_savepoint")),
             savepoint_path=_text(data.get("savepoint_path")) or None,
             create_time=_epoch_ms(data.get("create_time")),
-            start_time=_epoch_ms(data.get("start_time")) or None,
-            update_time=_epoch_ms(data.get("update_time")) or None,
+            start_time=_moment(data.get("start_time")),
+            update_time=_moment(data.get("update_time")),
             user_name=_text(data.get("user_name")),
             desc=_text(data.get("desc")),
             run_mode=_text(data.get("run_mode")),
@@ -136,18 +136,24 @@ class ExecuteGraph:
 
     @classmethod
     def from_api(cls, job_id: int, data: Mapping[str, Any]) -> "ExecuteGraph":
-        end = _epoch_ms(data.get("end-time"))
+        end = data.get("end-time")
         return cls(
             job_id=job_id,
             state=_text(data.get("state")),
             flink_job_id=_text(data.get("jid")),
             name=_text(data.get("name")),
             stoppable=parse_is_success(data.get("isStoppable")),
-            start_time=_epoch_ms(data.get("start-time")) or None,
-            end_time=end if end is not None and end > 0 else None,
+            start_time=_moment(data.get("start-time")),
+            end_time=_moment(end),
             duration=_count(data.get("duration")),
             raw=dict(data),
         )
+
+
+def _moment(value: Any) -> int | None:
+    """A point in time (epoch ms); 0, -1 and null mean "not yet" in this API."""
+    value = _epoch_ms(value)
+    return value if value is not None and value > 0 else None
 
 
 def _count(value: Any) -> int | None:

@@ -344,7 +344,11 @@ def check_health(
         state.watched.clear()
     state.phase = "done"
     state.elapsed += clock() - start
-    _final_update(state, on_update)
+    if on_update:
+        try:  # the live view ends with the verdicts
+            on_update(state)
+        except KeyboardInterrupt:
+            state.interrupted = True
     return state
 
 

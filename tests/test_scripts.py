@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from dli_magic.results import OUTCOME_COLUMNS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,7 +37,7 @@ def test_main_job_runs_the_quickstart_against_a_fresh_emulator(tmp_path):
     assert "Result DataFrame:" in done.stdout and "job_id" in done.stdout and "is_success" in done.stdout
     # The table in one block with whole messages: the header names every column on one line.
     table = done.stdout.split("Result DataFrame:\n", 1)[1].split("\n\n", 1)[0]
-    assert re.match(r"\s+job_id\s+name\s+is_success\s+message\s+status\s+request_id\n", table), table
+    assert re.match(r"\s+" + r"\s+".join(name for name, _ in OUTCOME_COLUMNS) + r"\n", table), table
     assert "..." not in table and "The request for submitting DLI jobs is delivered successfully." in table
     assert f"Executed notebook written to {out}" in done.stdout
     assert out.is_file()

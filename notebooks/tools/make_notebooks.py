@@ -47,14 +47,21 @@ save("notebooks/quickstart.ipynb", [
          "    'Put the ids of jobs you own in batch (3 idle jobs) and with_savepoint (1-2 jobs with a savepoint) '\n"
          "    'in this cell, then run it again.')\n"
          "batch, with_savepoint"),
-    md("## Run a batch\nOne row per job, in the order asked. `$name` passes a Python list, range or "
-       "`job_id` column; ids can also be typed as `131 130`, `131,130` or `130-138`."),
-    code("df = %dli_run $batch\ndf"),
-    md("## Resume from savepoints, and wait\n`--wait` polls the job list (one request per 100 jobs) until "
-       "each job has left `job_submitting`; Ctrl-C stops waiting, never the jobs."),
+    md("## Run a batch, and check that it really runs\nOne row per job, in the order asked. `$name` passes a "
+       "Python list, range or `job_id` column; ids can also be typed as `131 130`, `131,130` or `130-138`.\n\n"
+       "`--wait --stable 30` waits until the jobs are running, then watches them for 30 seconds: a job that "
+       "leaves `job_running`, restarts, or whose Flink state is not `RUNNING` at the end is **unhealthy** "
+       "(`healthy` column, the reason in `message`, the service's own words in `status_desc`)."),
+    code("df = %dli_run $batch --wait --stable 30\ndf"),
+    md("## One job in detail\n`%dli_job` shows everything about one job: its status and why, times, restarts, "
+       "savepoint, queue, CUs, checkpoints, the SQL and Flink's own state. Here, the least healthy job of "
+       "the batch:"),
+    code("worst = df.sort_values('healthy', na_position='first').job_id.iloc[0]\n%dli_job {worst}"),
+    md("## Resume from savepoints, and wait\n`--wait` reads the statuses until each job has left "
+       "`job_submitting` (each round lists only the jobs still submitting); Ctrl-C stops waiting, never the jobs."),
     code("resumed = %dli_run $with_savepoint --resume-savepoint --wait --timeout 120\nresumed"),
     md("## A failure is a row, not an exception\nA job that is already running and an id that does not exist:"),
-    code("failures = %dli_run {batch[0]} 999999\nfailures"),
+    code("running = df[df.status == 'job_running'].job_id.iloc[0]\nfailures = %dli_run {running} 999999\nfailures"),
     md("Add `--strict` to raise instead (for scheduled notebooks)."),
     md("## Preview without sending\n`--dry-run` validates everything and shows the exact request, secrets "
        "redacted; nothing is sent."),
@@ -69,13 +76,19 @@ save("notebooks/quickstart.ipynb", [
 ])
 
 save("notebooks/panel.ipynb", [
-    md("# The job panel\n\nPick jobs from the live list, tick *Resume from savepoint*, press **Run** and "
-       "inspect the result. The panel works in JupyterLab, Notebook 7 and VS Code (core widgets only)."),
+    md("# The job console\n\nThe project's Flink jobs in a live table: sort by a column, type in *Search* "
+       "to filter, pick rows with click, shift-click (a range) or ctrl/cmd-click. The table refreshes "
+       "every 10 s while it is on screen (*Pause*, *every*), and keeps your selection, search and sort.\n\n"
+       "The buttons act on the selected jobs their status allows and say how many: **Run** (tick *Resume "
+       "from savepoint*), **Stop** (tick *Trigger savepoint*), **Restart** with a savepoint. More than 20 "
+       "jobs take a second click. One selected job shows its details beside the table. It works in "
+       "JupyterLab, Notebook 7 and VS Code, offline."),
     SETUP,
     code("%load_ext dli_magic"),
     code("panel = %dli_panel\npanel"),
-    md("`panel.result` holds the DataFrame of the last Run or Stop (same columns as `%dli_run`), "
-       "`panel.last_error` the last error, and every press is recorded in `%dli_history`."),
+    md("`panel.result` holds the DataFrame of the last action (same columns as `%dli_run`), "
+       "`panel.selected_ids` the selection, `panel.last_error` the last error, and every action is "
+       "recorded in `%dli_history`. `dli_magic.panel(refresh_interval=30)` refreshes less often."),
 ])
 
 save("notebooks/run-analysis.ipynb", [

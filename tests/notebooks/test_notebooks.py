@@ -14,6 +14,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from dli_magic import runlog
+from dli_magic.results import OUTCOME_COLUMNS, JobOutcome
 
 from dli_magic.emulator.testing import SENTINEL_TOKEN
 
@@ -50,12 +51,15 @@ def test_the_notebooks_exist():
 def _check_quickstart(nb, text):
     assert "999999" in text  # the failure row of an unknown id
     assert "dry run" in text.lower()
+    # The health check caught the demo job that fails a while after it started, and said why.
+    assert "unhealthy: left job_running after" in text and "healthy: running for the 30 s window" in text
+    assert "Flink state" in text  # the one-job view
     # Whole messages (not cut at pandas' 50 characters), and the result frame in one block.
     assert "The request for submitting DLI jobs is delivered successfully." in text  # 62 characters, whole
     result = [c for c in nb.cells if "result" in c.metadata.get("tags", [])][0]
     table = result.outputs[0]["data"]["text/plain"]
     assert "..." not in table and "\\" not in table
-    assert re.match(r"\s+job_id\s+name\s+is_success\s+message\s+status\s+request_id\n", table), table
+    assert re.match(r"\s+" + r"\s+".join(name for name, _ in OUTCOME_COLUMNS) + r"\n", table), table
 
 
 FOREIGN_JOB = "someone_elses_job"
@@ -63,10 +67,10 @@ FOREIGN_JOB = "someone_elses_job"
 
 def _prepare_run_analysis():
     # A run against another endpoint and project: the analysis must leave it out.
-    runlog.record_rows([(4242, FOREIGN_JOB, False, "DLI.0999: elsewhere", None, "r1")],
-                       {"action": "run", "endpoint": "https://dli.eu-de.otc.t-systems.com", "project_id": "other",
-                        "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:01+00:00"},
-                       path=os.environ["DLI_HISTORY_PATH"])
+    runlog.record_outcomes([JobOutcome(4242, False, "DLI.0999: elsewhere", request_id="r1", name=FOREIGN_JOB)],
+                           {"action": "run", "endpoint": "https://dli.eu-de.otc.t-systems.com", "project_id": "other",
+                            "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:01+00:00"},
+                           path=os.environ["DLI_HISTORY_PATH"])
 
 
 def _check_run_analysis(nb, text):
