@@ -12,13 +12,23 @@ from numbers import Integral
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import BadInputError
-from .ids import ValidatedIds, check_job_id, describe_value, validate_job_ids
+from .ids import (
+    MAX_JOB_IDS,
+    ValidatedIds,
+    bounded_items,
+    check_job_id,
+    describe_value,
+    missing_name,
+    too_many_ids,
+    validate_job_ids,
+)
 
-# A typo like `1-100000000` must not allocate millions of ids before anything else is checked.
-MAX_RANGE_SIZE = 100_000
+# The one cap of ids.py, for a range as for every other form (kept under its old name).
+MAX_RANGE_SIZE = MAX_JOB_IDS
 
-_INT = re.compile(r"[+-]?\d+")
-_RANGE = re.compile(r"(\d+)\s*-\s*(\d*)|(\d*)\s*-\s*(\d+)")
+# ASCII digits only: \d would take full-width and other scripts' digits, which int() reads as numbers.
+_INT = re.compile(r"[+-]?[0-9]+")
+_RANGE = re.compile(r"([0-9]+)\s*-\s*([0-9]*)|([0-9]*)\s*-\s*([0-9]+)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 
@@ -60,8 +70,13 @@ def _shown(token: str) -> str:
 
 
 def _literal_ids(token: str) -> list[int]:
+    if any(char.isdigit() and not char.isascii() for char in token):
+        raise BadInputError(
+            f"Job id {_shown(token)} has digits that are not ASCII (full-width or another script's: a paste "
+            "error?); type job ids with 0-9."
+        )
     if _INT.fullmatch(token):
-        return [check_job_id(int(token), shown=_shown(token))]
+        return [check_job_id(int(token), shown=_shown(token), describe=False)]
     match = _RANGE.fullmatch(token)
     if match:
         start_text = match.group(1) or match.group(3)
@@ -71,10 +86,10 @@ def _literal_ids(token: str) -> list[int]:
         start, end = int(start_text), int(end_text)
         if start > end:
             raise BadInputError(f"Bad range {token!r}: the start is after the end; write {end}-{start}.")
-        if end - start + 1 > MAX_RANGE_SIZE:
-            raise BadInputError(f"Range {token!r} holds more than {MAX_RANGE_SIZE} ids; split it up.")
-        check_job_id(start, shown=repr(token))
-        check_job_id(end, shown=repr(token))
+        if end - start + 1 > MAX_JOB_IDS:  # counted, never built
+            raise too_many_ids(f"Range {token!r}", end - start + 1)
+        check_job_id(start, shown=repr(token), describe=False)
+        check_job_id(end, shown=repr(token), describe=False)
         return list(range(start, end + 1))
     raise BadInputError(
         f"Job id {_shown(token)} is not an integer; use numbers, ranges (130-138), $variable or {{expression}}."
@@ -83,6 +98,8 @@ def _literal_ids(token: str) -> list[int]:
 
 def ids_from_object(value: Any, label: str) -> list[int]:
     """An int, or an iterable of ints (list, range, Series, a DataFrame's `job_id` column)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        check_job_id(value, shown=label)  # "131" or a paste of "１３１": named as such
     if isinstance(value, (str, bytes)):
         raise BadInputError(f"{label} holds {describe_value(value)}, not job ids; use integers.")
     if isinstance(value, bool) or value is None:
@@ -96,21 +113,18 @@ def ids_from_object(value: Any, label: str) -> list[int]:
         if "job_id" not in list(columns):
             raise BadInputError(f"{label} is a table without a `job_id` column.")
         value = value["job_id"]
-    if hasattr(value, "tolist"):  # pandas Series, numpy array: plain Python values
-        value = value.tolist()
     try:
-        items = list(value)
+        items = bounded_items(value, label)  # the cap, by len() before a Series or range is read
     except TypeError:
         raise BadInputError(
             f"{label} is a {type(value).__name__}, not a job id or a collection of job ids."
         ) from None
-    result = []
+    # A missing value first: NaN turns a Series of ints into floats, and the first float would be
+    # reported in its place.
     for index, item in enumerate(items):
-        shown = f"{label}[{index}] ({describe_value(item)})"
-        if isinstance(item, (str, bytes)):
-            raise BadInputError(f"Job id {shown} is a string; job ids are positive integers.")
-        result.append(check_job_id(item, shown=shown))
-    return result
+        if missing_name(item) is not None:
+            check_job_id(item, shown=f"{label}[{index}]")
+    return [check_job_id(item, shown=f"{label}[{index}]") for index, item in enumerate(items)]
 
 
 def resolve_token(
@@ -167,7 +181,9 @@ def collect_ids(
     values: list[int] = []
     for token in tokens:
         for part in split_tokens(token):
-            values.extend(resolve_token(part, lookup, evaluate))
+            values.extend(resolve_token(part, lookup, evaluate))  # each part capped on its own
+            if len(values) > MAX_JOB_IDS:
+                raise too_many_ids("This line", len(values))
     return values
 
 

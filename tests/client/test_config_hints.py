@@ -11,7 +11,9 @@ from dli_magic.errors import ConfigError
 
 
 def test_one_minimum_length_for_every_scrubber():
-    assert redaction.SecretScrubber.MIN_LENGTH == config.SECRET_MIN_LENGTH == 4
+    assert redaction.SecretScrubber.MIN_LENGTH == redaction.SECRET_MIN_LENGTH == 4
+    # settings have no scrubber of their own: they register their secrets with the one scrubber
+    assert not hasattr(config, "SECRET_MIN_LENGTH") and not hasattr(config, "_redact_known")
 
 
 def test_a_short_secret_does_not_garble_a_config_error(tmp_path):

@@ -37,9 +37,11 @@ def as_dli_login(settings: Settings, names) -> Settings:
 @pytest.mark.parametrize(
     "higher, lower",
     [
-        ("argument", "%config"),
+        ("argument", "profile k9 (/p/config.toml), chosen for this call"),
+        ("profile k9 (/p/config.toml), chosen for this call", "%dli_login"),
         ("%dli_login", "%config"),
-        ("%config", "env DLI_AK"),
+        ("%config", "profile k9 (/p/config.toml), chosen by %config"),
+        ("profile k9 (/p/config.toml), chosen by DLI_PROFILE", "env DLI_AK"),
         ("env HUAWEICLOUD_SDK_AK", "profile default (/p/config.toml)"),
         ("profile prod (/p/config.toml)", "default"),
         ("default", "derived from region"),
@@ -50,7 +52,7 @@ def test_source_rank_orders_the_layers(higher, lower):
 
 
 def test_source_rank_ties_within_a_layer():
-    assert config.source_rank("argument") == config.source_rank("%dli_login")
+    assert config.source_rank("profile a (/x), chosen by %config") == config.source_rank("profile b (/y), chosen by DLI_PROFILE")
     assert config.source_rank("env DLI_AK") == config.source_rank("env HUAWEICLOUD_SDK_SK")
     assert config.source_rank("profile a (/x)") == config.source_rank("profile b (/y)")
 
@@ -116,22 +118,33 @@ def test_settings_built_directly_keep_the_fixed_order():
 # --- bug 2: region vs endpoint across layers -------------------------------------------------------
 
 
-def test_explicit_region_beats_env_endpoint():
-    s = resolve_settings(explicit={"region": "eu-nl"}, environ={"DLI_ENDPOINT": DE})
-    assert (s.region, s.endpoint, s.iam_endpoint) == ("eu-nl", NL, IAM_NL)
-    assert s.sources["endpoint"] == s.sources["iam_endpoint"] == "derived from region"
+# A region set above an endpoint never replaces it: that would change the service (and the IAM
+# host the next password login goes to) without a word. It is refused, naming both layers.
 
 
-def test_region_replaces_lower_iam_endpoint_but_keeps_equal_or_higher_one(tmp_path):
+@pytest.mark.parametrize("endpoint", [DE, "http://127.0.0.1:8123", "https://dli-proxy.example"])
+def test_a_higher_region_never_replaces_an_endpoint(endpoint):
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(explicit={"region": "eu-nl"}, environ={"DLI_ENDPOINT": endpoint})
+    assert info.value.message == (
+        f"Setting region='eu-nl' (from argument) does not match endpoint={endpoint} (from env DLI_ENDPOINT), "
+        "which is set on a lower layer; the region does not replace it silently: to use eu-nl, set "
+        f"endpoint={NL} where the region is set, or unset the region."
+    )
+    with pytest.raises(ConfigError, match=r"from %config\) does not match endpoint=.* \(from env DLI_ENDPOINT"):
+        resolve_settings(magic_config={"region": "eu-nl", "iam_endpoint": "https://iam-proxy.example"},
+                         environ={"DLI_ENDPOINT": endpoint})
+
+
+def test_a_higher_region_with_its_endpoint_on_the_same_layer_is_used(tmp_path):
     path = write_profile(tmp_path, f'[default]\niam_endpoint = "{IAM_DE}"\n')
-    s = resolve_settings(magic_config={"region": "eu-nl"}, environ={"DLI_ENDPOINT": DE}, profile_path=path)
-    assert (s.endpoint, s.iam_endpoint) == (NL, IAM_NL)
-    custom = "https://iam-proxy.example"
-    s = resolve_settings(magic_config={"region": "eu-nl", "iam_endpoint": custom}, environ={"DLI_ENDPOINT": DE})
-    assert (s.endpoint, s.iam_endpoint) == (NL, custom) and s.sources["iam_endpoint"] == "%config"
-    s = resolve_settings(magic_config={"region": "eu-nl"}, explicit={"iam_endpoint": custom},
-                         environ={"DLI_ENDPOINT": DE})
-    assert s.iam_endpoint == custom
+    s = resolve_settings(magic_config={"region": "eu-nl", "endpoint": NL}, environ={"DLI_ENDPOINT": DE},
+                         profile_path=path)
+    assert (s.endpoint, s.iam_endpoint) == (NL, IAM_DE)  # an iam_endpoint that is set is kept
+    assert s.sources["endpoint"] == "%config"
+    # a region that names the endpoint's own region is no conflict, in any case
+    s = resolve_settings(magic_config={"region": "EU-DE"}, environ={"DLI_ENDPOINT": DE})
+    assert (s.endpoint, s.region) == (DE, "EU-DE")
 
 
 def test_explicit_endpoint_beats_env_region():
@@ -191,9 +204,11 @@ def test_override_endpoint_rederives_region_and_iam():
     assert (s2.region, s2.iam_endpoint) == ("eu-nl", IAM_NL)
 
 
-def test_override_region_beats_an_endpoint_set_below():
+def test_override_region_never_replaces_an_endpoint_set_below():
     s = resolve_settings(environ={"DLI_ENDPOINT": DE})
-    s2 = with_overrides(s, {"region": "eu-nl"})
+    with pytest.raises(ConfigError, match=r"region='eu-nl' \(from argument\) does not match endpoint="):
+        with_overrides(s, {"region": "eu-nl"})
+    s2 = with_overrides(s, {"region": "eu-nl", "endpoint": NL})  # both given: the new service, said so
     assert (s2.region, s2.endpoint, s2.iam_endpoint) == ("eu-nl", NL, IAM_NL)
 
 
@@ -211,10 +226,10 @@ def test_unrelated_override_keeps_derived_values():
     # a set (not derived) iam_endpoint stays, as resolve_settings keeps it next to a lone region
     s3 = with_overrides(s, {"region": "eu-nl"})
     assert (s3.endpoint, s3.iam_endpoint) == (NL, "https://iam-proxy.example")
-    # but one set beside an endpoint that the overriding region replaces goes with that endpoint
+    # a region cannot override an endpoint that was set (not derived): refused, as in resolve_settings
     s = resolve_settings(environ={"DLI_ENDPOINT": DE, "DLI_IAM_ENDPOINT": "https://iam-proxy.example"})
-    s4 = with_overrides(s, {"region": "eu-nl"})
-    assert (s4.endpoint, s4.iam_endpoint) == (NL, IAM_NL)
+    with pytest.raises(ConfigError, match="does not match endpoint"):
+        with_overrides(s, {"region": "eu-nl"})
 
 
 def test_override_keeps_a_set_iam_endpoint_when_only_endpoint_changes():

@@ -107,7 +107,8 @@ def test_duplicates_are_dropped_with_a_notice(shell, dli_env, api_requests, caps
         ("x = [1, True]", "$x", "$x[1] (True) is not an integer (bool)"),
         ("x = None", "$x", "None"),
         ("x = [138, None]", "$x", "$x[1] (None) is not an integer"),
-        ("x = ['138']", "$x", "is a string"),
+        ("x = ['138']", "$x", "$x[0] is the string '138'; job ids are integers: write 138."),
+        ("x = ['abc']", "$x", "$x[0] (a string of 3 characters) is a string"),
         ("x = {1: 2}", "$x", "is a dict"),
         ("x = 3.0", "$x", "not a job id"),
         ("import pandas as pd; x = pd.DataFrame({'id': [1]})", "$x", "without a `job_id` column"),
@@ -174,7 +175,7 @@ def test_long_unknown_tokens_are_not_echoed_whole():
 
 
 def test_huge_ranges_are_refused_before_allocating():
-    with pytest.raises(BadInputError, match="more than"):
+    with pytest.raises(BadInputError, match="Range '1-100000000' holds 100,000,000 job ids; one call takes at most 100,000"):
         parse_job_ids(["1-100000000"])
 
 

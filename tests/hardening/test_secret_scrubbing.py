@@ -1,0 +1,171 @@
+"""Issue 10 item 2: a secret's value is scrubbed wherever it shows up, not only where it is expected.
+
+Every secret value of every settings layer is registered with the one scrubber (``redaction``) before
+anything is checked, and before a magic line's ids are evaluated; a secret pasted into another
+setting is refused without being echoed (it would otherwise travel in URLs, run attributes and the
+run history). Each test uses a secret value of its own, never seen by the process before, so it
+fails if the registration it checks is missing. Every output is grepped: stdout, stderr, the error
+as rendered, DataFrames and their attrs, reprs.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import dli_magic
+from dli_magic import config
+from dli_magic.errors import BadInputError, ConfigError
+
+
+@pytest.fixture
+def secret() -> str:
+    """A secret value no earlier test registered."""
+    return f"Fresh-Secret-{uuid.uuid4().hex[:16]}"
+
+
+def _rendered(result) -> str:
+    error = result.error_in_exec
+    if error is None:
+        return ""
+    render = getattr(error, "_render_traceback_", None)
+    return "\n".join(render()) if render else str(error)
+
+
+def _everything(result, capsys) -> str:
+    out = capsys.readouterr()
+    parts = [out.out, out.err, _rendered(result), str(result.error_in_exec or "")]
+    if result.result is not None:
+        parts += [repr(result.result), str(getattr(result.result, "attrs", ""))]
+    return "\n".join(parts)
+
+
+# --- a secret pasted into another setting -------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", ["DLI_REGION", "DLI_PROJECT_ID", "DLI_DOMAIN", "DLI_USERNAME"])
+@pytest.mark.parametrize("where", ["magic", "dli_config", "api", "panel"])
+def test_a_secret_pasted_into_another_setting_is_refused_unechoed(
+    shell, dli_env, monkeypatch, capsys, assert_no_secrets, secret, setting, where
+):
+    monkeypatch.setenv("DLI_SK", secret)
+    monkeypatch.setenv("DLI_AK", "SOMEACCESSKEYID01")
+    monkeypatch.setenv(setting, secret)
+    if setting == "DLI_REGION":
+        monkeypatch.delenv("DLI_ENDPOINT")  # the region names the service (a host made of the secret)
+    line = {"magic": "%dli_run 138", "dli_config": "%dli_config",
+            "api": "import dli_magic; dli_magic.run_jobs([138])",
+            "panel": "import dli_magic; dli_magic.panel()"}[where]
+    result = shell.run_cell(line)
+    error = result.error_in_exec
+    assert isinstance(error, ConfigError)
+    name = setting.removeprefix("DLI_").lower()
+    assert error.message == (
+        f"Setting {name} (from env {setting}) contains the value of sk (from env DLI_SK): a secret pasted "
+        f"into the wrong setting? Fix {name}; nothing was sent."
+    )
+    assert_no_secrets(_everything(result, capsys), extra=(secret,))
+    assert dli_env.request_log() == []
+
+
+def test_a_secret_in_a_region_that_is_no_region_name_is_not_echoed(assert_no_secrets, secret):
+    bad = secret + "/x"  # not a region name: refused for that, by its character
+    with pytest.raises(ConfigError) as info:
+        config.resolve_settings(environ={"DLI_SK": bad, "DLI_REGION": bad})
+    assert info.value.message.startswith("Setting region (from env DLI_REGION) contains '/';")
+    assert_no_secrets(str(info.value), info.value.message, "\n".join(info.value._render_traceback_()),
+                      extra=(bad, secret))
+
+
+@pytest.mark.parametrize("setting", ["DLI_CHUNK_SIZE", "DLI_ENDPOINT", "DLI_READ_TIMEOUT", "DLI_HISTORY"])
+def test_a_secret_echoed_by_a_config_error_during_resolution_is_scrubbed(
+    shell, dli_env, monkeypatch, capsys, assert_no_secrets, secret, setting
+):
+    # the error is raised while the settings are resolved, before any client registered anything
+    monkeypatch.setenv("DLI_AUTH_TOKEN", secret)
+    monkeypatch.setenv(setting, secret)
+    for line in ("%dli_run 138", "%dli_config", "import dli_magic; dli_magic.connect()"):
+        result = shell.run_cell(line)
+        assert isinstance(result.error_in_exec, ConfigError)
+        text = _everything(result, capsys)
+        assert f"Setting {setting.removeprefix('DLI_').lower()}" in text
+        assert_no_secrets(text, extra=(secret,))
+    assert dli_env.request_log() == []
+
+
+def test_settings_reprs_and_the_config_table_scrub_what_they_show(secret, assert_no_secrets):
+    settings = config.Settings(auth_token=secret, username="me", domain="d")
+    assert_no_secrets(repr(settings), str(settings.describe()), extra=(secret,))
+
+
+# --- {expr} failures on a magic line ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "{({})[os.environ['DLI_SK']]}",  # KeyError: '<the secret>'
+        "{os.environ['DLI_SK'] + 1}",
+        "{int(os.environ['DLI_SK'])}",  # ValueError: invalid literal for int() with base 10: '<secret>'
+        "{getattr(os, os.environ['DLI_SK'])}",  # AttributeError naming it
+        "{[131][os.environ['DLI_SK']:]}",
+    ],
+)
+def test_an_expression_failing_with_a_secret_in_its_message_is_scrubbed(
+    shell, dli_env, monkeypatch, capsys, assert_no_secrets, secret, expression
+):
+    monkeypatch.setenv("DLI_SK", secret)
+    monkeypatch.setenv("DLI_AK", "SOMEACCESSKEYID01")
+    shell.run_cell("import os")
+    capsys.readouterr()
+    result = shell.run_cell(f"%dli_run {expression}")  # the first dli-magic line of the session
+    assert isinstance(result.error_in_exec, BadInputError)
+    text = _everything(result, capsys)
+    assert "failed" in text or "is a string" in text or "job id" in text.lower()
+    assert_no_secrets(text, extra=(secret,))
+    assert dli_env.request_log() == []
+
+
+def test_an_expression_quoting_a_secret_of_the_profile_file_is_scrubbed(
+    shell, dli_env, capsys, assert_no_secrets, secret
+):
+    path = config.default_profile_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'[prod]\nauth_token = "{secret}"\n')  # a profile this line does not even use
+    shell.user_ns["profile_file"] = str(path)
+    result = shell.run_cell(
+        "%dli_run {({})[__import__('tomllib').load(open(profile_file, 'rb'))['prod']['auth_token']]}"
+    )
+    assert isinstance(result.error_in_exec, BadInputError)
+    text = _everything(result, capsys)
+    assert "failed: KeyError: '***'" in text
+    assert_no_secrets(text, extra=(secret,))
+
+
+def test_a_login_secret_is_scrubbed_from_expression_failures(
+    shell, dli_env, monkeypatch, capsys, assert_no_secrets, secret
+):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": secret)
+    shell.run_line_magic("dli_login", "")
+    shell.user_ns["pasted"] = secret  # the same value, held by a notebook variable
+    capsys.readouterr()
+    result = shell.run_cell("%dli_run {({})[pasted]}")
+    text = _everything(result, capsys)
+    assert "failed: KeyError: '***'" in text
+    assert_no_secrets(text, extra=(secret,))
+
+
+# --- notices on stderr -------------------------------------------------------------------------------
+
+
+def test_notices_of_the_python_api_are_scrubbed(dli_env, monkeypatch, capfd, assert_no_secrets, secret):
+    monkeypatch.setenv("DLI_PASSWORD", secret)  # a secret in use in the kernel (no user: the token is used)
+
+    def progress(counts):
+        raise RuntimeError(f"progress failed with {secret}")
+
+    frame = dli_magic.run_jobs([138], wait=True, timeout=5, progress=progress)
+    out = capfd.readouterr()
+    assert "Stopped waiting: RuntimeError: progress failed with ***" in out.err
+    assert_no_secrets(out.out, out.err, repr(frame), str(frame.attrs), frame.to_string(), extra=(secret,))
