@@ -70,10 +70,10 @@ def test_worker_updates_reach_the_frontend_in_ipykernel(emulator, tmp_path, asse
     try:
         kc.wait_for_ready(timeout=60)
         _execute(kc, "import dli_magic, threading\np = dli_magic.panel()\ndisplay(p)\nassert p.wait_idle(30)\n"
-            "print('IDS', p.summary.model_id, p.run_button.model_id, p.output.model_id)", messages)
+            "print('IDS', p.summary.model_id, p.run_button.model_id, p.output.model_id, p.table.model_id)", messages)
         _execute(
             kc,
-            f"p.filter_text.value = 'panel-in-kernel'\np.select([{job}])\np.savepoint_box.value = True\n"
+            f"p.select([{job}])\np.savepoint_box.value = True\n"
             "p.run_button.click()\nassert p.busy",
             messages,
         )
@@ -101,7 +101,7 @@ def test_worker_updates_reach_the_frontend_in_ipykernel(emulator, tmp_path, asse
     assert not [m for m in messages if m["msg_type"] == "error"]
 
     ids_line = next(line for line in printed.splitlines() if line.startswith("IDS "))
-    summary_id, run_id, output_id = ids_line.split()[1:]
+    summary_id, run_id, output_id, table_id = ids_line.split()[1:]
     updates: dict[str, list[dict]] = {}
     for m in messages:
         if m["msg_type"] == "comm_msg" and m["content"]["data"].get("method") == "update":
@@ -115,7 +115,14 @@ def test_worker_updates_reach_the_frontend_in_ipykernel(emulator, tmp_path, asse
     assert any("<table" in t and str(job) in t for t in tables), "the result table never reached the frontend"
     summaries = [s["value"] for s in updates.get(summary_id, []) if "value" in s]
     assert any("1 job — 1 ok, 0 failed" in v for v in summaries), summaries
-    # Run was disabled while busy and enabled again afterwards, as the frontend saw it.
+    # Run was disabled while busy; afterwards the job runs, so it stays disabled and says so.
     disabled = [s["disabled"] for s in updates.get(run_id, []) if "disabled" in s]
-    assert True in disabled and disabled[-1] is False, disabled
+    assert disabled[-2:] == [False, True], disabled
+    labels = [s["description"] for s in updates.get(run_id, []) if "description" in s]
+    assert labels[0] == "Run 1 job" and labels[-1] == "Run", labels
+    # The table's data went to the frontend from the worker, twice (the load, the reload after the run).
+    tables = [s["_dt_args"]["data_json"] for s in updates.get(table_id, []) if "_dt_args" in s]
+    tables = [t for t in tables if t != "[]"]  # the empty table the panel opens with
+    assert len(tables) >= 2 and all(f'"panel-in-kernel", {job}' in t for t in tables), len(tables)
+    assert "job_cancel_success" in tables[0] and "job_running" in tables[-1]
     assert_no_secrets(str(messages))

@@ -1,73 +1,133 @@
-"""Pure logic of the panel: labels, filtering, status options, summary bar, error lines.
+"""Pure logic of the panel: status colours, table rows, sort keys, which jobs an action touches,
+button labels, the summary bar, highlighted results, the detail pane, error lines.
 
-These need no service: they check the functions the widget is built from, and the widget's
-filter/selection wiring on a hand-set job list (no request is made: ``load=False``).
-"""
+These need no service: they check the functions the widget is built from."""
 
 from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
-from dli_magic.errors import BadInputError, ServiceError
-from dli_magic.widget import (
-    ALL_STATUSES,
-    COLUMNS,
-    DliPanel,
-    error_lines,
-    filter_jobs,
-    header_label,
-    job_label,
-    outcome_counts,
-    status_options,
-    summary_html,
-)
+from dli_magic import contract
+from dli_magic.errors import ServiceError
 from dli_magic.results import OUTCOME_COLUMNS, Job, JobOutcome, outcomes_frame
+from dli_magic.widget import (
+    FAMILY_COLOURS,
+    RESULT_ROWS_SHOWN,
+    STATUS_FAMILIES,
+    TABLE_COLUMNS,
+    action_label,
+    applicable_ids,
+    detail_html,
+    error_lines,
+    format_duration,
+    outcome_counts,
+    row_problem,
+    selection_text,
+    status_family,
+    status_html,
+    styled_result,
+    summary_html,
+    table_frame,
+    table_options,
+    table_row,
+)
 
 JOBS = [
-    Job(131, "orders_enrich", "job_running", "flink_sql_job", has_savepoint=True),
-    Job(130, "orders_clean", "job_init", "flink_sql_job", has_savepoint=False),
-    Job(7, "payments_jar_with_a_name_longer_than_the_column", "job_cancel_success", "flink_jar_job"),
+    Job(131, "orders_enrich", "job_running", job_type="flink_sql_job", queue_name="dli_prod", has_savepoint=True,
+        raw={"savepoint_path": "obs://b/131/savepoint/savepoint-1", "restart_times": 2, "duration": 3_723_000}),
+    Job(130, "orders_clean", "job_init", job_type="flink_sql_job", has_savepoint=False),
+    Job(7, "<b>payments</b> & co", "job_cancel_success", job_type="flink_jar_job"),
 ]
 
 
-def _columns(label: str) -> list[str]:
-    return [cell.strip("\u00a0") for cell in label.split("\u00a0|\u00a0")]
+def test_every_documented_status_has_a_colour_family():
+    assert set(STATUS_FAMILIES) == set(contract.JOB_STATUSES)
+    assert status_family("job_running") == "running"
+    assert status_family("job_running_exception") == "failing"
+    assert status_family("job_submit_fail") == "failing"
+    assert status_family("job_submitting") == "transitional"
+    assert status_family("job_savepointing") == "transitional"
+    assert status_family("job_cancel_success") == "stopped"
+    assert status_family("job_from_the_future") == "unknown" and status_family(None) == "unknown"
+    greens = {FAMILY_COLOURS["running"][0], FAMILY_COLOURS["running"][2]}
+    assert greens == {"#1b5e20", "#2e7d32"}
+    assert FAMILY_COLOURS["failing"][2] == "#c62828" and FAMILY_COLOURS["transitional"][2] == "#f9a825"
 
 
-def test_labels_are_fixed_width_columns_matching_the_header():
-    header = header_label()
-    assert _columns(header) == [name for name, _ in COLUMNS]
-    labels = [job_label(job) for job in JOBS]
-    assert _columns(labels[0]) == ["orders_enrich", "131", "job_running", "flink_sql_job", "yes"]
-    assert _columns(labels[1])[4] == "no"
-    assert _columns(labels[2])[4] == "?"  # unknown savepoint state is not shown as "no"
-    # Every separator sits at the same offset as in the header (monospace alignment).
-    seps = [m.start() for m in re.finditer(r"\|", header)]
-    for label in labels:
-        assert [m.start() for m in re.finditer(r"\|", label)] == seps
-    # Long names are cut with an ellipsis, never pushing the columns.
-    assert "…" in _columns(labels[2])[0]
-    # No plain spaces: the browser would collapse them inside <option>.
-    assert "  " not in "".join(labels)
+def test_status_pill_escapes_what_the_service_sends():
+    assert status_html("job_running") == '<span class="dli-s dli-s-running">job_running</span>'
+    assert status_html("<img src=x>") == '<span class="dli-s dli-s-unknown">&lt;img src=x&gt;</span>'
 
 
-def test_filter_by_text_and_status():
-    assert [j.job_id for j in filter_jobs(JOBS, "ORDERS")] == [131, 130]
-    assert [j.job_id for j in filter_jobs(JOBS, "", "job_init")] == [130]
-    assert [j.job_id for j in filter_jobs(JOBS, "orders", "job_cancel_success")] == []
-    assert len(filter_jobs(JOBS, "  ", ALL_STATUSES)) == 3
+def test_table_rows_escape_every_text_and_carry_sort_keys():
+    row = dict(zip(TABLE_COLUMNS, table_row(JOBS[0])))
+    assert row["name"] == "orders_enrich" and row["id"] == 131 and row["queue"] == "dli_prod"
+    assert row["restarts"] == 2  # read from the API dict where Job has no field for it yet
+    assert 'title="obs://b/131/savepoint/savepoint-1"' in row["savepoint"]
+    assert row["duration"] == "1:02:03" and row["duration_ms"] == 3_723_000
+    never = dict(zip(TABLE_COLUMNS, table_row(JOBS[1])))
+    assert never["started"] == "" and never["started_ms"] == -1 and never["savepoint"] == "no"
+    assert never["restarts"] == "" and never["duration_ms"] == -1
+    hostile = dict(zip(TABLE_COLUMNS, table_row(JOBS[2])))
+    assert hostile["name"] == "&lt;b&gt;payments&lt;/b&gt; &amp; co"
+    assert hostile["savepoint"] == ""  # unknown is not "no"
 
 
-def test_status_options_list_present_statuses_in_contract_order_and_keep_the_chosen_one():
-    options = status_options(JOBS, keep="job_finish")
-    values = [value for _, value in options]
-    assert values == [ALL_STATUSES, "job_init", "job_running", "job_cancel_success", "job_finish"]
-    assert options[0][0] == "all (3)"
-    assert dict((v, l) for l, v in options)["job_finish"] == "job_finish (0)"
-    odd = status_options([Job(1, "x", "job_new_state")])
-    assert [v for _, v in odd] == [ALL_STATUSES, "job_new_state"]
+def test_table_frame_is_in_ascending_id_order():
+    frame = table_frame(JOBS)
+    assert list(frame.columns) == list(TABLE_COLUMNS)
+    assert frame["id"].tolist() == [7, 130, 131]
+    assert table_frame([]).shape == (0, len(TABLE_COLUMNS))
+
+
+def test_durations():
+    assert format_duration(None) == "" and format_duration(0) == "" and format_duration(-5) == ""
+    assert format_duration(59_999) == "0:00:59"
+    assert format_duration(3_723_000) == "1:02:03"
+    assert format_duration(2 * 86_400_000 + 3_723_000) == "2d 01:02:03"
+
+
+def test_table_options_keep_every_row_and_keep_state_per_panel():
+    options = table_options("dli-panel-abc")
+    assert options["maxBytes"] == 0  # never downsampled, whatever the size
+    assert options["select"] == {"style": "os"}
+    assert options["allow_html"] is True and options["text_in_header_can_be_selected"] is False
+    assert options["stateSave"] is True
+    assert "dli-panel-abc" in options["stateSaveCallback"] and "dli-panel-abc" in options["stateLoadCallback"]
+    assert "delete data.select" in options["stateSaveCallback"]
+    hidden = options["columnDefs"][0]
+    assert hidden["visible"] is False and sorted(hidden["targets"]) == [
+        TABLE_COLUMNS.index("started_ms"), TABLE_COLUMNS.index("duration_ms")]
+    by_target = {d["targets"]: d for d in options["columnDefs"][1:]}
+    assert by_target[TABLE_COLUMNS.index("duration")]["data"]["sort"] == TABLE_COLUMNS.index("duration_ms")
+
+
+def test_actions_apply_to_the_selected_jobs_their_status_allows():
+    statuses = {1: "job_running", 2: "job_cancel_success", 3: "job_submit_fail", 4: "job_submitting",
+                5: "job_running_exception", 6: None}
+    selected = [1, 2, 3, 4, 5, 6]
+    assert applicable_ids("run", selected, statuses) == sorted(
+        i for i in selected if statuses[i] in contract.RUNNABLE_STATUSES) == [2, 3, 5]
+    assert applicable_ids("stop", selected, statuses) == [1, 4, 5]
+    assert applicable_ids("restart", selected, statuses) == [1, 5]
+    assert applicable_ids("run", [1, 4], statuses) == []
+    assert applicable_ids("stop", [99], statuses) == []  # an id the table does not know
+
+
+def test_button_labels_say_how_many_jobs():
+    assert action_label("stop", 12) == "Stop 12 jobs"
+    assert action_label("run", 1) == "Run 1 job"
+    assert action_label("restart", 0) == "Restart"
+    assert action_label("stop", 25, confirm=True) == "Confirm: stop 25 jobs"
+
+
+def test_selection_text():
+    statuses = {1: "job_running", 2: "job_running", 3: "job_init"}
+    assert selection_text([], statuses, 5000) == "5,000 jobs · none selected"
+    assert selection_text([3, 1, 2], statuses, 5000) == "3 of 5,000 jobs selected: 1 job_init, 2 job_running"
 
 
 def test_outcome_counts_and_summary_bar():
@@ -80,9 +140,31 @@ def test_outcome_counts_and_summary_bar():
     assert "run: 4 jobs — 2 ok, 1 failed, 1 unknown · 1.5 s" in markup
     widths = dict(re.findall(r'class="dli-bar-(\w+)"[^>]*width:([\d.]+)%', markup))
     assert widths == {"ok": "50.00", "failed": "25.00", "unknown": "25.00"}
-    assert "#2e7d32" in markup and "#c62828" in markup and "#9e9e9e" in markup
-    # Zero-count segments are left out, so an all-ok run is one green bar.
     assert re.findall(r"dli-bar-(\w+)", summary_html("stop", 3, 0, 0)) == ["ok"]
+
+
+def test_failed_unhealthy_and_unknown_rows_are_highlighted():
+    assert row_problem({"is_success": True, "status": "job_running"}) is None
+    assert row_problem({"is_success": False}) == "failed"
+    assert row_problem({"is_success": True, "healthy": False}) == "failed"
+    assert row_problem({"is_success": True, "status": "job_submit_fail"}, {"job_submit_fail"}) == "failed"
+    assert row_problem({"is_success": None}) == "unknown"
+    frame = outcomes_frame([JobOutcome(1, True, "ok"), JobOutcome(2, False, "refused"), JobOutcome(3, None, "?")])
+    markup = styled_result(frame)._repr_html_()
+    cells = re.findall(r"#(T_\w+_row(\d)_col0)\s*,?[^{]*\{([^}]*)\}", markup)
+    styled_rows = {row: style for _, row, style in cells}
+    assert "#ffebee" in styled_rows["1"] and "#fff8e1" in styled_rows["2"] and "0" not in styled_rows
+
+
+def test_a_big_result_shows_problems_first_and_says_it_is_cut():
+    outcomes = [JobOutcome(i, i % 100 != 7, "x") for i in range(RESULT_ROWS_SHOWN + 300)]
+    frame = outcomes_frame(outcomes)
+    styler = styled_result(frame)
+    shown = styler.data
+    assert len(shown) == RESULT_ROWS_SHOWN
+    failed = [i for i in range(len(frame)) if i % 100 == 7]
+    assert shown["job_id"].tolist()[: len(failed)] == failed
+    assert f"{RESULT_ROWS_SHOWN:,} of {len(frame):,} rows, problems first" in styler._repr_html_()
 
 
 def test_error_lines_use_the_short_rendering():
@@ -93,62 +175,43 @@ def test_error_lines_use_the_short_rendering():
     assert error_lines(RuntimeError("boom")) == ["RuntimeError: boom"]
 
 
-@pytest.fixture
-def offline_panel():
-    panel = DliPanel(client=object(), load=False)
-    panel.jobs = list(JOBS)
-    panel._apply_filter()
-    yield panel
-    panel.close()
+def test_detail_is_the_job_view_with_the_sql_left_out():
+    from dli_magic.jobview import JobView
+    from dli_magic.results import ExecuteGraph
+
+    job = Job.from_api({
+        "job_id": 171, "name": "<script>x</script>", "status": "job_running_exception",
+        "status_desc": "TaskManager lost <again>", "restart_times": 4, "duration": 61_000,
+        "has_savepoint": "true", "savepoint_path": "obs://dli-demo/171/savepoint/savepoint-9",
+        "sql_body": "CREATE TABLE k WITH ('password' = 'hunter22')\nINSERT INTO k SELECT 1",
+        "job_config": {"cu_number": 4, "parallel_number": 2, "obs_bucket": "dli-demo"},
+    })
+    view = JobView(job, ExecuteGraph.from_api(171, {"state": "RESTARTING", "start-time": 1, "end-time": -1}))
+    markup = detail_html(view)
+    assert "&lt;script&gt;" in markup and "<script>" not in markup
+    assert "TaskManager lost &lt;again&gt;" in markup
+    assert "<th>restarts</th><td>4</td>" in markup
+    assert "obs://dli-demo/171/savepoint/savepoint-9" in markup
+    assert "<b>RESTARTING</b>" in markup and "dli-s-failing" in markup
+    assert "4 / 2" in markup and "dli-demo" in markup
+    # Every field of the view is there, the SQL only as a pointer to %dli_job.
+    assert all(f"<th>{label}</th>" in markup for label, _ in view.fields())
+    assert "hunter22" not in markup and "CREATE TABLE" not in markup
+    assert "2 lines (<code>%dli_job 171</code> shows it)" in markup
+    assert "unknown (no graph)" in detail_html(JobView(job, None, "no graph"))
 
 
-def test_widget_filtering_and_selection_enable_run(offline_panel):
-    panel = offline_panel
-    assert [v for _, v in panel.job_select.options] == [131, 130, 7]
-    assert panel.run_button.disabled and panel.stop_button.disabled
-    panel.select([131, 7])
-    assert panel.selected_ids == [131, 7]
-    assert not panel.run_button.disabled and not panel.stop_button.disabled
-    panel.filter_text.value = "orders"
-    assert [v for _, v in panel.job_select.options] == [131, 130]
-    # A job hidden by the filter is dropped from the selection: nothing invisible is run.
-    assert panel.selected_ids == [131]
-    panel.status_filter.value = "job_init"
-    assert [v for _, v in panel.job_select.options] == [130]
-    assert panel.selected_ids == [] and panel.run_button.disabled
-    assert "1 of 3 jobs shown" in panel.count_label.value
+@pytest.mark.parametrize("bad", [0, -1, "10", True, float("inf")])
+def test_bad_refresh_interval_is_one_line(bad):
+    from dli_magic.errors import BadInputError
+    from dli_magic.widget import DliPanel
+
+    with pytest.raises(BadInputError, match="refresh_interval"):
+        DliPanel(client=object(), load=False, refresh_interval=bad)
 
 
-def test_run_click_with_nothing_selected_shows_a_short_error(offline_panel):
-    panel = offline_panel
-    panel.run_button.click()  # disabled in the browser, but a programmatic click must not crash
-    assert isinstance(panel.last_error, BadInputError)
-    assert not panel.busy
-    texts = "".join(o.get("text", "") for o in panel.output.outputs)
-    assert "BadInputError: No job ids given" in texts
-
-
-def test_stable_dom_classes_and_visible_texts(offline_panel):
-    panel = offline_panel
-    assert "dli-panel" in panel._dom_classes
-    expected = {
-        "dli-run": panel.run_button,
-        "dli-stop": panel.stop_button,
-        "dli-refresh": panel.refresh_button,
-        "dli-filter": panel.filter_text,
-        "dli-status-filter": panel.status_filter,
-        "dli-jobs": panel.job_select,
-        "dli-savepoint": panel.savepoint_box,
-        "dli-summary": panel.summary,
-        "dli-output": panel.output,
-    }
-    for cls, widget in expected.items():
-        assert cls in widget._dom_classes, cls
-    assert (panel.run_button.description, panel.stop_button.description, panel.refresh_button.description) == (
-        "Run",
-        "Stop",
-        "Refresh",
-    )
-    assert panel.savepoint_box.description == "Resume from savepoint"
-    assert panel.trigger_box.description == "Trigger savepoint"
-    assert panel.filter_text.continuous_update is True
+def test_frame_dtypes_are_plain_objects_for_the_table():
+    # itables encodes values as they are; mixed "" / int columns must not become floats.
+    frame = table_frame(JOBS)
+    assert frame["restarts"].tolist() == ["", "", 2]
+    assert isinstance(frame, pd.DataFrame)

@@ -26,10 +26,15 @@ CREDENTIALS = {
 
 
 def _all_state(panel) -> str:
-    """Every trait of every widget in the panel, as the frontend (and a saved notebook) gets it."""
+    """Every trait of every widget in the panel, as the frontend (and a saved notebook) gets it:
+    the table's data and options, the anywidget traits (ESM included) and every Output."""
     states = [w.get_state() for w in _walk(panel)]
     manager = widgets.Widget.get_manager_state(drop_defaults=False)  # every live widget model
     return json.dumps([states, manager], default=str)
+
+
+def _rows(panel, job_id):
+    panel.table.selected_rows = [[int(i) for i in panel.table.df["id"]].index(job_id)]
 
 
 @pytest.mark.parametrize("kind", sorted(CREDENTIALS))
@@ -38,17 +43,25 @@ def test_no_secret_in_any_widget_state(emulator, make_panel, assert_no_secrets, 
     # The panel builds its own client from the settings: the secrets pass through it.
     panel = make_panel(emulator, settings=CREDENTIALS[kind], own_client=True)
     assert panel.last_error is None
-    assert job in [v for _, v in panel.job_select.options]
-    panel.select([job])
+    _rows(panel, job)
+    assert panel.wait_idle(20)  # the detail pane loaded: its HTML is state too
+    assert "panel-secret-check" in panel.detail.value
     panel.run_button.click()
     assert panel.wait_idle(20)
     assert panel.result["is_success"].tolist() == [True]
-    emulator.set_faults({"error": {"status": 503, "count": 100, "path": "jobs/run"}})
-    panel.run_button.click()  # an error shown in the Output is part of the state too
+    emulator.set_faults({"error": {"status": 503, "count": 100, "path": "/streaming/jobs"}})
+    panel.stop_button.click()  # an error shown in the Output is part of the state too
     assert panel.wait_idle(20)
     assert panel.last_error is not None
+    panel.refresh()  # and so is a failed refresh's line
+    assert panel.wait_idle(20)
+    assert "refresh failed" in panel.refresh_status.value
     state = _all_state(panel)
-    assert str(job) in state  # the walk did reach the picker and the outputs
+    walked = {type(w).__name__ for w in _walk(panel)}
+    assert {"ITable", "PanelBridge", "Output", "HTML"} <= walked
+    assert '"_dt_args"' in state and "data_json" in state and '"_esm"' in state
+    assert f'\\"panel-secret-check\\", {job}' in state  # the table's data (JSON text inside the state)
+    assert "ServiceError" in state and "refresh failed" in state
     assert_no_secrets(state, repr(panel), str(panel.last_error))
     # The panel object keeps no settings of its own: only the client holds them.
     assert_no_secrets(*(repr(value) for value in vars(panel).values() if isinstance(value, (str, dict, list, tuple))))
@@ -93,7 +106,7 @@ def test_panel_from_a_real_shell_displays_as_a_widget(shell, emulator):
     p1, p2 = shell.user_ns["p1"], shell.user_ns["p2"]
     assert isinstance(p1, DliPanel) and isinstance(p2, DliPanel)
     assert p1.wait_idle(10) and p2.wait_idle(10)
-    assert job in [v for _, v in p1.job_select.options]
+    assert job in [j.job_id for j in p1.jobs] and job in [int(i) for i in p1.table.df["id"]]
     data, _ = shell.display_formatter.format(p1)
     view = data["application/vnd.jupyter.widget-view+json"]
     assert view["model_id"] == p1.model_id
@@ -112,7 +125,7 @@ def test_dli_panel_magic_when_registered(shell, emulator):
         assert outcome.success, outcome.error_in_exec
         panel = shell.user_ns["pm"]
         assert isinstance(panel, DliPanel) and panel.wait_idle(10)
-        panel.select([job])
+        _rows(panel, job)
         panel.run_button.click()
         assert panel.wait_idle(20)
         assert panel.result["job_id"].tolist() == [job]
