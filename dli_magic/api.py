@@ -542,6 +542,7 @@ def job(job_id: Any, *, profile: str | None = None, client: Any = None, **settin
     from .jobview import read_job_view
 
     _check_keywords(job, settings)
+    _check_call_args(profile, client)
     job_id = check_job_id(job_id)
     client, owned = client_for(client, profile, settings)
     try:
@@ -650,13 +651,14 @@ def restart_jobs(
     at each step, ``on_state``/``progress`` while waiting (as in ``run_jobs``).
     """
     _check_keywords(restart_jobs, settings)
+    _check_call_args(profile, client, progress)
     _operation_flags(allow_no_savepoint=allow_no_savepoint, start_stopped=start_stopped, dry_run=dry_run,
                      strict=strict)
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
     stable = _check_stable(stable)
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
-    notify = notify or (lambda text: None)
+    notify = _scrubbed(notify or (lambda text: None))
     client, owned = client_for(client, profile, settings)
     try:
         from .restart import Restart
@@ -711,13 +713,14 @@ def savepoint_jobs(
     Jobs that are not running are left alone. In the history as action "savepoint".
     """
     _check_keywords(savepoint_jobs, settings)
+    _check_call_args(profile, client, progress)
     _operation_flags(strict=strict, dry_run=dry_run)
     _check_number("timeout", timeout)
     from .restart import Savepoints, savepoint_directory
 
     directory = savepoint_directory(path) if path is not None else None
     validated = _coerce_ids(job_ids)
-    notify = notify or (lambda text: None)
+    notify = _scrubbed(notify or (lambda text: None))
     client, owned = client_for(client, profile, settings)
     try:
         if validated.notice():
