@@ -86,3 +86,26 @@ def test_a_missing_ca_bundle_is_a_config_error(shell, dli_env, monkeypatch, clos
     with pytest.raises(ConfigError, match="CA bundle"):
         dli_magic.run_jobs([138])
     assert dli_env.request_log() == []
+
+
+@pytest.mark.parametrize("proxy", ["http://[::1", "http://proxy.example:notaport"])
+def test_a_proxy_url_that_is_not_one_is_a_config_error(shell, dli_env, monkeypatch, proxy):
+    # localhost, not 127.0.0.1: NO_PROXY's defaults never exempt it, so the proxy variable is read
+    monkeypatch.setenv("DLI_ENDPOINT", dli_env.url.replace("127.0.0.1", "localhost"))
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    for run in (lambda: shell.run_cell("%dli_run 138").error_in_exec, lambda: _raised(dli_magic.list_jobs)):
+        started = time.monotonic()
+        error = run()
+        assert isinstance(error, ConfigError), repr(error)
+        assert error.message.startswith("The proxy the environment names for this endpoint is not a valid URL")
+        assert error.may_have_taken_effect is False and time.monotonic() - started < 2
+    assert dli_env.request_log() == []
+
+
+def _raised(call) -> BaseException | None:
+    try:
+        call()
+    except Exception as exc:  # the error itself is what the test looks at
+        return exc
+    return None
