@@ -185,14 +185,14 @@ class EmulatorProcess:
     # -- admin routes (no auth, never faulted, never delayed)
 
     def set_faults(self, faults: dict[str, Any] | None) -> None:
-        self.admin.put(f"{self.url}/_emulator/faults", data=json.dumps(faults or {})).raise_for_status()
+        self.admin.put(f"{self.url}/_emulator/faults", json=faults or {}).raise_for_status()
 
     def latency(self, on: bool) -> None:
         """Switch the added latency off (untimed resets) or back to ``latency_ms``."""
         self.set_faults({"latency_ms": self.latency_ms} if on and self.latency_ms else None)
 
     def advance_clock(self, seconds: float) -> None:
-        self.admin.post(f"{self.url}/_emulator/clock", data=json.dumps({"advance": seconds})).raise_for_status()
+        self.admin.post(f"{self.url}/_emulator/clock", json={"advance": seconds}).raise_for_status()
 
     def request_log(self) -> list[dict[str, Any]]:
         response = self.admin.get(f"{self.url}/_emulator/requests")
@@ -218,7 +218,18 @@ def arrival(entry: dict[str, Any]) -> float:
 
 
 def is_list_call(entry: dict[str, Any]) -> bool:
+    """``GET jobs`` (a list page, filtered or not)."""
     return entry["method"] == "GET" and entry["path"].endswith("/streaming/jobs")
+
+
+def is_detail_call(entry: dict[str, Any]) -> bool:
+    """``GET jobs/{id}`` (one job's detail)."""
+    head, _, last = entry["path"].rpartition("/")
+    return entry["method"] == "GET" and head.endswith("/streaming/jobs") and last.isdigit()
+
+
+def is_read_call(entry: dict[str, Any]) -> bool:
+    return is_list_call(entry) or is_detail_call(entry)
 
 
 def is_run_call(entry: dict[str, Any]) -> bool:

@@ -23,8 +23,8 @@ from pathlib import Path
 import requests
 
 from .common import (
-    CLOUD_LATENCY_MS, PYTHON, EmulatorProcess, Row, bench_env, is_list_call, is_run_call, median, ms, rotated,
-    run_body, signed_headers, timed,
+    CLOUD_LATENCY_MS, PYTHON, EmulatorProcess, Row, bench_env, is_detail_call, is_list_call, is_run_call, median,
+    ms, rotated, run_body, signed_headers, timed,
 )
 
 SECTION = "1 start-up"
@@ -85,7 +85,7 @@ def run(quick: bool) -> list[Row]:
     reps = 2 if quick else 21
     samples: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     rtts: list[float] = []
-    first_calls: list[tuple[int, int]] = []  # (run requests, list requests) of each first %dli_run
+    first_calls: list[tuple[int, int, int]] = []  # (run, list, detail) requests of each first %dli_run
     # Fresh job ids for every first run and every round trip: 4 each per repetition, plus a warm-up.
     with tempfile.TemporaryDirectory(prefix="dli-bench-start-") as tmp, \
             EmulatorProcess(jobs=8 * (reps + 1), latency_ms=CLOUD_LATENCY_MS) as emu:
@@ -116,7 +116,8 @@ def run(quick: bool) -> list[Row]:
                         emu.clear_request_log()
                         samples[kind].append(_probe(kind, env, " ".join(map(str, next(fresh)))))
                         log = emu.request_log()
-                        first_calls.append((sum(map(is_run_call, log)), sum(map(is_list_call, log))))
+                        first_calls.append(tuple(sum(map(kind, log)) for kind in
+                                                 (is_run_call, is_list_call, is_detail_call)))
                     else:
                         samples[kind].append(_probe(kind, env))
                 rtts.append(round_trip())
@@ -134,8 +135,8 @@ def run(quick: bool) -> list[Row]:
     rtt = ms(median(rtts))
     floor = pandas_ms + requests_ms + rtt
     accepted = all(s["accepted"] == [True] * 4 for s in dli)
-    runs = sorted({r for r, _ in first_calls})
-    lists = sorted({n for _, n in first_calls})
+    made = ", ".join(f"{'/'.join(map(str, sorted({c[k] for c in first_calls})))} {what}"
+                     for k, what in enumerate(("run", "list", "detail")))
     at = f"{CLOUD_LATENCY_MS} ms/call"
     return [
         Row(SECTION, "IPython import + InteractiveShell (baseline)", median(s["ipython_ms"] for s in dli), "ms"),
@@ -152,7 +153,6 @@ def run(quick: bool) -> list[Row]:
         Row(SECTION, f"{at}: one round trip (raw signed POST)", rtt, "ms"),
         Row(SECTION, "first %dli_run / (import pandas + import requests + one round trip)", first / floor, "x",
             "first_run"),
-        Row(SECTION, "requests made by the first %dli_run (run, list)",
-            f"{'/'.join(map(str, runs))} run, {'/'.join(map(str, lists))} list"),
+        Row(SECTION, "requests made by the first %dli_run (run POST, list GET, detail GET)", made),
         Row(SECTION, "every first %dli_run accepted all 4 jobs", "yes" if accepted else "no", "", "all_accepted"),
     ]

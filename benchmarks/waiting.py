@@ -3,25 +3,24 @@
 list page), the emulator adding 50 ms per call (``--latency-ms 50``) and keeping a run in
 ``job_submitting`` for 2 s (``--speed 1``); ``poll_interval`` 0.5 s.
 
-The rounds are read from the emulator's request log, not from the client: the list requests are
-grouped wherever two arrivals are further apart than 0.8 x ``poll_interval`` (the client sleeps that
-long between rounds). The group that starts with the run calls is the first fill (names and
-statuses); the others are poll rounds. A round's wall time is from its first request's arrival to its
+The rounds are read from the emulator's request log, not from the client: the read requests (list
+pages, job details) are grouped wherever two arrivals are further apart than 0.8 x ``poll_interval``
+(the client sleeps that long between rounds). The group that starts with the run calls holds the reads
+made beside and right after them (names, first statuses); the others are poll rounds. A round's wall time is from its first request's arrival to its
 last one's, plus one round trip (the last answer); it is expressed in round trips of one list page
 (a raw signed ``GET jobs?limit=100``, measured just before, at the same latency).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 
 import requests
 
 from .common import (
-    CLOUD_LATENCY_MS, EmulatorProcess, Row, arrival, bench_env, is_list_call, is_run_call, median, ms, signed_headers,
-    timed,
+    CLOUD_LATENCY_MS, EmulatorProcess, Row, arrival, bench_env, is_detail_call, is_list_call, is_read_call,
+    is_run_call, median, ms, signed_headers, timed,
 )
 
 SECTION = "5 waiting"
@@ -40,18 +39,26 @@ def _list_round_trip(emu: EmulatorProcess, samples: int) -> float:
     return median(times[1:])  # the first opened the connection
 
 
-def _rounds(log: list[dict]) -> tuple[list[list[float]], list[list[float]]]:
-    """(fill groups, poll rounds): arrival times of the list requests, grouped by the poll gap."""
-    lists = sorted(arrival(e) for e in log if is_list_call(e))
+def _rounds(log: list[dict]) -> tuple[list[list[dict]], list[list[dict]]]:
+    """(first groups, poll rounds): the read requests (list pages, job details) grouped by the poll gap."""
+    reads = sorted((e for e in log if is_read_call(e)), key=arrival)
     last_run = max((arrival(e) for e in log if is_run_call(e)), default=0.0)
-    groups: list[list[float]] = []
-    for t in lists:
-        if groups and t - groups[-1][-1] < 0.8 * POLL_INTERVAL:
-            groups[-1].append(t)
+    groups: list[list[dict]] = []
+    for entry in reads:
+        if groups and arrival(entry) - arrival(groups[-1][-1]) < 0.8 * POLL_INTERVAL:
+            groups[-1].append(entry)
         else:
-            groups.append([t])
-    fill = [g for g in groups if g[0] < last_run + 0.8 * POLL_INTERVAL]
-    return fill, [g for g in groups if g not in fill]
+            groups.append([entry])
+    first = [g for g in groups if arrival(g[0]) < last_run + 0.8 * POLL_INTERVAL]
+    return first, [g for g in groups if not any(g is f for f in first)]
+
+
+def _kinds(group: list[dict]) -> str:
+    """What a round read: filtered list pages, unfiltered list pages, job details."""
+    filtered = sum(1 for e in group if is_list_call(e) and "status=" in e["query"])
+    unfiltered = sum(1 for e in group if is_list_call(e)) - filtered
+    details = sum(1 for e in group if is_detail_call(e))
+    return f"{filtered} filtered list + {unfiltered} unfiltered list + {details} detail"
 
 
 def run(quick: bool) -> list[Row]:
@@ -74,25 +81,30 @@ def run(quick: bool) -> list[Row]:
             os.environ.clear()
             os.environ.update(saved)
 
-    fill, polls = _rounds(log)
-    walls = [g[-1] - g[0] + rtt for g in polls]
-    per_round = [len(g) for g in fill + polls]
-    one_pass = math.ceil(project / 100)
+    first, polls = _rounds(log)
+    walls = [arrival(g[-1]) - arrival(g[0]) + rtt for g in polls]
     settled = bool((frame["status"] == "job_running").all())
     attr_rounds = frame.attrs.get("wait_rounds")
     at = f"{len(waited):,} of {project:,} jobs, {CLOUD_LATENCY_MS} ms/call"
-    slowest = max(walls) if walls else None
-    return [
+    rows = [
         Row(SECTION, f"{at}: run_jobs(wait=True) wall time", elapsed, "s"),
         Row(SECTION, f"{at}: one round trip (raw signed list page)", ms(rtt), "ms"),
-        Row(SECTION, f"{at}: poll rounds (after the first fill)", float(len(polls))),
-        Row(SECTION, f"{at}: slowest poll round", ms(slowest) if slowest is not None else "no poll round", "ms"),
-        Row(SECTION, f"{at}: slowest poll round in round trips", slowest / rtt if slowest is not None else "n/a",
-            "x", "wait_round"),
-        Row(SECTION, f"{at}: list requests, total / busiest round", f"{sum(per_round)} / {max(per_round, default=0)}"),
-        Row(SECTION, f"list requests in any round <= one full pass ({one_pass})",
-            "yes" if 0 < max(per_round, default=0) <= one_pass else "no", "", "wait_one_pass"),
-        Row(SECTION, f"wait_rounds in df.attrs ({attr_rounds}) = rounds in the log ({len(fill) + len(polls)})",
-            "yes" if attr_rounds == len(fill) + len(polls) else "no", "", "wait_rounds_attr"),
+        Row(SECTION, f"{at}: reads beside/right after the run calls", _kinds([e for g in first for e in g])),
+        Row(SECTION, f"{at}: poll rounds after those", float(len(polls))),
+    ]
+    if walls:
+        slowest = max(range(len(walls)), key=walls.__getitem__)
+        rows += [
+            Row(SECTION, f"{at}: median poll round in round trips", median(walls) / rtt, "x"),
+            Row(SECTION, f"{at}: slowest poll round", ms(walls[slowest]), "ms"),
+            Row(SECTION, f"{at}: slowest poll round in round trips", walls[slowest] / rtt, "x", "wait_round"),
+            Row(SECTION, f"{at}: slowest poll round read", _kinds(polls[slowest])),
+        ]
+    else:
+        rows.append(Row(SECTION, f"{at}: slowest poll round in round trips", "no poll round", "", "wait_round"))
+    rows += [
+        Row(SECTION, f"wait_rounds in df.attrs ({attr_rounds}) = rounds in the log ({len(first) + len(polls)})",
+            "yes" if attr_rounds == len(first) + len(polls) else "no", "", "wait_rounds_attr"),
         Row(SECTION, "every job job_running when the wait ended", "yes" if settled else "no", "", "wait_settled"),
     ]
+    return rows
