@@ -18,6 +18,8 @@ _LAZY = {
     "savepoint_jobs": ("dli_magic.api", "savepoint_jobs"),
     "list_jobs": ("dli_magic.api", "list_jobs"),
     "job": ("dli_magic.api", "job"),
+    "wait_for": ("dli_magic.api", "wait_for"),
+    "RunHandle": ("dli_magic.background", "RunHandle"),
     "history": ("dli_magic.api", "history"),
     "connect": ("dli_magic.api", "connect"),
     "JobsFailedError": ("dli_magic.api", "JobsFailedError"),

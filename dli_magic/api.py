@@ -9,6 +9,7 @@ with ``stable``, the health window) → the OUTCOME_COLUMNS frame → the run lo
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import contract, runlog
@@ -175,6 +176,33 @@ def _start_names_lookup(client: Any, ids: list[int]):
     return future
 
 
+@dataclass
+class _Call:
+    """One run/stop call between its phases: sent (or re-attached from history), settled (waited
+    for, health checked), finished (the frame, the run log, --strict)."""
+
+    action: str
+    spec: contract.Action
+    option: bool
+    result: Any  # BatchResult: the service's answer per job
+    client: Any
+    owned: bool  # the client was made for this call: closed when it is finished
+    state: WaitState
+    wait: bool
+    stable: float | None
+    timeout: float
+    strict: bool
+    source: str
+    notify: Callable[[str], None]
+    extra_attrs: dict[str, Any]
+    run_id: str | None = None  # recorded "waiting" right after the request, recorded again at the end
+    exiting: bool = False  # the interpreter exits: the run is recorded as not waited, nothing more
+
+    @property
+    def accepted(self) -> list[int]:
+        return [o.job_id for o in self.result.outcomes if o.is_success is True]
+
+
 def execute(
     action: str,
     job_ids: Any,
@@ -186,6 +214,7 @@ def execute(
     strict: bool = False,
     dry_run: bool = False,
     yes: bool = False,
+    background: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
     client: Any = None,
@@ -196,7 +225,8 @@ def execute(
     source: str = "api",
     **settings: Any,
 ):
-    """Run or stop jobs and return the OUTCOME_COLUMNS frame (see ``run_jobs``).
+    """Run or stop jobs and return the OUTCOME_COLUMNS frame (see ``run_jobs``), or with
+    ``background`` a ``RunHandle`` as soon as the request was answered.
 
     The request goes out at once; names the client does not know are read concurrently. Without
     ``wait`` a row's status is <NA>: it was not read. With ``wait`` the jobs' statuses are read
@@ -207,7 +237,8 @@ def execute(
         raise BadInputError(f"Unknown action {action!r}; use 'run' or 'stop'.")
     spec = contract.ACTIONS[action]
     notify = _scrubbed(notify or (lambda text: None))
-    for name, value in ((spec.option, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run)):
+    for name, value in ((spec.option, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run),
+                        ("background", background)):
         if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
             raise BadInputError(f"{name} must be True or False, not {value!r}.")
     _check_number("timeout", timeout)
@@ -215,9 +246,11 @@ def execute(
     stable = _check_stable(stable)
     if stable is not None and action != "run":
         raise BadInputError("stable= checks jobs that were started: it applies to run (and restart), not stop.")
-    wait = wait or stable is not None  # a stability window needs the jobs running first
+    # A stability window needs the jobs running first; a background handle is there to wait.
+    wait = wait or stable is not None or background
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
     client, owned = client_for(client, profile, settings)
+    handed_over = False
     try:
         ids = validated.ids
         if validated.notice():
@@ -235,18 +268,9 @@ def execute(
             unsent = sum(1 for o in result.outcomes if o.is_success is None)
             notify(f"Interrupted (Ctrl-C): {unsent} job(s) were not sent or have no answer; see the rows.")
             wait, stable = False, None  # the user asked to stop: do not start polling now
-        client_settings = client.settings
-        wait_timeout = timeout if timeout is not None else client_settings.wait_timeout
         state = WaitState(job_ids=list(ids))
         state.names.update({i: client.job_names[i] for i in ids if i in client.job_names})
-        extra_attrs: dict[str, Any] = {
-            "wait": bool(wait),
-            "strict": bool(strict),
-            "duplicates": list(validated.duplicates),
-            "status_read": False,
-        }
-        if stable is not None:
-            extra_attrs["stable"] = stable
+        extra_attrs: dict[str, Any] = {"duplicates": list(validated.duplicates)}
         if chunk_size is not None:
             extra_attrs["chunk_size"] = chunk_size
         if names_lookup is not None:
@@ -254,59 +278,145 @@ def execute(
                 state.names.update(names_lookup.result())
             except Exception as exc:  # the call's rows come back without the names
                 notify(f"Could not read the job names: {_brief(exc)}")
-        accepted = [o.job_id for o in result.outcomes if o.is_success is True]
-        try:
-            if wait:
-                extra_attrs["status_read"] = True
-                state.pending = set(accepted)
-                updates = _fan_out(progress, on_state)
-                wait_for_jobs(client, state, spec.pending, timeout=wait_timeout, expected=spec.passes_through,
-                              poll_interval=client_settings.poll_interval, on_update=updates)
-                if stable is not None:
-                    check_health(client, state, accepted, stable=stable,
-                                 poll_interval=client_settings.poll_interval, on_update=updates)
-        except KeyboardInterrupt:
-            state.interrupted = True
-        except Exception as exc:  # polling failed: keep the call's result, say why waiting stopped
-            notify(f"Stopped waiting: {_brief(exc)}")
-            extra_attrs["wait_error"] = _brief(exc)
-        if state.read_errors:
-            extra_attrs["status_errors"] = list(state.read_errors)
-            if "wait_error" not in extra_attrs:  # the ones that ended the wait are said already
-                notify(f"Could not read job statuses in {len(state.read_errors)} round(s), read again in the next: "
-                       f"{state.read_errors[-1]}")
-        outcomes = [_finish_outcome(o, state, spec, option, wait_timeout, stable) for o in result.outcomes]
-        if wait or state.interrupted:
-            extra_attrs.update(
-                timeout=wait_timeout,
-                wait_timed_out=state.timed_out,
-                wait_interrupted=state.interrupted,
-                wait_seconds=round(state.elapsed, 3),
-                wait_rounds=state.rounds,
-            )
-        frame = outcomes_frame(outcomes, attrs={**result.attrs(), **extra_attrs})
-        if state.interrupted:
-            notify(f"Stopped waiting (Ctrl-C); the jobs were not cancelled. {_pending_note(state)}")
-        elif state.timed_out:
-            notify(f"Wait timeout of {wait_timeout:g} s reached. {_pending_note(state)}")
-        if state.missing:
-            notify(f"Not found in the job list, status unknown: {_format_ids(sorted(state.missing))}")
-        run_id = runlog.record_outcomes(outcomes, frame.attrs, settings=client_settings, source=source)
-        if run_id:
-            frame.attrs["history_run_id"] = run_id
-        if strict:
-            failing = [(o, reason) for o in outcomes if (reason := _failure(o, wait, spec, state)) is not None]
-            if failing:
-                raise JobsFailedError(
-                    _strict_message(action, failing, len(outcomes)),
-                    frame=frame,
-                    job_ids=[o.job_id for o, _ in failing],
-                    succeeded=len(outcomes) - len(failing),
-                )
-        return frame
+        call = _Call(action, spec, option, result, client, owned, state, wait, stable,
+                     timeout if timeout is not None else client.settings.wait_timeout, strict, source, notify,
+                     extra_attrs)
+        if wait:  # recorded now: a kernel that dies while waiting leaves a run to re-attach to
+            call.run_id = _record(call, "waiting")
+        handed_over = True
+        return _continue(call, background, progress, on_state)
     finally:
-        if owned:
+        if owned and not handed_over:
             client.close()
+
+
+def _continue(call: _Call, background: bool, progress, on_state):
+    """Settle and finish the call here, or on a worker thread behind a ``RunHandle``."""
+    updates = _fan_out(progress, on_state)
+    if not background:
+        try:
+            _settle(call, updates)
+            return _finish(call)
+        finally:
+            if call.owned:
+                call.client.close()
+    from .background import RunHandle
+
+    def work(sleep: Callable[[float], None], on_update: Callable[[WaitState], None]):
+        def both(state: WaitState) -> None:
+            on_update(state)
+            if updates is not None:
+                updates(state)
+
+        try:
+            _settle(call, both, sleep=sleep)
+            return _finish(call)
+        finally:
+            if call.owned:
+                call.client.close()
+
+    return RunHandle(call.action, call.state, work, run_id=call.run_id, on_exit=lambda: _record_exit(call))
+
+
+def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = None) -> None:
+    """Wait for the accepted jobs (and check their health); every failure here keeps the rows."""
+    state, spec, settings = call.state, call.spec, call.client.settings
+    timing = {} if sleep is None else {"sleep": sleep}
+    try:
+        if call.wait:
+            state.pending = set(call.accepted)
+            wait_for_jobs(call.client, state, spec.pending, timeout=call.timeout, expected=spec.passes_through,
+                          poll_interval=settings.poll_interval, on_update=updates, **timing)
+            if call.stable is not None:
+                check_health(call.client, state, call.accepted, stable=call.stable,
+                             poll_interval=settings.poll_interval, on_update=updates, **timing)
+    except KeyboardInterrupt:
+        state.interrupted = True
+    except Exception as exc:  # polling failed: keep the call's result, say why waiting stopped
+        call.notify(f"Stopped waiting: {_brief(exc)}")
+        call.extra_attrs["wait_error"] = _brief(exc)
+
+
+def _wait_state(call: _Call) -> str:
+    state = call.state
+    if not call.wait:
+        return "not waited"
+    if "wait_error" in call.extra_attrs:
+        return "wait failed"
+    if state.interrupted:
+        return "stopped waiting"
+    if state.timed_out:
+        return "timed out"
+    return "finished"
+
+
+def _attrs(call: _Call) -> dict[str, Any]:
+    state = call.state
+    attrs = {**call.result.attrs(), **call.extra_attrs, "wait": call.wait, "strict": call.strict,
+             "status_read": call.wait}
+    if call.stable is not None:
+        attrs["stable"] = call.stable
+    if state.read_errors:
+        attrs["status_errors"] = list(state.read_errors)
+    if call.wait or state.interrupted:
+        attrs.update(
+            timeout=call.timeout,
+            wait_timed_out=state.timed_out,
+            wait_interrupted=state.interrupted,
+            wait_seconds=round(state.elapsed, 3),
+            wait_rounds=state.rounds,
+        )
+    return attrs
+
+
+def _outcomes(call: _Call) -> list[JobOutcome]:
+    return [_finish_outcome(o, call.state, call.spec, call.option, call.timeout, call.stable)
+            for o in call.result.outcomes]
+
+
+def _record(call: _Call, wait_state: str) -> str | None:
+    return runlog.record_outcomes(_outcomes(call), _attrs(call), settings=call.client.settings,
+                                  source=call.source, wait_state=wait_state, run_id=call.run_id)
+
+
+def _record_exit(call: _Call) -> None:
+    """The interpreter exits while a background wait runs: the run is recorded as not waited."""
+    call.exiting = True
+    call.state.stop_reason = "the interpreter exits"
+    runlog.record_outcomes(_outcomes(call), _attrs(call), settings=call.client.settings, source=call.source,
+                           wait_state="not waited: interpreter exited", run_id=call.run_id)
+
+
+def _finish(call: _Call):
+    """The frame, the notices, the run log, --strict."""
+    state, notify = call.state, call.notify
+    if state.read_errors and "wait_error" not in call.extra_attrs:  # the ones that ended the wait are said
+        notify(f"Could not read job statuses in {len(state.read_errors)} round(s), read again in the next: "
+               f"{state.read_errors[-1]}")
+    outcomes = _outcomes(call)
+    frame = outcomes_frame(outcomes, attrs=_attrs(call))
+    if state.interrupted:
+        notify(f"Stopped waiting ({state.stop_reason}); the jobs were not cancelled. {_pending_note(state)}")
+    elif state.timed_out:
+        notify(f"Wait timeout of {call.timeout:g} s reached. {_pending_note(state)}")
+    if state.missing:
+        notify(f"Not found in the job list, status unknown: {_format_ids(sorted(state.missing))}")
+    run_id = call.run_id if call.exiting else runlog.record_outcomes(
+        outcomes, frame.attrs, settings=call.client.settings, source=call.source,
+        wait_state=_wait_state(call), run_id=call.run_id,
+    )
+    if run_id:
+        frame.attrs["history_run_id"] = run_id
+    if call.strict:
+        failing = [(o, reason) for o in outcomes if (reason := _failure(o, call.wait, call.spec, state)) is not None]
+        if failing:
+            raise JobsFailedError(
+                _strict_message(call.action, failing, len(outcomes)),
+                frame=frame,
+                job_ids=[o.job_id for o, _ in failing],
+                succeeded=len(outcomes) - len(failing),
+            )
+    return frame
 
 
 def _failure(row: JobOutcome, waited: bool, spec: contract.Action, state: WaitState) -> str | None:
@@ -437,6 +547,7 @@ def run_jobs(
     stable: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
+    background: bool = False,
     yes: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
@@ -455,6 +566,8 @@ def run_jobs(
     (``healthy`` column, the reason in ``message``).
     ``strict``: raise ``JobsFailedError`` (``err.frame``) when a job failed, is unhealthy or its
     outcome is unknown. ``dry_run``: validate and describe the request, send nothing.
+    ``background``: send the request, then return a ``RunHandle`` at once; the waiting goes on on
+    a worker thread (``handle.result()`` is this frame; ``%dli_wait RUN_ID`` re-attaches later).
     ``yes``: needed (True) for a call of more than 300 requests (ids / chunk size); without it such a
     call is refused and nothing is sent. At most 100,000 job ids per call.
     ``progress(counts)`` is called with ``{status: count}`` while waiting. ``client`` reuses a
@@ -464,8 +577,8 @@ def run_jobs(
     _check_call_args(profile, client, progress)
     return execute(
         "run", job_ids, resume_savepoint, wait=wait, timeout=timeout, stable=stable, strict=strict,
-        dry_run=dry_run, yes=yes, chunk_size=chunk_size, profile=profile, client=client, progress=progress,
-        **settings,
+        dry_run=dry_run, background=background, yes=yes, chunk_size=chunk_size, profile=profile, client=client,
+        progress=progress, **settings,
     )
 
 
@@ -477,6 +590,7 @@ def stop_jobs(
     timeout: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
+    background: bool = False,
     yes: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
@@ -490,7 +604,7 @@ def stop_jobs(
     _check_call_args(profile, client, progress)
     return execute(
         "stop", job_ids, trigger_savepoint, wait=wait, timeout=timeout, strict=strict, dry_run=dry_run,
-        yes=yes, chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
+        background=background, yes=yes, chunk_size=chunk_size, profile=profile, client=client, progress=progress, **settings,
     )
 
 
@@ -557,6 +671,87 @@ def job(job_id: Any, *, profile: str | None = None, client: Any = None, **settin
             client.close()
 
 
+def wait_for(
+    run_id: str,
+    *,
+    timeout: float | None = None,
+    stable: float | None = None,
+    strict: bool = False,
+    background: bool = False,
+    profile: str | None = None,
+    client: Any = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    on_state: Callable[[WaitState], None] | None = None,
+    notify: Callable[[str], None] | None = _stderr,
+    source: str = "api",
+    **settings: Any,
+):
+    """Re-attach to a recorded run (``%dli_history``'s run_id, ``df.attrs["history_run_id"]``, a
+    handle's ``run_id``): wait now for the jobs it started or stopped, in this or a new kernel,
+    without sending any run/stop request again. The run's action and options come from the history
+    (``stable`` defaults to the run's); the frame is that of the original call, and the run's
+    history record is brought up to date."""
+    _check_keywords(wait_for, settings)
+    from .results import BatchResult
+
+    notify = _scrubbed(notify or (lambda text: None))
+    for name, value in (("strict", strict), ("background", background)):
+        if not isinstance(value, bool):
+            raise BadInputError(f"{name} must be True or False, not {value!r}.")
+    _check_number("timeout", timeout)
+    client, owned = client_for(client, profile, settings)
+    handed_over = False
+    try:
+        recorded = runlog.find_run(run_id, settings=client.settings)
+        if recorded.action not in contract.ACTIONS:
+            raise BadInputError(
+                f"Run {recorded.run_id} is a {recorded.action!r}; %dli_wait re-attaches to run and stop calls."
+            )
+        if recorded.endpoint and recorded.endpoint.rstrip("/") != client.endpoint.rstrip("/") or (
+            recorded.project_id and recorded.project_id != client.project_id
+        ):
+            raise ConfigError(
+                f"Run {recorded.run_id} was made against {recorded.endpoint} (project {recorded.project_id}); "
+                f"the current settings point to {client.endpoint} (project {client.project_id}). Nothing was sent.",
+                hint="Choose the settings of that run (--profile, %dli_config) and re-attach again.",
+            )
+        spec = contract.ACTIONS[recorded.action]
+        options = recorded.options
+        if stable is None and options.get("stable") is not None:
+            stable = options["stable"]
+        stable = _check_stable(stable)
+        option = bool(options.get(spec.option, False))
+        outcomes = [
+            JobOutcome(row["job_id"], row["is_success"], _original_message(row["message"]),
+                       request_id=row["request_id"], name=row["name"])
+            for row in recorded.outcomes
+        ]
+        result = BatchResult(action=spec.name, outcomes=outcomes, endpoint=client.endpoint,
+                             project_id=client.project_id, options={spec.option: option},
+                             attempts=0, requests=0)
+        state = WaitState(job_ids=[o.job_id for o in outcomes])
+        state.names.update({o.job_id: o.name for o in outcomes if o.name})
+        call = _Call(spec.name, spec, option, result, client, owned, state, True, stable,
+                     timeout if timeout is not None else client.settings.wait_timeout, strict, source, notify,
+                     {"reattached": True, "original_wait": recorded.wait}, run_id=recorded.run_id)
+        handed_over = True
+        return _continue(call, background, progress, on_state)
+    finally:
+        if owned and not handed_over:
+            client.close()
+
+
+# What a row's message says after a wait ended (the history keeps the row as it was then); a
+# re-attached wait starts from the service's own words again.
+_WAIT_NOTES = ("; still ", "; status unknown: ", "; healthy: ", "; unhealthy: ", "; health ")
+
+
+def _original_message(message: str | None) -> str:
+    text = message or ""
+    cut = min((text.find(note) for note in _WAIT_NOTES if note in text), default=-1)
+    return text[:cut] if cut >= 0 else text
+
+
 def history(limit: int | None = None, *, path: str | None = None, **settings: Any):
     """Every recorded run/stop outcome (this and earlier sessions); ``limit`` = the N latest runs."""
     _check_keywords(history, settings)
@@ -574,6 +769,7 @@ def history(limit: int | None = None, *, path: str | None = None, **settings: An
 
 __all__ = [
     "JobsFailedError",
+    "wait_for",
     "job",
     "connect",
     "execute",

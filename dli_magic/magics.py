@@ -190,6 +190,8 @@ def _job_arguments(action: str):
                            "or whose Flink state is not RUNNING at the end is unhealthy (implies --wait).")]
             if action == "run" else []
         ),
+        argument("--background", action="store_true",
+                 help="Send the request, then wait on a worker thread: returns a handle at once (implies --wait)."),
         argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout, 600)."),
         argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing."),
         argument("--dry-run", action="store_true", help="Check everything and show the request; send nothing."),
@@ -357,13 +359,18 @@ class DliMagic(Magics, _SettingsTraits):
         args = self._parse(magic, line)
         self._check_out(args.out)
         stable = getattr(args, "stable", None)
-        wait = args.wait or stable is not None
+        background = args.background
+        wait = args.wait or stable is not None or background
         if args.timeout is not None and not wait:
-            raise UsageError("--timeout only applies with --wait (or --stable).")
+            raise UsageError("--timeout only applies with --wait (or --stable, --background).")
+        if background and args.dry_run:
+            raise UsageError("--dry-run sends nothing, so there is nothing to wait for in the background.")
         # Ids are checked before settings: a typo is reported first, and nothing is sent.
         validated = validate_job_ids(collect_ids(args.ids, self.shell.user_ns, local_ns))
         client = self.client(args.profile)
-        live = _LiveStatus(self.shell, action, self.live_status) if wait and self.live_status != "off" else None
+        # A background handle draws its own view (updated by its worker while other cells run).
+        live = (_LiveStatus(self.shell, action, self.live_status)
+                if wait and not background and self.live_status != "off" else None)
 
         def notify(text: str) -> None:
             if live is not None:
@@ -381,6 +388,7 @@ class DliMagic(Magics, _SettingsTraits):
                 strict=args.strict,
                 dry_run=args.dry_run,
                 yes=args.yes,
+                background=background,
                 chunk_size=args.chunk_size,
                 client=client,
                 on_state=live,
@@ -425,6 +433,7 @@ class DliMagic(Magics, _SettingsTraits):
             %dli_run 130-138 --resume-savepoint
             df = %dli_run 1,2,3 --wait --timeout 300
             %dli_run 131 --wait --stable 30     # running, and still healthy 30 s later?
+            h = %dli_run $ids --stable 60 --background   # keep working; h.result() later
             %dli_run $ids --out result          # a list, range, Series or a DataFrame with job_id
             %dli_run {range(130, 139)} --dry-run
             %dli_run $jobs --strict             # e.g. jobs = %dli_jobs --status job_init
@@ -503,6 +512,49 @@ class DliMagic(Magics, _SettingsTraits):
             raise UsageError(f"%dli_job shows one job; {args.job_id!r} names {len(ids)}. Use %dli_jobs for several.")
         view = api.job(ids[0], client=self.client(args.profile))
         return self._store(args.out, view)
+
+    @magic_arguments()
+    @argument("run_id", help="The run's id: the run_id column of %%dli_history, or df.attrs['history_run_id'].")
+    @argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout).")
+    @argument("--stable", type=_seconds, metavar="S", help="Health window in seconds (default: the run's own).")
+    @argument("--strict", action="store_true", help="Raise JobsFailedError if any job failed or is unhealthy.")
+    @argument("--background", action="store_true", help="Wait on a worker thread: returns a handle at once.")
+    @argument("--out", metavar="VAR", help="Store the result (or the handle) in VAR and display nothing.")
+    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @output_can_be_silenced
+    @line_magic
+    def dli_wait(self, line: str = ""):
+        """Re-attach to a recorded run: wait now for the jobs it started or stopped, in this or a
+        new kernel (after a restart, a closed tab), without sending any run/stop request again.
+
+        Examples::
+
+            %dli_history                        # the run_id column; `wait` says how each wait ended
+            df = %dli_wait 20261130T101500-0123456789ab
+            h = %dli_wait 20261130T101500-0123456789ab --background
+        """
+        line = line.strip().rstrip(";")
+        _refuse_secrets(line.split())
+        args = _parse_line(self.dli_wait, line)
+        self._check_out(args.out)
+        client = self.client(args.profile)
+        live = (_LiveStatus(self.shell, "wait", self.live_status)
+                if not args.background and self.live_status != "off" else None)
+
+        def notify(text: str) -> None:
+            if live is not None:
+                live.finish()
+            _stderr(text)
+
+        try:
+            result = api.wait_for(
+                args.run_id, timeout=args.timeout, stable=args.stable, strict=args.strict,
+                background=args.background, client=client, on_state=live, notify=notify, source="magic",
+            )
+        finally:
+            if live is not None:
+                live.finish()
+        return self._store(args.out, result)
 
     @magic_arguments()
     @argument("assignments", nargs="*", help="NAME=VALUE pairs of non-secret settings for this session.")

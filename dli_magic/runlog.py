@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import socket
 import sqlite3
 import sys
 import threading
@@ -47,7 +48,15 @@ HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     *OUTCOME_COLUMNS,  # the run/stop result schema, one place (results.py)
     ("attempts", "Int64"),
     ("source", "string"),
+    ("wait", "string"),  # WAIT_STATES, or "kernel died while waiting"
 )
+
+# How a run's wait ended (the runs table's wait_state). A run is recorded "waiting" right after its
+# request, and again when the wait ends; one still "waiting" whose process is gone is shown as
+# "kernel died while waiting" and can be re-attached (``%dli_wait RUN_ID``).
+WAIT_STATES = ("not waited", "waiting", "finished", "timed out", "stopped waiting", "wait failed",
+               "not waited: interpreter exited")
+DIED_WHILE_WAITING = "kernel died while waiting"
 
 # The outcome columns stored per job, in table order.
 _OUTCOME_FIELDS = tuple(name for name, _ in OUTCOME_COLUMNS)
@@ -63,6 +72,13 @@ _OPTION_KEYS = (
     "requests",
     "wait_timed_out",
     "wait_interrupted",
+    # restart / savepoint (dli_magic.restart): each job's steps, so the history keeps them
+    "stable",
+    "allow_no_savepoint",
+    "start_stopped",
+    "savepoint_dir",
+    "halted",
+    "steps",
 )
 
 # Outcome columns are those of OUTCOME_COLUMNS; a file made by an older version gains the
@@ -84,18 +100,30 @@ CREATE INDEX IF NOT EXISTS outcomes_run ON outcomes(run_seq, position);
 """
 
 
+# Columns of `runs` added after its first version.
+_RUN_COLUMNS_ADDED = (("wait_state", "TEXT"), ("waiter", "TEXT"))
+
+
 def _add_missing_outcome_columns(connection: sqlite3.Connection) -> None:
     present = {row[1] for row in connection.execute("PRAGMA table_info(outcomes)")}
     for name, dtype in OUTCOME_COLUMNS:
         if name not in present:
             connection.execute(f"ALTER TABLE outcomes ADD COLUMN {name} {_SQL_TYPES.get(dtype, 'TEXT')}")
+    present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+    for name, sql_type in _RUN_COLUMNS_ADDED:
+        if name not in present:
+            connection.execute(f"ALTER TABLE runs ADD COLUMN {name} {sql_type}")
 
 
 # A run retried after an attempt that did write it (interrupted before the run left the pending
 # list) is not written twice.
-_INSERT_RUN = (
-    "INSERT INTO runs (run_id, action, started, finished, endpoint, project_id, options, attempts, source)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING"
+_RUN_FIELDS = "run_id, action, started, finished, endpoint, project_id, options, attempts, source, wait_state, waiter"
+_INSERT_RUN = f"INSERT INTO runs ({_RUN_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING"
+# A run recorded again when its wait ends: the same run id, its row and outcomes replaced.
+_REPLACE_RUN = (
+    f"INSERT INTO runs ({_RUN_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET "
+    "finished = excluded.finished, options = excluded.options, attempts = excluded.attempts, "
+    "wait_state = excluded.wait_state, waiter = excluded.waiter"
 )
 _INSERT_OUTCOMES = (
     f"INSERT INTO outcomes (run_seq, position, {', '.join(_OUTCOME_FIELDS)})"
@@ -172,6 +200,7 @@ class _Run:
     key: str  # the file, absolute
     row: tuple  # the `runs` row; row[0] is the run id
     outcomes: list[tuple]  # (position, *OUTCOME_COLUMNS values) per job
+    replace: bool = False  # a second record of the same run (its wait ended): replaces the first
 
     @property
     def run_id(self) -> str:
@@ -273,8 +302,15 @@ class _Log:
             for run in runs:
                 connection.execute("SAVEPOINT run")
                 try:
-                    cursor = connection.execute(_INSERT_RUN, run.row)
-                    if cursor.rowcount:
+                    if run.replace:
+                        connection.execute(_REPLACE_RUN, run.row)
+                        (seq,) = connection.execute("SELECT seq FROM runs WHERE run_id = ?", (run.run_id,)).fetchone()
+                        connection.execute("DELETE FROM outcomes WHERE run_seq = ?", (seq,))
+                        connection.executemany(_INSERT_OUTCOMES, [(seq, *row) for row in run.outcomes])
+                        cursor = None
+                    else:
+                        cursor = connection.execute(_INSERT_RUN, run.row)
+                    if cursor is not None and cursor.rowcount:
                         seq = cursor.lastrowid
                         connection.executemany(_INSERT_OUTCOMES, [(seq, *row) for row in run.outcomes])
                 except _RUN_ERRORS as exc:
@@ -444,10 +480,17 @@ def record_outcomes(
     settings: Any = None,
     path: str | os.PathLike | None = None,
     source: str = "api",
+    wait_state: str | None = None,
+    run_id: str | None = None,
 ) -> str | None:
     """``record`` for ``JobOutcome`` objects: what the API uses (no frame needed)."""
     rows = (tuple(getattr(o, name) for name in _OUTCOME_FIELDS) for o in outcomes)
-    return record_rows(rows, attrs, settings=settings, path=path, source=source)
+    return record_rows(rows, attrs, settings=settings, path=path, source=source, wait_state=wait_state,
+                       run_id=run_id)
+
+
+def _waiter() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def record_rows(
@@ -457,17 +500,24 @@ def record_rows(
     settings: Any = None,
     path: str | os.PathLike | None = None,
     source: str = "api",
+    wait_state: str | None = None,
+    run_id: str | None = None,
 ) -> str | None:
     """Append one run: ``rows`` hold the OUTCOME_COLUMNS values of each job, in order.
 
+    ``wait_state`` says how its wait stands (``WAIT_STATES``); a run recorded "waiting" is recorded
+    again with the same ``run_id`` when its wait ends, which replaces its row and outcomes.
     Returns the run id once the run is in the file, or pending after a failed write (with a
     RuntimeWarning); None for a dry run, disabled history, or a file that cannot be used (with a
     RuntimeWarning). A warning the filter makes an error is raised after the run is written or pending.
     """
     if attrs.get("dry_run") or not enabled(settings):
         return None
+    if wait_state is not None and wait_state not in WAIT_STATES:
+        raise ValueError(f"wait_state must be one of {WAIT_STATES}, not {wait_state!r}")
     options = {name: attrs[name] for name in _OPTION_KEYS if name in attrs}
-    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+    replace = run_id is not None
+    run_id = run_id or f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     # Copied now: later changes to rows or attrs cannot reach a run that is written later.
     run = _Run(
         str(_target(path, settings)),
@@ -481,8 +531,11 @@ def record_rows(
             json.dumps(options, sort_keys=True, default=str),
             attrs.get("attempts"),
             source,
+            wait_state,
+            _waiter() if wait_state == "waiting" else None,
         ),
         [(position, *row) for position, row in enumerate(rows)],
+        replace,
     )
     report = _this_process().write(run, BUSY_TIMEOUT)
     try:
@@ -519,16 +572,12 @@ def load(
         params: tuple = (limit,) if limit is not None else ()
         try:
             with closing(sqlite3.connect(str(target), timeout=_READ_TIMEOUT)) as connection:
-                present = {row[1] for row in connection.execute("PRAGMA table_info(outcomes)")}
-                # A file of an older version lacks newer columns: they read as <NA>.
-                outcome_columns = ", ".join(f"o.{n}" if n in present else "NULL" for n in _OUTCOME_FIELDS)
                 query = (
-                    "SELECT r.run_id, r.action, r.started, r.finished, r.endpoint, r.project_id, r.options, "
-                    f"{outcome_columns}, r.attempts, r.source FROM runs r JOIN outcomes o ON o.run_seq = r.seq"
+                    f"SELECT {_run_columns(connection)} FROM runs r JOIN outcomes o ON o.run_seq = r.seq"
                     + (" WHERE r.seq IN (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?)" if limit is not None else "")
                     + " ORDER BY r.seq, o.position"
                 )
-                rows = connection.execute(query, params).fetchall()
+                rows = [(*row[:-2], _wait_shown(row[-2], row[-1])) for row in connection.execute(query, params)]
         except sqlite3.Error as exc:
             raise DLIError(
                 f"The run history at {target} cannot be read ({type(exc).__name__}: {exc}).",
@@ -546,3 +595,105 @@ def load(
             frame[name] = frame[name].astype(dtype)
     frame.attrs["path"] = str(target)
     return frame
+
+
+def _run_columns(connection: sqlite3.Connection) -> str:
+    """The SELECT list of HISTORY_COLUMNS (the wait as wait_state, waiter); a file of an older
+    version lacks newer columns: they read as NULL (<NA>)."""
+    outcomes = {row[1] for row in connection.execute("PRAGMA table_info(outcomes)")}
+    runs = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+    outcome_columns = ", ".join(f"o.{n}" if n in outcomes else "NULL" for n in _OUTCOME_FIELDS)
+    wait_columns = ", ".join(f"r.{n}" if n in runs else "NULL" for n, _ in _RUN_COLUMNS_ADDED)
+    return (
+        "r.run_id, r.action, r.started, r.finished, r.endpoint, r.project_id, r.options, "
+        f"{outcome_columns}, r.attempts, r.source, {wait_columns}"
+    )
+
+
+def _waiter_alive(waiter: str | None) -> bool:
+    """Whether the process that recorded a run "waiting" still runs (a process on another host
+    cannot be told: it counts as alive)."""
+    if not waiter or ":" not in waiter:
+        return True
+    host, _, pid = waiter.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True
+
+
+def _wait_shown(state: str | None, waiter: str | None) -> str | None:
+    if state == "waiting" and not _waiter_alive(waiter):
+        return DIED_WHILE_WAITING
+    return state
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One run as the history holds it: what ``%dli_wait RUN_ID`` re-attaches to."""
+
+    run_id: str
+    action: str | None
+    endpoint: str | None
+    project_id: str | None
+    options: dict
+    wait: str | None  # WAIT_STATES or DIED_WHILE_WAITING; None for a run recorded before waits were
+    outcomes: list[dict]  # OUTCOME_COLUMNS per job, in order
+
+
+RUN_ID_PATTERN = r"^\d{8}T\d{6}-[0-9a-f]{12}$"
+
+
+def find_run(run_id: str, path: str | os.PathLike | None = None, *, settings: Any = None) -> RecordedRun:
+    """The run ``run_id`` of the history; DLIError (one line) for a malformed or unknown id."""
+    import re
+
+    if not isinstance(run_id, str) or not re.match(RUN_ID_PATTERN, run_id.strip()):
+        raise DLIError(
+            f"{run_id!r} is not a run id: run ids look like 20261130T101500-0123456789ab "
+            "(the run_id column of %dli_history, or df.attrs['history_run_id']).",
+            hint="Copy the run id from %dli_history; nothing was sent.",
+        )
+    run_id = run_id.strip()
+    target = _target(path, settings)
+    log = _this_process()
+    if log.pending_runs():
+        log.write(None, BUSY_TIMEOUT)
+    rows: list[tuple] = []
+    if target.exists():
+        try:
+            with closing(sqlite3.connect(str(target), timeout=_READ_TIMEOUT)) as connection:
+                query = (f"SELECT {_run_columns(connection)} FROM runs r JOIN outcomes o ON o.run_seq = r.seq"
+                         " WHERE r.run_id = ? ORDER BY o.position")
+                rows = connection.execute(query, (run_id,)).fetchall()
+        except sqlite3.Error as exc:
+            raise DLIError(f"The run history at {target} cannot be read ({type(exc).__name__}: {exc}).") from None
+    if not rows:
+        raise DLIError(
+            f"There is no run {run_id} in the history at {target}.",
+            hint="%dli_history lists the recorded runs (a run of another machine or history file is not there).",
+        )
+    first = rows[0]
+    names = [name for name, _ in HISTORY_COLUMNS]
+    outcomes = []
+    booleans = {name for name, dtype in OUTCOME_COLUMNS if dtype == "boolean"}  # stored as 0/1
+    for row in rows:
+        values = dict(zip(names, (*row[:-2], None)))
+        outcomes.append({
+            name: (bool(values[name]) if values[name] is not None else None) if name in booleans else values[name]
+            for name in _OUTCOME_FIELDS
+        })
+    try:
+        options = json.loads(first[6] or "{}")
+    except ValueError:
+        options = {}
+    return RecordedRun(
+        run_id=first[0], action=first[1], endpoint=first[4], project_id=first[5],
+        options=options if isinstance(options, dict) else {},
+        wait=_wait_shown(first[-2], first[-1]), outcomes=outcomes,
+    )

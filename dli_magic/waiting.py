@@ -55,6 +55,7 @@ class WaitState:
     timeout: float | None = None
     timed_out: bool = False
     interrupted: bool = False
+    stop_reason: str = "Ctrl-C"  # what interrupted the wait (a background handle's stop_waiting())
     # health (``stable=``)
     phase: str = "waiting"  # "waiting", "stability", "final check", "done"
     stable_seconds: float | None = None
