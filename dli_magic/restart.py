@@ -1,0 +1,994 @@
+"""Safe restarts (stop with a savepoint, read it back, resume from it) and savepoints of running jobs.
+
+Plain Python (no IPython, no pandas): ``api.restart_jobs`` / ``api.savepoint_jobs`` check the input
+and own the client; this module runs the steps with the pieces ``api.execute`` uses (the client's
+chunked ``batch``, ``waiting.read_jobs`` / ``wait_for_jobs`` / ``check_health``) and says, per job,
+what happened at each step.
+
+A restart, for the jobs that are read running (``job_running``, ``job_running_exception``):
+
+1. read the jobs (their status and the savepoint they have now); an unknown id ends the call here;
+2. ``POST jobs/stop`` with ``trigger_savepoint`` (chunked, on the client's workers);
+3. wait until they leave ``job_savepointing``/``job_canceling``; a job in ``job_cancel_success``
+   whose ``savepoint_path`` is set and differs from step 1's has a new savepoint (read back);
+4. ``POST jobs/run`` with ``resume_savepoint`` for those jobs only;
+5. wait until they leave ``job_submitting``; with ``stable``, the health window.
+
+Safety: a job whose stop or savepoint failed is never started again (``allow_no_savepoint`` stops
+such a job without a savepoint and starts it afresh). Ctrl-C or an error part-way stops sending:
+every job gets a row that says where it was left and the savepoint it can be resumed from. Jobs
+not running are left alone, or started with ``start_stopped`` (resuming from their savepoint when
+they have one).
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from . import contract
+from .batch import NOT_SENT_INTERRUPTED, failure_row_message
+from .errors import BadInputError, DLIError, NotFoundError, _format_ids
+from .results import Job, JobOutcome
+from .waiting import WaitState, check_health, read_jobs, wait_for_jobs
+
+RUNNING = "job_running"
+STOPPED = "job_cancel_success"
+SAVEPOINTING = "job_savepointing"
+# Restarted: stopped with a savepoint, then run. A crash-looping job is the point of a restart.
+RESTARTABLE_STATUSES = ("job_running", "job_running_exception")
+_STOP = contract.ACTIONS["stop"]
+_RUN = contract.ACTIONS["run"]
+
+# What a savepoint path may be: ``obs://bucket/dir/`` or the documented ``bucket/dir/`` (an OBS
+# bucket name is 3-63 characters of a-z, 0-9, "." and "-"); no blanks, no "..".
+_OBS_PATH = re.compile(r"(?:obs://)?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s\x00-\x1f\x7f]*)?")
+SAVEPOINT_PATH_MAX = 1024
+_API_NOT_FOUND_CODES = (contract.API_NOT_FOUND_CODE, "APIG.0101")
+
+Callback = Callable[[WaitState], None]
+
+
+class SavepointApiUnavailableError(NotFoundError):
+    """The region answers ``POST jobs/{id}/savepoint`` with 404 APIGW.0101: it has no such API
+    (documented on Huawei Cloud only; Open Telekom Cloud regions do not offer it)."""
+
+    hint = (
+        "Take the savepoint with a stop instead: `%dli_restart` (stop with savepoint, then resume) "
+        "or `%dli_stop IDS --trigger-savepoint`."
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _described(job: Job | None) -> str:
+    if job is None or not job.status:
+        return "status not read"
+    return f"{job.status} ({job.status_desc})" if job.status_desc else job.status
+
+
+def _resume_hint(job_id: int) -> str:
+    return f"resume it with `%dli_run {job_id} --resume-savepoint`"
+
+
+def _job_step(step: str, job: Job | None, **extra: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"step": step, "at": _now()}
+    if job is not None:
+        entry.update(status=job.status, status_desc=job.status_desc, has_savepoint=job.has_savepoint,
+                     savepoint_path=job.savepoint_path)
+    else:
+        entry["status"] = None
+    entry.update(extra)
+    return entry
+
+
+def _request_step(step: str, outcome: JobOutcome, **options: Any) -> dict[str, Any]:
+    return {"step": step, "at": _now(), **options, "is_success": outcome.is_success,
+            "message": outcome.message, "request_id": outcome.request_id}
+
+
+def _was_sent(outcome: JobOutcome) -> bool:
+    """False only when the request for this job provably did not reach the service."""
+    # batch.send_in_chunks words the rows of chunks it never sent "not sent (interrupted)" or
+    # "not sent: stopped after …"
+    return outcome.is_success is not None or not outcome.message.startswith("not sent")
+
+
+@dataclass
+class _Track:
+    """One job of a restart: what was read, sent and concluded, step by step."""
+
+    job_id: int
+    before: Job
+    plan: str = "leave"  # "restart", "start" (start_stopped) or "leave"
+    last: Job | None = None  # the latest read since the latest request sent for it (None: none since)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)  # the row's message, step by step
+    is_success: bool | None = None
+    request_id: str | None = None
+    savepoint: str | None = None  # the savepoint it resumed from, or can be resumed from
+    # read → stop-sent → stopped (to be run) | stopping, savepoint-failed, ended (not to be run)
+    # → run-sent → started | ended
+    stage: str = "read"
+    resume: bool = False  # the run is sent with resume_savepoint
+    failure: str | None = None  # why --strict counts it (None: it did what was asked, or was left alone)
+    sent_unknown: bool = False  # the latest request's outcome is unknown: a read decides
+
+    def note(self, text: str) -> None:
+        self.parts.append(text)
+
+    def read(self, job: Job | None, step: str, **extra: Any) -> None:
+        if job is not None:
+            self.last = job
+        self.steps.append(_job_step(step, job, **extra))
+
+    def conclude(self, stage: str, failure: str | None, is_success: bool | None) -> None:
+        self.stage = stage
+        self.failure = failure
+        self.is_success = is_success
+
+
+@dataclass
+class Outcome:
+    """What ``Restart`` / ``Savepoints`` hand back to the API: the rows, the frame's attrs, and why
+    each failing row fails (for ``strict``)."""
+
+    outcomes: list[JobOutcome]
+    attrs: dict[str, Any]
+    failures: dict[int, str]
+
+
+class _Halt(Exception):
+    """Internal: Ctrl-C or an error ended the sending; every row says where its job was left."""
+
+
+def _pending_when(state: WaitState, timeout: float, read_error: str | None = None) -> str:
+    if state.interrupted:
+        return "when waiting was interrupted"
+    if read_error:
+        return f"when reading the statuses failed ({read_error})"
+    return f"after the {timeout:g} s wait timeout"
+
+
+class Restart:
+    """One restart over a connected client (see the module docstring): ``read()``, then
+    ``plan_text()`` for a dry run or ``run()``, then ``result()``."""
+
+    def __init__(self, client: Any, ids: list[int], *, stable: float | None, allow_no_savepoint: bool,
+                 start_stopped: bool, timeout: float | None, chunk_size: int | None,
+                 on_state: Callback | None, on_step: Callable[[str], None] | None,
+                 notify: Callable[[str], None]) -> None:
+        self.client = client
+        self.ids = ids
+        self.stable = stable
+        self.allow_no_savepoint = allow_no_savepoint
+        self.start_stopped = start_stopped
+        settings = client.settings
+        self.timeout = timeout if timeout is not None else settings.wait_timeout
+        self.poll_interval = settings.poll_interval
+        self.chunk_size = chunk_size
+        self.on_state = on_state
+        self.on_step = on_step or (lambda label: None)
+        self.notify = notify
+        self.tracks: dict[int, _Track] = {}
+        self.names: dict[int, str | None] = {}
+        self.halted: str | None = None  # why sending stopped (Ctrl-C, an error)
+        self.interrupted = False
+        self.requests = 0  # run/stop POSTs sent
+        self.attempts = 0
+        self.read_rounds = 0
+        self.timed_out: list[str] = []  # the waits that reached the timeout
+        self.errors: list[str] = []
+        self.health: WaitState | None = None
+        self.read_error: str | None = None  # why the latest wait stopped reading, if it failed
+        self.started = datetime.now(timezone.utc)
+
+    # ---- 1. read and plan -----------------------------------------------------------------------
+
+    def read(self) -> None:
+        """The jobs as they are now; an unknown id ends the call before anything is sent."""
+        jobs = read_jobs(self.client, self.ids, expected=(RUNNING,))
+        self.read_rounds += 1
+        unknown = [job_id for job_id in self.ids if job_id not in jobs]
+        if unknown:
+            raise unknown_ids_error(unknown, "nothing was stopped or started")
+        for job_id in self.ids:
+            job = jobs[job_id]
+            self.names[job_id] = job.name
+            track = _Track(job_id, before=job, last=job)
+            track.steps.append(_job_step("read", job))
+            status = job.status
+            if status in RESTARTABLE_STATUSES:
+                track.plan = "restart"
+            elif status in contract.RUNNABLE_STATUSES and self.start_stopped:
+                track.plan = "start"
+                track.resume = bool(job.has_savepoint and job.savepoint_path)
+                track.savepoint = job.savepoint_path if track.resume else None
+            elif status in contract.RUNNABLE_STATUSES:
+                track.note(f"not running ({_described(job)}): left alone; --start-stopped starts it")
+            else:
+                track.note(f"busy ({_described(job)}): left alone; restart it once it has settled")
+            self.tracks[job_id] = track
+
+    def plan_text(self) -> tuple[str, dict[str, Any]]:
+        """The dry run's plan: which jobs, which steps, which requests (nothing is sent)."""
+        tracks = list(self.tracks.values())
+        restart = [t for t in tracks if t.plan == "restart"]
+        start = [t for t in tracks if t.plan == "start"]
+        lines = [f"Dry run: no stop or run request was sent (the {len(self.ids)} job(s) were read to plan it)."]
+        after = "wait until job_running" + (f", then the {self.stable:g} s health window" if self.stable else "")
+        for track in tracks:
+            if track.plan == "restart":
+                what = ("stop with savepoint → wait for job_cancel_success and a new savepoint_path → "
+                        f"run resuming from it → {after}")
+                if self.allow_no_savepoint:
+                    what += " (if no savepoint can be taken: stop without one, run afresh)"
+            elif track.plan == "start":
+                what = (f"run resuming from {track.savepoint}" if track.resume else "run (it has no savepoint)")
+                what += f" → {after}"
+            name = f" {track.before.name}" if track.before.name else ""
+            if track.plan == "leave":  # the note names the status already
+                lines.append(f"  {track.job_id}{name}: {track.parts[0]}")
+            else:
+                lines.append(f"  {track.job_id}{name} [{_described(track.before)}]: {what}")
+        requests: dict[str, Any] = {}
+        for label, action, option, group in (
+            ("stop", "stop", True, restart),
+            ("run resuming", "run", True, restart + [t for t in start if t.resume]),
+            ("run", "run", False, [t for t in start if not t.resume]),
+        ):
+            if not group:
+                continue
+            spec = contract.ACTIONS[action]
+            request = self.client.describe_request(
+                action, [t.job_id for t in group], **{spec.option: option, "chunk_size": self.chunk_size})
+            requests[label] = {key: request[key] for key in ("method", "url", "json", "requests")}
+            count = request["requests"]
+            lines.append(f"{label}: {request['method']} {request['url']} {_json(request['json'])}"
+                         + (f" (the first of {count} requests)" if count > 1 else ""))
+        if restart:
+            lines.append("The run goes only to jobs whose stop recorded a new savepoint; statuses are read from "
+                         "the job list (GET …/jobs?status=…) between the steps.")
+        if not restart and not start:
+            lines.append("Nothing to do: no job is running"
+                         + ("." if self.start_stopped else " (--start-stopped starts the stopped ones)."))
+        return "\n".join(lines), requests
+
+    # ---- steps 2-5 --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Steps 2-5; Ctrl-C or an error ends the sending, and the rows say where each job was left."""
+        try:
+            restart = [t for t in self.tracks.values() if t.plan == "restart"]
+            if restart:
+                self._stop(restart, trigger_savepoint=True)
+                self._wait_stopped(restart, trigger_savepoint=True)
+                kept_running = [t for t in restart if t.stage == "savepoint-failed"]
+                if self.allow_no_savepoint and kept_running:
+                    self._stop(kept_running, trigger_savepoint=False)
+                    self._wait_stopped(kept_running, trigger_savepoint=False)
+            starting = [t for t in self.tracks.values() if t.stage == "stopped" or t.plan == "start"]
+            for resume in (True, False):
+                group = [t for t in starting if t.resume is resume]
+                if group:
+                    self._send_run(group, resume)
+            self._wait_started([t for t in starting if t.stage == "run-sent"])
+        except _Halt:
+            pass
+        except KeyboardInterrupt:
+            self._halt("interrupted (Ctrl-C)", interrupted=True)
+        except Exception as exc:  # whatever failed part-way, the rows must say where each job is
+            self._halt(f"{type(exc).__name__}: {exc}")
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            self.notify(f"The restart stopped part-way: {type(exc).__name__}: {exc}")
+        try:
+            self._leave_the_rest()
+            if self.halted:
+                self._final_read()
+        except KeyboardInterrupt:  # a second Ctrl-C: the rows keep what is known so far
+            self._halt("interrupted (Ctrl-C)", interrupted=True)
+
+    def _halt(self, why: str, *, interrupted: bool = False) -> None:
+        if self.halted is None:
+            self.halted = why
+        self.interrupted = self.interrupted or interrupted
+
+    def _send(self, action: str, tracks: list[_Track], option: bool) -> list[JobOutcome]:
+        """One chunked batch through the client; a row per job whatever happens to the call."""
+        ids = [t.job_id for t in tracks]
+        try:
+            result = self.client.batch(action, ids, option, chunk_size=self.chunk_size)
+        except KeyboardInterrupt:
+            self._halt(f"interrupted (Ctrl-C) during the {action} request", interrupted=True)
+            self.requests += 1
+            text = f"interrupted (Ctrl-C) during the {action} request: it may have been sent"
+            return [JobOutcome(i, None, text) for i in ids]
+        except DLIError as error:  # the call failed as a whole: its error on every row
+            self.requests += 1
+            self.attempts += error.attempts or 1
+            known = None if error.may_have_taken_effect else False
+            row = failure_row_message(error)
+            return [JobOutcome(i, known, row, request_id=error.request_id) for i in ids]
+        self.requests += result.requests
+        self.attempts += result.attempts
+        if result.interrupted:
+            self._halt(f"interrupted (Ctrl-C) during the {action} requests", interrupted=True)
+        return result.outcomes
+
+    # 2. stop
+
+    def _stop(self, tracks: list[_Track], *, trigger_savepoint: bool) -> None:
+        what = "stop with savepoint" if trigger_savepoint else "stop without savepoint"
+        self.on_step("stopping with a savepoint" if trigger_savepoint else "stopping without a savepoint")
+        outcomes = self._send("stop", tracks, trigger_savepoint)
+        for track, outcome in zip(tracks, outcomes):
+            track.steps.append(_request_step("stop", outcome, trigger_savepoint=trigger_savepoint))
+            track.request_id = outcome.request_id or track.request_id
+            if outcome.is_success is False:
+                track.note(f"{what} refused: {outcome.message}")
+                track.note(f"not restarted: nothing changed ({_described(track.last)} when read before the stop)")
+                track.conclude("ended", f"{what} refused: {outcome.message}", False)
+            elif not _was_sent(outcome):
+                track.note(f"{what} {outcome.message}")
+                track.note(f"not restarted: nothing changed ({_described(track.last)} when read before)")
+                track.conclude("ended", f"{what} {outcome.message}", None)
+            else:
+                track.stage = "stop-sent"
+                track.last = None  # what was read before the stop says nothing now
+                track.sent_unknown = outcome.is_success is None
+                if outcome.is_success is None:
+                    track.note(f"{what}: outcome unknown ({outcome.message})")
+        if self.halted:
+            raise _Halt
+
+    def _wait_stopped(self, tracks: list[_Track], *, trigger_savepoint: bool) -> None:
+        waiting = [t for t in tracks if t.stage == "stop-sent"]
+        if not waiting:
+            return
+        self.on_step("waiting for the stop" + (" and its savepoint" if trigger_savepoint else ""))
+        state = self._wait([t.job_id for t in waiting], _STOP)
+        for track in waiting:
+            job = None if track.job_id in state.missing else state.jobs.get(track.job_id)
+            new = _new_savepoint(job, track.before) and job.status == STOPPED
+            track.read(job, "after stop", new_savepoint=new)
+            lost = " (the stop request's outcome was unknown; the job was read afterwards)" if track.sent_unknown else ""
+            unknown, track.sent_unknown = track.sent_unknown, False
+            if job is None:
+                if state.interrupted or not state.rounds:
+                    continue  # not read: the final read says where it is
+                track.note(f"not found in the job list after the stop{lost}" if track.job_id in state.missing
+                           else "status not read after the stop")
+                track.note("not restarted")
+                track.conclude("ended", "not restarted: status not read after the stop", None)
+            elif track.job_id in state.pending:
+                when = _pending_when(state, self.timeout, self.read_error)
+                track.note(f"stop requested; still {_described(job)} {when}")
+                if not (self.halted or state.interrupted):  # else the read after the interruption says it
+                    track.note("not restarted — once it is job_cancel_success, " + _resume_hint(track.job_id))
+                track.conclude("stopping", f"not restarted: still {job.status} {when}", None)
+            elif job.status == STOPPED and new:
+                track.savepoint = job.savepoint_path
+                track.resume = True
+                track.note(f"stopped with savepoint {job.savepoint_path}{lost}")
+                track.stage = "stopped"
+            elif job.status == STOPPED and not trigger_savepoint:
+                track.resume = False
+                track.note(f"stopped without a savepoint (--allow-no-savepoint){lost}")
+                track.stage = "stopped"
+            elif job.status == STOPPED:
+                older = f"; it still has the older {job.savepoint_path}" if job.savepoint_path else ""
+                track.note(f"stopped, but no new savepoint was recorded{older}{lost}")
+                if self.allow_no_savepoint:
+                    track.resume = False
+                    track.stage = "stopped"
+                else:
+                    track.note(f"not restarted: the job is stopped (job_cancel_success) — start it with "
+                               f"`%dli_run {track.job_id}`, or restart with --allow-no-savepoint")
+                    track.conclude("ended", "stopped, but no new savepoint was recorded: not restarted", False)
+            elif job.status in RESTARTABLE_STATUSES and trigger_savepoint and (job.status_desc or not unknown):
+                reason = job.status_desc or "no reason given; it may still stop: check `%dli_job`"
+                track.note(f"the stop with savepoint did not happen ({reason})")
+                if self.allow_no_savepoint:
+                    track.stage = "savepoint-failed"
+                else:
+                    track.note(f"not restarted: the job is still {job.status}")
+                    track.conclude("ended", f"the stop with savepoint did not happen ({reason}); still {job.status}",
+                                   False if job.status_desc else None)
+            else:  # a failed plain stop, an unknown stop that changed nothing, a job_cancel_fail
+                track.note(f"not stopped: {_described(job)} when read after the stop{lost}")
+                track.note(f"not restarted: the job is {job.status}")
+                track.conclude("ended", f"not stopped ({_described(job)})", None if unknown else False)
+        if state.interrupted:
+            self._halt("interrupted (Ctrl-C) while waiting for the stop", interrupted=True)
+            raise _Halt
+
+    # 4. run
+
+    def _send_run(self, tracks: list[_Track], resume: bool) -> None:
+        if self.halted:
+            return  # _leave_the_rest says, for each, that it was stopped and not started
+        self.on_step("starting from the savepoints" if resume else "starting")
+        outcomes = self._send("run", tracks, resume)
+        for track, outcome in zip(tracks, outcomes):
+            track.steps.append(_request_step("run", outcome, resume_savepoint=resume))
+            track.request_id = outcome.request_id or track.request_id
+            if outcome.is_success is False:
+                self._not_started(track, f"the run was refused: {outcome.message}", False)
+            elif not _was_sent(outcome):
+                self._not_started(track, f"the run was {outcome.message}", None)
+            else:
+                track.stage = "run-sent"
+                track.last = None
+                track.sent_unknown = outcome.is_success is None
+                if outcome.is_success is None:
+                    track.note(f"run: outcome unknown ({outcome.message})")
+        if self.halted:
+            raise _Halt
+
+    def _not_started(self, track: _Track, why: str, is_success: bool | None) -> None:
+        """A job stopped by this restart (or found stopped) that was not started: the row says so,
+        with the savepoint it can be resumed from."""
+        if track.plan == "start":
+            track.note(f"not started: {why}")
+            track.conclude("ended", f"not started: {why}", is_success)
+            return
+        if track.savepoint:
+            track.note(f"stopped, not restarted: {why}; savepoint {track.savepoint} — {_resume_hint(track.job_id)}")
+        else:
+            track.note(f"stopped, not restarted: {why}; no new savepoint — start it with `%dli_run {track.job_id}`")
+        track.conclude("ended", f"stopped, not restarted: {why}", is_success)
+
+    # 5. wait until running, then health
+
+    def _wait_started(self, tracks: list[_Track]) -> None:
+        if not tracks:
+            return
+        self.on_step("waiting until running")
+        state = self._wait([t.job_id for t in tracks], _RUN)
+        started: list[int] = []
+        for track in tracks:
+            job = None if track.job_id in state.missing else state.jobs.get(track.job_id)
+            track.read(job, "after run")
+            unknown, track.sent_unknown = track.sent_unknown, False
+            if job is None:
+                if state.interrupted or not state.rounds:
+                    continue  # not read: the final read says where it is
+                where = "not found in the job list" if track.job_id in state.missing else "status not read"
+                track.note(f"{where} after the run")
+                track.conclude("ended", f"{where} after the run", None)
+                continue
+            if unknown and job.status not in _RUN.pending and job.status not in (RUNNING, *_RUN.failed):
+                self._not_started(track, f"the run request failed and the job was {_described(job)} when "
+                                         "read after it", None)
+                continue
+            lost = "the run's answer was lost, but the job was read starting afterwards; " if unknown else ""
+            if track.plan == "start":
+                how = (f"started (it was {_described(track.before)}) from its savepoint {track.savepoint}"
+                       if track.resume else f"started (it was {_described(track.before)}) without a savepoint")
+            else:
+                how = "resumed from it" if track.resume else "started without a savepoint"
+            if track.job_id in state.pending:
+                when = _pending_when(state, self.timeout, self.read_error)
+                track.note(f"{lost}{how}; still {job.status} {when}")
+                track.conclude("run-sent", f"still {job.status} {when}", None)
+            elif job.status == RUNNING:
+                track.note(f"{lost}{how}; {job.status}")
+                track.conclude("started", None, True)
+                started.append(track.job_id)
+            else:
+                again = f"; it can be resumed again from {track.savepoint}" if track.savepoint else ""
+                track.note(f"{lost}{how}; then {_described(job)}{again}")
+                track.conclude("ended", f"{how}, then {_described(job)}", False)
+        if state.interrupted:
+            self._halt("interrupted (Ctrl-C) while waiting for the jobs to start", interrupted=True)
+            raise _Halt
+        if self.stable is None or not started:
+            return
+        self.on_step(f"checking health for {self.stable:g} s")
+        rounds = state.rounds
+        try:
+            check_health(self.client, state, started, stable=self.stable, poll_interval=self.poll_interval,
+                         on_update=self.on_state)
+        except DLIError as exc:  # reading failed round after round: health unknown, the rows stay
+            self.errors.append(f"health check: {type(exc).__name__}: {exc}")
+            self.notify(f"Stopped the health check: {type(exc).__name__}: {exc}")
+            for job_id in started:
+                if state.healthy.get(job_id) is None:
+                    state.healthy[job_id] = None
+                    state.health_notes[job_id] = f"health unknown: the statuses could not be read ({type(exc).__name__})"
+        self.read_rounds += state.rounds - rounds
+        self.health = state
+        for job_id in started:
+            track = self.tracks[job_id]
+            healthy = state.healthy.get(job_id)
+            note = state.health_notes.get(job_id)
+            job = state.jobs.get(job_id)
+            track.read(job, "health", healthy=healthy, flink_state=state.flink_states.get(job_id), note=note)
+            if healthy is True:
+                track.note(f"healthy: running for the {self.stable:g} s window, Flink state RUNNING")
+            elif healthy is False:
+                track.note(f"unhealthy: {note}")
+                track.failure = f"unhealthy: {note}"
+            else:
+                track.note(note or "health unknown")
+                track.failure = note or "health unknown"
+        if state.interrupted:
+            self._halt("interrupted (Ctrl-C) during the health check", interrupted=True)
+
+    # ---- reading ------------------------------------------------------------------------------------
+
+    def _wait(self, ids: list[int], spec: contract.Action) -> WaitState:
+        state = WaitState(job_ids=list(ids))
+        state.names.update({i: self.names.get(i) for i in ids})
+        state.pending = set(ids)
+        self.read_error = None
+        try:
+            wait_for_jobs(self.client, state, spec.pending, timeout=self.timeout, expected=spec.passes_through,
+                          poll_interval=self.poll_interval, on_update=self.on_state)
+        except DLIError as exc:  # reading failed round after round: say so, keep what was read
+            self.read_error = type(exc).__name__
+            self.errors.append(f"waiting after the {spec.name}: {type(exc).__name__}: {exc}")
+            self.notify(f"Stopped waiting: {type(exc).__name__}: {exc}")
+            self._halt(f"reading the job statuses failed ({type(exc).__name__})")
+        finally:
+            self.read_rounds += state.rounds
+        if state.timed_out:
+            self.timed_out.append(spec.name)
+            self.notify(f"Wait timeout of {self.timeout:g} s reached while waiting for the {spec.name}.")
+        if state.read_errors:
+            self.notify(f"Could not read job statuses in {len(state.read_errors)} round(s), read again in the next: "
+                        f"{state.read_errors[-1]}")
+        return state
+
+    def _leave_the_rest(self) -> None:
+        """Jobs the steps did not reach because the sending stopped: stopped ones say so."""
+        for track in self.tracks.values():
+            if track.stage == "stopped":  # stopped, the run never sent
+                self._not_started(track, f"{self.halted or 'the restart stopped'} before the run request", None)
+            elif track.stage == "savepoint-failed":
+                track.note(f"not restarted: {self.halted or 'the restart stopped'}; the job is still "
+                           f"{track.last.status if track.last else 'running'}")
+                track.conclude("ended", "the stop with savepoint did not happen", None)
+            elif track.plan == "start" and track.stage == "read" and self.halted:
+                track.note(f"not started: {self.halted} before the run request")
+                track.conclude("ended", f"not started: {self.halted}", None)
+
+    def _final_read(self) -> None:
+        """After Ctrl-C or an error: one read of the jobs whose latest request has no read after it,
+        so that each row says where its job was left (best effort: another Ctrl-C ends it)."""
+        tracks = [t for t in self.tracks.values() if t.stage in ("stop-sent", "stopping", "run-sent")]
+        if not tracks:
+            return
+        try:
+            jobs = read_jobs(self.client, [t.job_id for t in tracks])
+        except (KeyboardInterrupt, DLIError) as exc:
+            for track in tracks:
+                self._left_unread(track, f"its status could not be read afterwards ({type(exc).__name__})")
+            return
+        self.read_rounds += 1
+        for track in tracks:
+            job = jobs.get(track.job_id)
+            track.read(job, "read after the interruption" if self.interrupted else "read after the failure")
+            if job is None:
+                self._left_unread(track, "not found in the job list afterwards")
+                continue
+            new = _new_savepoint(job, track.before)
+            if track.stage in ("stop-sent", "stopping"):
+                if job.status == STOPPED and new:
+                    track.savepoint = job.savepoint_path
+                    track.note(f"stopped with savepoint {job.savepoint_path} (read afterwards), not restarted — "
+                               + _resume_hint(track.job_id))
+                elif job.status in _STOP.pending:
+                    path = f", savepoint {job.savepoint_path}" if new else ""
+                    if new:
+                        track.savepoint = job.savepoint_path
+                    track.note(f"the stop is under way ({job.status}{path}, read afterwards), not restarted — "
+                               f"once it is job_cancel_success, {_resume_hint(track.job_id)}")
+                else:
+                    track.note(f"{_described(job)} when read afterwards, not restarted")
+                track.conclude(track.stage, track.failure or f"not restarted: {self.halted}", None)
+            elif job.status == RUNNING or job.status in _RUN.pending:  # run sent, and it reached the service
+                how = f"resuming from savepoint {track.savepoint}" if track.resume and track.savepoint else "started"
+                track.note(f"{job.status} when read afterwards: the run reached the service ({how})")
+                track.conclude(track.stage, track.failure or f"{self.halted} after the run request", None)
+            elif job.status in _RUN.failed:
+                again = f"; it can be resumed again from savepoint {track.savepoint}" if track.savepoint else ""
+                track.note(f"{_described(job)} when read afterwards{again}")
+                track.conclude("ended", f"{_described(job)} after the run request", False)
+            else:  # the run did not take effect
+                self._not_started(track, f"{self.halted} during the run request, and the job was "
+                                         f"{_described(job)} when read afterwards", None)
+
+    def _left_unread(self, track: _Track, why: str) -> None:
+        if track.stage == "run-sent":
+            saved = f"; savepoint {track.savepoint}" if track.savepoint else ""
+            track.note(f"run sent, then {self.halted}; {why}{saved} — check `%dli_job {track.job_id}`")
+        else:
+            track.note(f"stop sent, then {self.halted}; {why}; not restarted — check `%dli_job {track.job_id}`, "
+                       "and once it is job_cancel_success, " + _resume_hint(track.job_id))
+        track.conclude(track.stage, track.failure or f"{self.halted}; {why}", None)
+
+    # ---- the result ---------------------------------------------------------------------------------
+
+    def result(self) -> Outcome:
+        outcomes = []
+        failures: dict[int, str] = {}
+        for job_id in self.ids:
+            track = self.tracks[job_id]
+            if track.plan != "leave" and (track.failure or track.is_success is not True):
+                failures[job_id] = track.failure or (track.parts[-1] if track.parts else "not restarted")
+            job = track.last
+            healthy = None
+            if self.health is not None and job_id in self.health.healthy:
+                healthy = self.health.healthy[job_id]
+            outcomes.append(JobOutcome(
+                job_id=job_id,
+                is_success=track.is_success,
+                message="; ".join(track.parts),
+                request_id=track.request_id,
+                name=self.names.get(job_id),
+                status=job.status if job is not None else None,
+                status_desc=job.status_desc if job is not None else None,
+                healthy=healthy,
+                savepoint_path=track.savepoint,
+            ))
+        attrs: dict[str, Any] = {
+            **self._base_attrs(),
+            "requests": self.requests,
+            "attempts": self.attempts,
+            "read_rounds": self.read_rounds,
+            "wait_timed_out": bool(self.timed_out),
+            "wait_interrupted": self.interrupted,
+            "interrupted": self.interrupted,
+            "steps": {job_id: self.tracks[job_id].steps for job_id in self.ids},
+            "savepoints": {job_id: t.savepoint for job_id, t in self.tracks.items() if t.savepoint},
+        }
+        if self.halted:
+            attrs["halted"] = self.halted
+        if self.errors:
+            attrs["errors"] = list(self.errors)
+        return Outcome(outcomes, attrs, failures)
+
+    def _base_attrs(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {
+            "action": "restart",
+            "endpoint": self.client.endpoint,
+            "project_id": self.client.project_id,
+            "started": self.started.isoformat(),
+            "finished": datetime.now(timezone.utc).isoformat(),
+            "allow_no_savepoint": self.allow_no_savepoint,
+            "start_stopped": self.start_stopped,
+            "timeout": self.timeout,
+            "dry_run": False,
+        }
+        if self.stable is not None:
+            attrs["stable"] = self.stable
+        if self.chunk_size is not None:
+            attrs["chunk_size"] = self.chunk_size
+        return attrs
+
+    def dry_run_result(self, requests: dict[str, Any]) -> Outcome:
+        outcomes = []
+        plans = {}
+        for job_id in self.ids:
+            track = self.tracks[job_id]
+            job = track.before
+            if track.plan == "restart":
+                message = "dry run: would stop with a savepoint, then resume from it"
+            elif track.plan == "start":
+                message = ("dry run: would start it from savepoint " + str(track.savepoint)) if track.resume \
+                    else "dry run: would start it (no savepoint)"
+            else:
+                message = f"dry run: {track.parts[0]}"
+            plans[job_id] = track.plan
+            outcomes.append(JobOutcome(job_id, None, message, name=job.name, status=job.status,
+                                       status_desc=job.status_desc,
+                                       savepoint_path=track.savepoint if track.plan == "start" else None))
+        attrs = {**self._base_attrs(), "dry_run": True, "plan": plans, "request": requests,
+                 "steps": {job_id: self.tracks[job_id].steps for job_id in self.ids}}
+        return Outcome(outcomes, attrs, {})
+
+
+def _new_savepoint(job: Job | None, before: Job) -> bool:
+    """The job has a savepoint now, and not the one it had when first read."""
+    return (job is not None and bool(job.has_savepoint) and bool(job.savepoint_path)
+            and job.savepoint_path != before.savepoint_path)
+
+
+def unknown_ids_error(unknown: list[int], what: str) -> NotFoundError:
+    return NotFoundError(
+        f"Unknown job id{'s' if len(unknown) > 1 else ''} {_format_ids(unknown)} "
+        f"({contract.JOB_NOT_FOUND_CODE}: not in this project); {what}.",
+        error_code=contract.JOB_NOT_FOUND_CODE, job_ids=unknown,
+        hint=f"Check the ids (`%dli_jobs` lists the project's jobs); {what}.",
+    )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+# ---- savepoints of running jobs ---------------------------------------------------------------------
+
+
+def savepoint_directory(path: Any, what: str = "path") -> str:
+    """``obs://bucket/dir/`` or ``bucket/dir`` as the documented ``bucket/dir/``; BadInputError
+    (nothing sent) for anything that is not an OBS path."""
+    from .ids import describe_value
+
+    if not isinstance(path, str):
+        raise BadInputError(f"{what} must be an OBS path such as obs://bucket/dir/, not {describe_value(path)}.")
+    text = path.strip()
+    match = _OBS_PATH.fullmatch(text)
+    rest = (match.group(2) or "/") if match else ""
+    if match is None or ".." in text or "//" in rest or len(text) > SAVEPOINT_PATH_MAX:
+        shown = text if len(text) <= 60 else text[:57] + "…"
+        raise BadInputError(
+            f"{what} {shown!r} is not an OBS path: write obs://bucket/dir/ (or bucket/dir/; a bucket name is "
+            f"3-63 characters of a-z, 0-9, '.' and '-'); nothing was sent.",
+            hint="Give an OBS directory such as obs://my-bucket/savepoints/; nothing was sent.",
+        )
+    return f"{match.group(1)}{rest.rstrip('/')}/"
+
+
+class Savepoints:
+    """Savepoints of running jobs without stopping them: ``read()``, then ``plan_text()`` for a dry
+    run or ``run()``, then ``result()``. Each job's savepoint goes to ``directory`` (documented form
+    ``bucket/dir/``), by default ``{job_config.obs_bucket}/{job_id}/savepoint/`` read from its detail."""
+
+    def __init__(self, client: Any, ids: list[int], *, directory: str | None, timeout: float | None,
+                 on_state: Callback | None, on_step: Callable[[str], None] | None,
+                 notify: Callable[[str], None]) -> None:
+        self.client = client
+        self.ids = ids
+        self.directory = directory
+        settings = client.settings
+        self.timeout = timeout if timeout is not None else settings.wait_timeout
+        self.poll_interval = settings.poll_interval
+        self.workers = settings.max_workers
+        self.on_state = on_state
+        self.on_step = on_step or (lambda label: None)
+        self.notify = notify
+        self.before: dict[int, Job] = {}
+        self.targets: dict[int, str] = {}  # running job → the directory its savepoint goes to
+        self.sent: dict[int, JobOutcome] = {}
+        self.state: WaitState | None = None
+        self.requests = 0
+        self.read_rounds = 0
+        self.interrupted = False
+        self.errors: list[str] = []
+        self.steps: dict[int, list[dict[str, Any]]] = {job_id: [] for job_id in ids}
+        self.started = datetime.now(timezone.utc)
+
+    def read(self) -> None:
+        """The jobs' statuses (and, without a directory, their OBS bucket from the detail); an
+        unknown id, or a running job without a bucket, ends the call before anything is sent."""
+        jobs = read_jobs(self.client, self.ids, expected=(RUNNING,))
+        self.read_rounds += 1
+        unknown = [job_id for job_id in self.ids if job_id not in jobs]
+        if unknown:
+            raise unknown_ids_error(unknown, "no savepoint was triggered")
+        self.before = {job_id: jobs[job_id] for job_id in self.ids}
+        running = [job_id for job_id in self.ids if jobs[job_id].status == RUNNING]
+        if self.directory is not None:
+            self.targets = {job_id: self.directory for job_id in running}
+        elif running:
+            details = _concurrently(self.client.get_job, running, self.workers)
+            no_bucket = []
+            for job_id, job in zip(running, details):
+                bucket = job.job_config.get("obs_bucket") if isinstance(job.job_config, dict) else None
+                if not isinstance(bucket, str) or not bucket.strip():
+                    no_bucket.append(job_id)
+                    continue
+                self.targets[job_id] = savepoint_directory(
+                    f"{bucket.strip().rstrip('/')}/{job_id}/savepoint/", f"the OBS bucket of job {job_id}")
+            if no_bucket:
+                raise BadInputError(
+                    f"No savepoint directory for job(s) {_format_ids(no_bucket)}: their job_config has no obs_bucket; "
+                    "give one with --path obs://bucket/dir/ (path= in Python). Nothing was sent.",
+                    job_ids=no_bucket, hint="Add --path obs://bucket/dir/; nothing was sent.",
+                )
+        for job_id in self.ids:
+            self.steps[job_id].append(_job_step("read", jobs[job_id], savepoint_dir=self.targets.get(job_id)))
+
+    def _url(self, job_id: int) -> str:
+        return f"{self.client.endpoint}{contract.API_PREFIX.format(project_id=self.client.project_id)}/jobs/{job_id}/savepoint"
+
+    def plan_text(self) -> tuple[str, dict[str, Any]]:
+        lines = [f"Dry run: no savepoint request was sent (the {len(self.ids)} job(s) were read to plan it)."]
+        requests = {}
+        for job_id in self.ids:
+            job = self.before[job_id]
+            name = f" {job.name}" if job.name else ""
+            if job_id in self.targets:
+                body = {"action": "TRIGGER", "savepoint_path": self.targets[job_id]}
+                requests[job_id] = {"method": "POST", "url": self._url(job_id), "json": body}
+                lines.append(f"  {job_id}{name} [{_described(job)}]: POST {self._url(job_id)} {_json(body)}")
+            else:
+                lines.append(f"  {job_id}{name} [{_described(job)}]: not running, left alone")
+        return "\n".join(lines), requests
+
+    def _trigger(self, job_id: int, probe: bool = False) -> JobOutcome:
+        try:
+            message = self.client.trigger_savepoint(job_id, self.targets[job_id])
+        except NotFoundError as error:
+            if probe and error.error_code in _API_NOT_FOUND_CODES:
+                raise SavepointApiUnavailableError(
+                    "This region does not offer the savepoint API: POST …/jobs/{job_id}/savepoint answered "
+                    f"HTTP {error.status} {error.error_code} (documented on Huawei Cloud only); no savepoint was taken.",
+                    status=error.status, error_code=error.error_code, request_id=error.request_id,
+                    job_ids=[job_id],
+                ) from None
+            return JobOutcome(job_id, False, failure_row_message(error), request_id=error.request_id)
+        except DLIError as error:
+            return JobOutcome(job_id, None if error.may_have_taken_effect else False, failure_row_message(error),
+                              request_id=error.request_id)
+        return JobOutcome(job_id, True, message)
+
+    def run(self) -> None:
+        ids = list(self.targets)
+        if not ids:
+            return
+        self.on_step("triggering savepoints")
+        try:
+            # The first request alone: a region without the API answers it, and no other is sent.
+            self.requests += 1
+            self.sent[ids[0]] = self._trigger(ids[0], probe=True)
+            rest = ids[1:]
+            if rest:
+                with ThreadPoolExecutor(max_workers=min(self.workers, len(rest)),
+                                        thread_name_prefix="dli-savepoint") as pool:
+                    futures = {job_id: pool.submit(self._trigger, job_id) for job_id in rest}
+                    try:
+                        for job_id, future in futures.items():
+                            self.sent[job_id] = future.result()
+                            self.requests += 1
+                    except KeyboardInterrupt:
+                        self.interrupted = True
+                        for future in futures.values():
+                            future.cancel()
+                        for job_id, future in futures.items():
+                            if job_id in self.sent:
+                                continue
+                            if future.cancelled():
+                                self.sent[job_id] = JobOutcome(job_id, None, NOT_SENT_INTERRUPTED)
+                            else:  # already out: its answer says what happened
+                                self.sent[job_id] = future.result()
+                                self.requests += 1
+        except KeyboardInterrupt:
+            self.interrupted = True
+        for job_id in ids:
+            outcome = self.sent.get(job_id)
+            if outcome is None:  # the first request, interrupted before its answer
+                outcome = self.sent[job_id] = JobOutcome(
+                    job_id, None, "interrupted (Ctrl-C) during the savepoint request: it may have been sent")
+            self.steps[job_id].append(_request_step("savepoint", outcome, savepoint_path=self.targets[job_id]))
+        waiting = [job_id for job_id in ids if _was_sent(self.sent[job_id]) and self.sent[job_id].is_success is not False]
+        if not waiting:
+            return
+        self.on_step("waiting for the savepoints")
+        state = self.state = WaitState(job_ids=waiting)
+        state.names.update({job_id: self.before[job_id].name for job_id in waiting})
+        state.pending = set(waiting)
+        if self.interrupted:  # no waiting after Ctrl-C: one read says where each job is
+            try:
+                jobs = read_jobs(self.client, waiting, expected=(SAVEPOINTING,))
+            except (KeyboardInterrupt, DLIError) as exc:
+                self.errors.append(f"read after Ctrl-C: {type(exc).__name__}")
+                jobs = {}
+            self.read_rounds += 1
+            for job_id in waiting:
+                if job_id in jobs:
+                    state.note(jobs[job_id])
+                    if jobs[job_id].status != SAVEPOINTING:
+                        state.pending.discard(job_id)
+            state.interrupted = True
+            return
+        try:
+            wait_for_jobs(self.client, state, {SAVEPOINTING}, timeout=self.timeout, expected=(SAVEPOINTING,),
+                          poll_interval=self.poll_interval, on_update=self.on_state)
+        except DLIError as exc:
+            self.errors.append(f"waiting: {type(exc).__name__}: {exc}")
+            self.notify(f"Stopped waiting: {type(exc).__name__}: {exc}")
+        self.read_rounds += state.rounds
+        self.interrupted = self.interrupted or state.interrupted
+        if state.timed_out:
+            self.notify(f"Wait timeout of {self.timeout:g} s reached while waiting for the savepoints.")
+
+    def result(self) -> Outcome:
+        outcomes = []
+        failures: dict[int, str] = {}
+        state = self.state
+        for job_id in self.ids:
+            before = self.before[job_id]
+            sent = self.sent.get(job_id)
+            job: Job | None = before if sent is None else None
+            if sent is not None and state is not None and job_id not in state.missing:
+                job = state.jobs.get(job_id)
+            is_success: bool | None = None
+            path = None
+            request_id = sent.request_id if sent is not None else None
+            if job_id not in self.targets:
+                message = f"not running ({_described(before)}): no savepoint triggered"
+            elif not _was_sent(sent) or sent.is_success is False:
+                message = f"savepoint {'not sent' if sent.is_success is None else 'refused'}: {sent.message}"
+                is_success = sent.is_success
+                failures[job_id] = message
+            else:
+                lost = f"the savepoint request's outcome was unknown ({sent.message}); " if sent.is_success is None else ""
+                if job is None:
+                    where = "not found in the job list" if state and job_id in state.missing else "status not read"
+                    message = f"{lost}savepoint requested; {where} afterwards"
+                elif _new_savepoint(job, before) and job.status != SAVEPOINTING:
+                    path = job.savepoint_path
+                    is_success = True
+                    message = f"{lost}savepoint {path} recorded; {job.status}"
+                elif state is not None and job_id in state.pending:
+                    message = f"{lost}savepoint requested; still {job.status} {_pending_when(state, self.timeout)}"
+                elif job.status_desc:
+                    kept = f" (the previous savepoint {before.savepoint_path} is kept)" if before.savepoint_path else ""
+                    message = f"{lost}the savepoint failed: {job.status_desc}; {job.status}{kept}"
+                    is_success = False
+                else:
+                    message = (f"{lost}no new savepoint recorded when read ({job.status}); the service may still be "
+                               f"taking it — check `%dli_job {job_id}`")
+                if is_success is not True:
+                    failures[job_id] = message
+                self.steps[job_id].append(_job_step("after savepoint", job, new_savepoint=path is not None))
+            outcomes.append(JobOutcome(
+                job_id=job_id, is_success=is_success, message=message, request_id=request_id,
+                name=(job.name if job is not None and job.name is not None else before.name),
+                status=job.status if job is not None else None,
+                status_desc=job.status_desc if job is not None else None,
+                savepoint_path=path,
+            ))
+        attrs = {
+            **self._base_attrs(),
+            "requests": self.requests,
+            "read_rounds": self.read_rounds,
+            "wait_timed_out": bool(state is not None and state.timed_out),
+            "wait_interrupted": self.interrupted,
+            "interrupted": self.interrupted,
+            "steps": self.steps,
+            "savepoints": {o.job_id: o.savepoint_path for o in outcomes if o.savepoint_path},
+        }
+        if self.errors:
+            attrs["errors"] = list(self.errors)
+        return Outcome(outcomes, attrs, failures)
+
+    def _base_attrs(self) -> dict[str, Any]:
+        return {
+            "action": "savepoint",
+            "endpoint": self.client.endpoint,
+            "project_id": self.client.project_id,
+            "started": self.started.isoformat(),
+            "finished": datetime.now(timezone.utc).isoformat(),
+            "savepoint_dir": self.directory,
+            "timeout": self.timeout,
+            "dry_run": False,
+        }
+
+    def dry_run_result(self, requests: dict[str, Any]) -> Outcome:
+        outcomes = []
+        for job_id in self.ids:
+            job = self.before[job_id]
+            message = (f"dry run: would trigger a savepoint into {self.targets[job_id]}" if job_id in self.targets
+                       else f"dry run: not running ({_described(job)}): left alone")
+            outcomes.append(JobOutcome(job_id, None, message, name=job.name, status=job.status,
+                                       status_desc=job.status_desc))
+        return Outcome(outcomes, {**self._base_attrs(), "dry_run": True, "request": requests,
+                                  "steps": self.steps}, {})
+
+
+def _concurrently(function: Callable[[int], Any], ids: list[int], workers: int) -> list[Any]:
+    if len(ids) == 1 or workers <= 1:
+        return [function(job_id) for job_id in ids]
+    with ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="dli-read") as pool:
+        return list(pool.map(function, ids))

@@ -1,0 +1,49 @@
+"""Bad input to restart_jobs: one clear line, and no stop or run is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from dli_magic import api
+from dli_magic.errors import BadInputError, NotFoundError
+from restart_helpers import posts, running
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [({"stable": -1}, "stable must be a number of seconds"), ({"stable": "30"}, "stable must be"),
+     ({"allow_no_savepoint": "yes"}, "allow_no_savepoint must be True or False"),
+     ({"start_stopped": 1}, "start_stopped must be True or False"), ({"timeout": 0}, "timeout must be a positive"),
+     ({"chunk_size": 2.5}, "chunk_size must be a positive integer"), ({"dry_run": "false"}, "dry_run must be")],
+)
+def test_bad_options_are_refused_before_anything_is_sent(emu, settings, kwargs, words):
+    job = running(emu)
+    with pytest.raises(BadInputError) as info:
+        api.restart_jobs([job], **settings, **kwargs)
+    assert words in info.value.message and "\n" not in info.value.message
+    assert emu.request_log() == []
+
+
+@pytest.mark.parametrize("ids", [[], "131", [1.5], [0], None])
+def test_bad_ids_are_refused_before_anything_is_sent(emu, settings, ids):
+    with pytest.raises(BadInputError) as info:
+        api.restart_jobs(ids, **settings)
+    assert "\n" not in info.value.message
+    assert emu.request_log() == []
+
+
+def test_unknown_ids_end_the_call_after_the_read_with_no_stop_or_run(emu, client):
+    job = running(emu)
+    with pytest.raises(NotFoundError) as info:
+        api.restart_jobs([job, 987654, 987655], client=client)
+    assert info.value.message == ("Unknown job ids 987654, 987655 (DLI.16001: not in this project); nothing was "
+                                  "stopped or started.")
+    assert info.value.job_ids == [987654, 987655] and info.value.error_code == "DLI.16001"
+    assert not posts(emu)  # only reads went out
+    assert emu.get_job(job)["status"] == "job_running"
+
+
+def test_a_misspelt_keyword_is_named(emu, settings):
+    with pytest.raises(BadInputError, match="Did you mean allow_no_savepoint"):
+        api.restart_jobs([1], allow_no_savepont=True, **settings)
+    assert emu.request_log() == []
