@@ -817,6 +817,7 @@ def restart_jobs(
     dry_run: bool = False,
     timeout: float | None = None,
     strict: bool = False,
+    yes: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
     client: Any = None,
@@ -844,12 +845,13 @@ def restart_jobs(
     ``dry_run``: read the jobs and print the plan; no stop or run is sent. ``strict``: raise
     ``JobsFailedError`` when a job that was to be restarted was not, or is unhealthy. Ctrl-C stops
     sending and waiting; every row then says where its job was left. ``on_step(label)`` is called
-    at each step, ``on_state``/``progress`` while waiting (as in ``run_jobs``).
+    at each step, ``on_state``/``progress`` while waiting (as in ``run_jobs``). ``yes``: needed for
+    more than 300 stop (and as many run) requests, as in ``run_jobs``.
     """
     _check_keywords(restart_jobs, settings)
     _check_call_args(profile, client, progress)
     _operation_flags(allow_no_savepoint=allow_no_savepoint, start_stopped=start_stopped, dry_run=dry_run,
-                     strict=strict)
+                     strict=strict, yes=yes)
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
     stable = _check_stable(stable)
@@ -861,6 +863,9 @@ def restart_jobs(
 
         if validated.notice():
             notify(validated.notice())
+        if not dry_run:  # counted on every id: a restart sends at most this many stops, then runs
+            check_request_count(len(validated.ids), chunk_size or client.settings.chunk_size, yes,
+                                "add --yes" if source == "magic" else "pass yes=True")
         restart = Restart(client, validated.ids, stable=stable, allow_no_savepoint=allow_no_savepoint,
                           start_stopped=start_stopped, timeout=timeout, chunk_size=chunk_size,
                           on_state=_fan_out(progress, on_state), on_step=on_step, notify=notify)

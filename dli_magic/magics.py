@@ -761,7 +761,7 @@ class DliMagic(Magics, _SettingsTraits):
 
     @magic_arguments()
     @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
-    @argument("--stable", type=float, metavar="S",
+    @argument("--stable", type=_seconds, metavar="S",
               help="Then watch the restarted jobs for S seconds: a job that leaves job_running, restarts or "
                    "whose Flink state is not RUNNING at the end is unhealthy.")
     @argument("--allow-no-savepoint", action="store_true",
@@ -769,10 +769,11 @@ class DliMagic(Magics, _SettingsTraits):
     @argument("--start-stopped", action="store_true",
               help="Also start the jobs that are not running (from their savepoint when they have one).")
     @argument("--dry-run", action="store_true", help="Read the jobs and show the plan; send no stop or run.")
-    @argument("--timeout", type=float, metavar="S",
+    @argument("--timeout", type=_seconds, metavar="S",
               help="Seconds each wait lasts at most: the stop, then the start (default: wait_timeout, 600).")
     @argument("--strict", action="store_true", help="Raise JobsFailedError if a job was not restarted or is unhealthy.")
-    @argument("--chunk-size", type=int, metavar="N", help="Job ids per stop/run request (default: chunk_size, 100).")
+    @argument("--chunk-size", type=_count, metavar="N", help="Job ids per stop/run request (default: chunk_size, 100).")
+    @argument("--yes", action="store_true", help="Send a call of more than 300 stop requests (ids / chunk size).")
     @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
     @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
     @needs_local_scope
@@ -798,14 +799,15 @@ class DliMagic(Magics, _SettingsTraits):
         """
         return self._operation("restart", self.dli_restart, line, local_ns, lambda args, ids, **kw: api.restart_jobs(
             ids, stable=args.stable, allow_no_savepoint=args.allow_no_savepoint, start_stopped=args.start_stopped,
-            dry_run=args.dry_run, timeout=args.timeout, strict=args.strict, chunk_size=args.chunk_size, **kw,
+            dry_run=args.dry_run, timeout=args.timeout, strict=args.strict, yes=args.yes, chunk_size=args.chunk_size,
+            **kw,
         ))
 
     @magic_arguments()
     @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
     @argument("--path", metavar="OBS_DIR",
               help="Where the savepoints go: obs://bucket/dir/ (default: each job's OBS bucket, /{job_id}/savepoint/).")
-    @argument("--timeout", type=float, metavar="S",
+    @argument("--timeout", type=_seconds, metavar="S",
               help="Seconds to wait at most for the savepoints (default: wait_timeout, 600).")
     @argument("--dry-run", action="store_true", help="Read the jobs and show the requests; send none.")
     @argument("--strict", action="store_true", help="Raise JobsFailedError if a savepoint failed or is unknown.")

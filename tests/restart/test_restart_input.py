@@ -43,6 +43,12 @@ def test_unknown_ids_end_the_call_after_the_read_with_no_stop_or_run(emu, client
     assert emu.get_job(job)["status"] == "job_running"
 
 
+def test_more_than_300_requests_need_yes_and_nothing_is_sent_without(emu, settings):
+    with pytest.raises(BadInputError, match="301 requests .* pass yes=True"):
+        api.restart_jobs(range(1, 302), chunk_size=1, **settings)
+    assert emu.request_log() == []
+
+
 def test_a_misspelt_keyword_is_named(emu, settings):
     with pytest.raises(BadInputError, match="Did you mean allow_no_savepoint"):
         api.restart_jobs([1], allow_no_savepont=True, **settings)

@@ -78,8 +78,11 @@ def test_dli_restart_flags_reach_the_call(shell, env):
     "line, error, words",
     [("", BadInputError, "No job ids given"), ("abc", BadInputError, "is not an integer"),
      ("131 --stable abc", UsageError, "invalid float value: 'abc'"),
-     ("131 --stable -1", BadInputError, "stable must be a number of seconds"),
-     ("131 --timeout 0", BadInputError, "timeout must be a positive"),
+     ("131 --stable -1", UsageError, "must be a positive number, not '-1'"),
+     ("131 --stable 1e9", BadInputError, "stable must be a number of seconds from 0 to 86400"),
+     ("131 --timeout 0", UsageError, "must be a positive number, not '0'"),
+     ("131 --chunk-size １", UsageError, "not ASCII"),
+     ("1-301 --chunk-size 1", BadInputError, "301 requests"),
      ("131 --allow-no-savepiont", UsageError, "Did you mean --allow-no-savepoint?"),
      ("$undefined", BadInputError, "$undefined is not defined"), ("131 --out 1x", UsageError, "--out needs")],
 )
@@ -87,6 +90,14 @@ def test_bad_restart_lines_are_one_line_and_send_nothing(shell, env, line, error
     result = shell.run_cell(f"%dli_restart {line}")
     assert isinstance(result.error_in_exec, error) and words in str(result.error_in_exec)
     assert env.request_log() == []
+
+
+def test_a_restart_of_many_requests_needs_yes(shell, env):
+    result = shell.run_cell("%dli_restart 1-301 --chunk-size 1")
+    assert "add --yes" in str(result.error_in_exec) and env.request_log() == []
+    result = shell.run_cell("%dli_restart 1-301 --chunk-size 1 --yes")  # confirmed: the read goes out
+    assert "Unknown job ids 1, 2" in str(result.error_in_exec)
+    assert env.request_log() and not posts(env)
 
 
 def test_unknown_ids_on_the_line_send_no_stop_or_run(shell, env):
