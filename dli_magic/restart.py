@@ -866,9 +866,12 @@ class Savepoints:
             self.interrupted = True
         for job_id in ids:
             outcome = self.sent.get(job_id)
-            if outcome is None:  # the first request, interrupted before its answer
-                outcome = self.sent[job_id] = JobOutcome(
-                    job_id, None, "interrupted (Ctrl-C) during the savepoint request: it may have been sent")
+            if outcome is None and job_id == ids[0]:  # the first request, interrupted before its answer
+                outcome = JobOutcome(job_id, None, "interrupted (Ctrl-C) during the savepoint request: it may "
+                                                   "have been sent")
+            elif outcome is None:  # Ctrl-C came before the others were sent
+                outcome = JobOutcome(job_id, None, NOT_SENT_INTERRUPTED)
+            self.sent[job_id] = outcome
             self.steps[job_id].append(_request_step("savepoint", outcome, savepoint_path=self.targets[job_id]))
         waiting = [job_id for job_id in ids if _was_sent(self.sent[job_id]) and self.sent[job_id].is_success is not False]
         if not waiting:
@@ -909,16 +912,16 @@ class Savepoints:
         for job_id in self.ids:
             before = self.before[job_id]
             sent = self.sent.get(job_id)
-            job: Job | None = before if sent is None else None
-            if sent is not None and state is not None and job_id not in state.missing:
-                job = state.jobs.get(job_id)
+            job: Job | None = before  # nothing sent, or refused: what was read before still holds
+            if sent is not None and _was_sent(sent) and sent.is_success is not False:
+                job = state.jobs.get(job_id) if state is not None and job_id not in state.missing else None
             is_success: bool | None = None
             path = None
             request_id = sent.request_id if sent is not None else None
             if job_id not in self.targets:
                 message = f"not running ({_described(before)}): no savepoint triggered"
             elif not _was_sent(sent) or sent.is_success is False:
-                message = f"savepoint {'not sent' if sent.is_success is None else 'refused'}: {sent.message}"
+                message = f"savepoint {sent.message}" if sent.is_success is None else f"savepoint refused: {sent.message}"
                 is_success = sent.is_success
                 failures[job_id] = message
             else:

@@ -167,3 +167,25 @@ def test_ctrl_c_while_waiting_for_a_savepoint_returns_the_rows(emulator_factory,
     assert row["message"] == "savepoint requested; still job_savepointing when waiting was interrupted"
     assert df.attrs["interrupted"] is True
     assert "Interrupted (Ctrl-C)" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_the_first_savepoint_request_sends_no_other(emu, settings, capsys):
+    import _thread
+    import threading
+
+    ids = [running(emu, f"k{i}") for i in range(4)]
+    emu.set_faults({"latency_ms": {"ms": 400, "path": "/savepoint"}})  # processed, answered late
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    try:
+        df = api.savepoint_jobs(ids, "obs://bucket/sp/", **settings)
+    finally:
+        timer.cancel()
+    assert len(posts(emu, "/savepoint")) == 1
+    first, *rest = df.itertuples()
+    assert first.message.startswith("the savepoint request's outcome was unknown (interrupted (Ctrl-C) during the "
+                                    "savepoint request: it may have been sent); ")
+    assert first.status in ("job_savepointing", "job_running")  # read once after the Ctrl-C
+    assert [r.message for r in rest] == ["savepoint not sent (interrupted)"] * 3
+    assert [r.status for r in rest] == ["job_running"] * 3  # as read before: nothing was sent for them
+    assert "Interrupted (Ctrl-C)" in capsys.readouterr().err
