@@ -326,7 +326,8 @@ def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = Non
         if call.wait:
             state.pending = set(call.accepted)
             wait_for_jobs(call.client, state, spec.pending, timeout=call.timeout, expected=spec.passes_through,
-                          poll_interval=settings.poll_interval, on_update=updates, **timing)
+                          then=spec.settles_in, poll_interval=settings.poll_interval, on_update=updates,
+                          **timing)
             if call.stable is not None:
                 check_health(call.client, state, call.accepted, stable=call.stable,
                              poll_interval=settings.poll_interval, on_update=updates, **timing)

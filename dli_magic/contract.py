@@ -56,9 +56,10 @@ class Action:
     option_label: str  # the panel's checkbox
     pending: frozenset[str]  # `--wait` polls while a job is in one of these
     failed: frozenset[str]  # after waiting, a job here did not do what was asked (--strict)
-    # The statuses an accepted job passes through (the list API is read filtered by each while
-    # waiting; a job found in none of them is read on its own).
+    # The statuses an accepted job passes through, then those it usually ends in: the list API is
+    # read filtered by these while waiting (a job found in none of them is read on its own).
     passes_through: tuple[str, ...] = ()
+    settles_in: tuple[str, ...] = ()
 
 
 # The one table of batch actions (client, api, magics and panel read it).
@@ -67,11 +68,13 @@ ACTIONS: dict[str, Action] = {
         "run", "resume_savepoint", "--resume-savepoint", "Resume from savepoint",
         PENDING_RUN_STATUSES, frozenset({"job_submit_fail", "job_running_exception"}),
         ("job_submitting",),
+        ("job_running", "job_submit_fail"),
     ),
     "stop": Action(
         "stop", "trigger_savepoint", "--trigger-savepoint", "Trigger savepoint",
         PENDING_STOP_STATUSES, frozenset({"job_cancel_fail"}),
         ("job_savepointing", "job_canceling"),
+        ("job_cancel_success", "job_running"),  # a failed savepoint leaves a job running
     ),
 }
 

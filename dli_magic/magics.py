@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import getpass
+import importlib
 import re
 import sys
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -28,14 +29,30 @@ from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Enum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
-from . import api, contract, errors
-from . import runlog
+from . import contract, errors
 from .config import SECRET_FIELDS, Settings, env_var, register_secrets_in_use, resolve_settings
-from .display import StatusView, TerminalStatus
 from .errors import ConfigError
 from .idargs import collect_ids, split_tokens
 from .ids import validate_job_ids
-from .waiting import WaitState
+
+if TYPE_CHECKING:
+    from .waiting import WaitState
+
+
+class _OnFirstUse:
+    """A module of this package imported when a magic first needs it, so that `%load_ext`
+    imports none of the calls' machinery (pandas-free, but history, waiting, restarts…)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name, __package__), attribute)
+
+
+api = _OnFirstUse(".api")
+runlog = _OnFirstUse(".runlog")
+views = _OnFirstUse(".display")
 
 _SECRET_HELP = (
     "Secrets are never accepted on a magic line (they would be saved in the notebook). "
@@ -242,13 +259,13 @@ class _LiveStatus:
         self.mode = mode
         self.action = action
         self.handle = None
-        self.terminal = TerminalStatus(action) if mode == "line" else None
+        self.terminal = views.TerminalStatus(action) if mode == "line" else None
 
     def __call__(self, state: WaitState) -> None:
         if self.mode == "display":
             from IPython.display import display
 
-            view = StatusView(self.action, state)
+            view = views.StatusView(self.action, state)
             if self.handle is None:
                 self.handle = display(view, display_id=True)
             else:

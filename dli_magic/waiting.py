@@ -112,32 +112,44 @@ class WaitState:
 # --- reading ---------------------------------------------------------------------------------------
 
 
-def read_jobs(client: Any, job_ids: Iterable[int], *, expected: Collection[str] = ()) -> dict[int, Job]:
+def _listed(client: Any, wanted: set[int], statuses: Collection[str]) -> dict[int, Job]:
+    """The wanted jobs among those in ``statuses``: one listing per status, concurrently."""
+    statuses = list(dict.fromkeys(statuses))
+
+    def listed(status: str) -> list[Job]:
+        return [job for job in client.iter_jobs(status=status, page_size=LIST_PAGE_MAX) if job.job_id in wanted]
+
+    if len(statuses) == 1:
+        results = [listed(statuses[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=len(statuses), thread_name_prefix="dli-read") as pool:
+            results = list(pool.map(listed, statuses))
+    found: dict[int, Job] = {}
+    for jobs in results:
+        for job in jobs:
+            found.setdefault(job.job_id, job)
+    return found
+
+
+def read_jobs(client: Any, job_ids: Iterable[int], *, expected: Collection[str] = (),
+              then: Collection[str] = ()) -> dict[int, Job]:
     """The current ``Job`` of each wanted id that exists (a missing id is not in the answer).
 
-    ``expected``: the statuses the jobs are probably in. One listing per status (concurrently, each
-    with its pages concurrent) finds those; the rest are read one by one when few, else with one
-    pass over the whole job list (``iter_jobs`` stops paging once every id was seen).
+    ``expected``: the statuses the jobs are probably in; ``then``: those they move to. One listing
+    per expected status finds those (concurrently, each with its pages concurrent); the rest are
+    read one by one when few, else looked for among the ``then`` statuses first, and what is left
+    with one pass over the whole job list (``iter_jobs`` stops paging once every id was seen).
     """
     wanted = set(job_ids)
     found: dict[int, Job] = {}
     if not wanted:
         return found
-    statuses = list(dict.fromkeys(expected))
-    if statuses:
-
-        def listed(status: str) -> list[Job]:
-            return [job for job in client.iter_jobs(status=status, page_size=LIST_PAGE_MAX) if job.job_id in wanted]
-
-        if len(statuses) == 1:
-            results = [listed(statuses[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=len(statuses), thread_name_prefix="dli-read") as pool:
-                results = list(pool.map(listed, statuses))
-        for jobs in results:
-            for job in jobs:
-                found.setdefault(job.job_id, job)
+    if expected:
+        found.update(_listed(client, wanted, expected))
     rest = wanted - set(found)
+    if len(rest) > changed_reads_max(client) and then:
+        found.update(_listed(client, rest, then))
+        rest -= set(found)
     if not rest:
         return found
     if len(rest) <= changed_reads_max(client):
@@ -190,13 +202,14 @@ def wait_for_jobs(
     sleep: Callable[[float], None] = time.sleep,
     read_first: bool = True,
     expected: Collection[str] | None = None,
+    then: Collection[str] = (),
 ) -> WaitState:
     """Poll until no job in ``state.pending`` is in ``pending_statuses``, the timeout, or Ctrl-C.
 
     ``state.pending`` holds the ids to wait for; with ``read_first`` the first round reads at once
     (right after the call), later rounds every ``poll_interval``. Each round reads the job list
-    filtered by each ``expected`` status (default: the pending ones). ``state`` is updated in place
-    and returned. A job the service no longer knows stops being waited on (``state.missing``).
+    filtered by each ``expected`` status (default: the pending ones), and by the ``then`` statuses
+    when many jobs left them (``read_jobs``). ``state`` is updated in place and returned. A job the service no longer knows stops being waited on (``state.missing``).
     """
     expected = tuple(pending_statuses) if expected is None else tuple(expected)
     start = clock()
@@ -214,7 +227,7 @@ def wait_for_jobs(
             if not first:
                 sleep(min(poll_interval, remaining))
             first = False
-            read = _read_round(client, state, state.pending, expected)
+            read = _read_round(client, state, state.pending, expected, then)
             if read is None:
                 continue
             for job_id in list(state.pending):
@@ -237,10 +250,11 @@ def wait_for_jobs(
     return state
 
 
-def _read_round(client: Any, state: WaitState, ids: Collection[int], expected: Collection[str]):
+def _read_round(client: Any, state: WaitState, ids: Collection[int], expected: Collection[str],
+                then: Collection[str] = ()):
     """One read round; None when it failed for a passing reason (noted in ``state.read_errors``)."""
     try:
-        read = read_jobs(client, ids, expected=expected)
+        read = read_jobs(client, ids, expected=expected, then=then)
     except DLIError as exc:
         if type(exc).__name__ not in _PASSING_FAILURES:
             raise
@@ -313,7 +327,7 @@ def check_health(
             if left <= 0:
                 break
             sleep(min(poll_interval, left))
-            read = _read_round(client, state, state.watched, (RUNNING,))
+            read = _read_round(client, state, state.watched, (RUNNING,), ("job_running_exception",))
             if read is None:
                 continue
             seconds = clock() - start

@@ -42,8 +42,8 @@ def test_flags_may_stand_anywhere_among_the_ids(shell, dli_env, line):
         ("%dli_history --limt 3", "Did you mean --limit?"),
         ("%dli_panel --no-wiat", "Did you mean --no-wait?"),
         ("%dli_login --clera", "Did you mean --clear?"),
-        ("%dli_run 131 --xyzzy", "Options: --chunk-size, --dry-run, --out, --profile, --resume-savepoint"),
-        ("%dli_run 131 --xyzzy", "--wait, --yes."),
+        ("%dli_run 131 --xyzzy", "Options: --background, --chunk-size, --dry-run, --out, --profile, --resume-savepoint"),
+        ("%dli_run 131 --xyzzy", "--stable, --strict, --timeout, --wait, --yes."),
     ],
 )
 def test_unknown_flags_get_a_suggestion(shell, dli_env, capsys, line, suggestion):

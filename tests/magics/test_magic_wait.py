@@ -60,11 +60,15 @@ def test_a_round_reads_the_jobs_still_submitting_and_each_changed_job_once(shell
     assert (df["status"] == "job_running").all() and len(others) == 120
     rounds = df.attrs["wait_rounds"]
     lists = _list_requests(slow_emulator)
-    filtered = [r for r in lists if "status=job_submitting" in r["query"]]
+    submitting = [r for r in lists if "status=job_submitting" in r["query"]]
+    settled = [r for r in lists if "status=job_running" in r["query"] or "status=job_submit_fail" in r["query"]]
     whole = [r for r in lists if "status=" not in r["query"]]
-    assert rounds >= 2 and len(filtered) + len(whole) == len(lists)
-    assert len(filtered) <= rounds * math.ceil(len(ids) / 100)
-    assert len(whole) <= rounds * math.ceil((len(ids) + len(others)) / 100)
+    assert rounds >= 2 and len(submitting) + len(settled) + len(whole) == len(lists)
+    assert len(submitting) <= rounds * math.ceil(len(ids) / 100)
+    # Many jobs that left job_submitting at once are looked for where they settle.
+    project = len(ids) + len(others)
+    assert len(settled) <= rounds * (math.ceil(project / 100) + 1)
+    assert len(whole) <= rounds * math.ceil(project / 100)
     assert all("limit=100" in r["query"] for r in lists)
     singles = [r["path"] for r in slow_emulator.request_log() if "/streaming/jobs/" in r["path"] and r["method"] == "GET"]
     assert len(singles) == len(set(singles))  # no job read on its own twice
