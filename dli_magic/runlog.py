@@ -32,6 +32,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import DLIError
+from .redaction import scrub
 from .results import OUTCOME_COLUMNS
 
 HISTORY_ENV = "DLI_HISTORY_PATH"
@@ -405,7 +406,7 @@ def _warn(message: str) -> None:
     while frame is not None and (frame.f_globals.get("__name__") or "").partition(".")[0] == _PACKAGE:
         frame, level = frame.f_back, level + 1
     del frame
-    warnings.warn(message, RuntimeWarning, stacklevel=level)
+    warnings.warn(scrub(message), RuntimeWarning, stacklevel=level)  # a path or SQLite's text may hold a secret
 
 
 def _lost_report(runs: list[_Run], reasons: Mapping[str, str]) -> str:
@@ -438,7 +439,7 @@ def _write_at_exit() -> None:
     lost = log.pending_runs()
     text = "\n".join([*report.lost, _lost_report(lost, log.reasons)] if lost else report.lost)
     if text:
-        print(text, file=sys.stderr, flush=True)
+        print(scrub(text), file=sys.stderr, flush=True)
 
 
 atexit.register(_write_at_exit)
