@@ -33,8 +33,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import anywidget
 import ipywidgets as widgets
 import traitlets
-from itables import JavascriptFunction
-from itables.widget import ITable
 
 from . import api, contract
 from .contract import JOB_STATUSES, RUNNABLE_STATUSES
@@ -123,8 +121,9 @@ def _css() -> str:
         ".dli-panel .dli-s{display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;"
         "line-height:16px;white-space:nowrap}"
         f"{pills}"
-        ".dli-panel .dli-table{flex:1 1 640px;min-width:0;overflow-x:auto}"
-        ".dli-panel .dli-detail{flex:0 1 380px;min-width:260px;border-left:1px solid #e0e0e0;"
+        ".dli-panel .dli-table{flex:1 1 720px;min-width:0;overflow-x:auto}"
+        ".dli-panel .dli-jobs table.dataTable{font-size:12px}"
+        ".dli-panel .dli-detail{flex:0 1 310px;min-width:240px;border-left:1px solid #e0e0e0;"
         "padding-left:8px;font-size:12px;overflow-wrap:anywhere}"
         ".dli-panel .dli-detail table{border-collapse:collapse}"
         ".dli-panel .dli-detail th{text-align:left;font-weight:600;padding:1px 8px 1px 0;vertical-align:top;"
@@ -176,12 +175,12 @@ def format_duration(ms: Any) -> str:
 
 
 def format_time(ms: Any) -> str:
-    """Epoch milliseconds as the kernel's local time, ``YYYY-MM-DD HH:MM:SS``; "" when there is none."""
+    """Epoch milliseconds as the kernel's local time, ``YYYY-MM-DD HH:MM``; "" when there is none."""
     ms = _count(ms)
     if not ms:
         return ""
     try:
-        return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
     except (OverflowError, OSError, ValueError):
         return ""
 
@@ -194,6 +193,14 @@ def savepoint_html(job: Job) -> str:
     return "no" if job.has_savepoint is False else ""
 
 
+def type_html(job_type: str | None) -> str:
+    """``flink_opensource_sql_job`` shown as ``opensource_sql`` (the full name as its tooltip)."""
+    if not job_type:
+        return ""
+    short = job_type.removeprefix("flink_").removesuffix("_job") or job_type
+    return f'<span title="{html.escape(job_type)}">{html.escape(short)}</span>'
+
+
 def table_row(job: Job) -> list[Any]:
     """One table row (TABLE_COLUMNS); every text is escaped because the table renders HTML."""
     started = _count(job.start_time)
@@ -203,7 +210,7 @@ def table_row(job: Job) -> list[Any]:
         html.escape(job.name or ""),
         job.job_id,
         status_html(job.status),
-        html.escape(job.job_type or ""),
+        type_html(job.job_type),
         html.escape(job.queue_name or ""),
         "" if restarts is None else restarts,
         savepoint_html(job),
@@ -231,6 +238,8 @@ def table_options(state_key: str) -> dict[str, Any]:
     The table is rebuilt whenever its data changes, so its search, sort order and page are kept in
     the browser's session storage under ``state_key`` (one per panel) and read back on each rebuild;
     the selection is restored by the widget itself (from ``selected_rows``), so it is left out."""
+    from itables import JavascriptFunction
+
     save = JavascriptFunction(
         "function (settings, data) { try { delete data.select; "
         f"window.sessionStorage.setItem('{state_key}', JSON.stringify(data)); }} catch (e) {{}} }}"
@@ -240,6 +249,8 @@ def table_options(state_key: str) -> dict[str, Any]:
         f"window.sessionStorage.getItem('{state_key}') || 'null'); }} catch (e) {{ return null; }} }}"
     )
     hidden = [_COL["started_ms"], _COL["duration_ms"]]
+    numbers = [_COL[name] for name in ("id", "restarts", "started", "duration", "started_ms", "duration_ms")]
+    texts = [_COL[name] for name in ("name", "status", "type", "queue", "savepoint")]
     return dict(
         select={"style": "os"},  # click, shift-click (range), ctrl/cmd-click (toggle)
         maxBytes=0,  # never downsample: every job is a row
@@ -253,6 +264,9 @@ def table_options(state_key: str) -> dict[str, Any]:
         text_in_header_can_be_selected=False,  # a click on a header sorts
         columnDefs=[
             {"targets": hidden, "visible": False, "searchable": False},
+            # Types given, so DataTables need not inspect every cell of every column to guess them.
+            {"targets": numbers, "type": "num"},
+            {"targets": texts, "type": "html"},
             # Sort (and type-detect) by the hidden millisecond columns, show the readable text.
             {"targets": _COL["started"], "data": {"_": _COL["started"], "sort": _COL["started_ms"],
                                                   "type": _COL["started_ms"]}},
@@ -438,9 +452,10 @@ function attach(model, el) {
   };
   const onInput = () => { lastInput = Date.now(); if (Date.now() - lastSent > 500) beat(); };
   const isSearch = (node) => node instanceof Element && node.matches('.dt-search input');
-  const onFocusIn = (e) => { searchFocused = isSearch(e.target); };
-  // A search box that loses focus because the table was rebuilt is detached: keep the flag then.
-  const onFocusOut = (e) => { if (e.target.isConnected) searchFocused = false; };
+  // Where the user put the focus: a search box that loses it because the table was rebuilt
+  // under it gets it back; focus moved anywhere else, or a click elsewhere, lets it go.
+  const onFocusIn = (e) => { searchFocused = isSearch(e.target) && root.contains(e.target); };
+  const onPointer = (e) => { if (!isSearch(e.target)) searchFocused = false; };
   const observer = new MutationObserver(() => {
     if (!searchFocused || isSearch(document.activeElement)) return;
     const box = root.querySelector('.dt-search input');
@@ -448,8 +463,8 @@ function attach(model, el) {
   });
   root.addEventListener('keydown', onInput, true);
   root.addEventListener('pointerdown', onInput, true);
-  root.addEventListener('focusin', onFocusIn);
-  root.addEventListener('focusout', onFocusOut);
+  document.addEventListener('focusin', onFocusIn);
+  document.addEventListener('pointerdown', onPointer, true);
   document.addEventListener('visibilitychange', beat);
   observer.observe(root, {childList: true, subtree: true});
   beat();
@@ -459,8 +474,8 @@ function attach(model, el) {
     observer.disconnect();
     root.removeEventListener('keydown', onInput, true);
     root.removeEventListener('pointerdown', onInput, true);
-    root.removeEventListener('focusin', onFocusIn);
-    root.removeEventListener('focusout', onFocusOut);
+    document.removeEventListener('focusin', onFocusIn);
+    document.removeEventListener('pointerdown', onPointer, true);
     document.removeEventListener('visibilitychange', beat);
   };
 }
@@ -521,9 +536,6 @@ class DliPanel(widgets.VBox):
         # one line) and the settings (secrets included) live only inside the client, never in the panel.
         self._client, self._owns_client = api.client_for(client, profile, settings)
         self._state_key = f"dli-panel-{uuid.uuid4().hex}"
-        self._build_widgets(refresh_interval, auto_refresh)
-        super().__init__(children=self._layout_children())
-        self.add_class("dli-panel")
 
         self.wait = wait
         self.timeout = timeout
@@ -555,12 +567,29 @@ class DliPanel(widgets.VBox):
         self._threads: list[threading.Thread] = []
         self._cancel_wait = threading.Event()
         self._closed = threading.Event()
+        self._ready = threading.Event()  # the widgets exist (or building them failed: then closed)
         self._last_refresh_end = time.monotonic()
         self._seen_at: float | None = None  # last report from a view in the browser
         self._page_hidden = False
         self._input_at: float | None = None  # last keystroke or click in the panel
         self._detail_generation = 0
         self._detail_for: int | None = None
+
+        # The first listing starts before the widgets are built: it waits on the service while the
+        # table library is imported and the widgets are made.
+        if load:
+            self.refresh()
+        try:
+            self._build_widgets(refresh_interval, auto_refresh)
+            super().__init__(children=self._layout_children())
+        except BaseException:
+            self._closed.set()
+            raise
+        finally:
+            self._ready.set()
+        self.add_class("dli-panel")
+        if self.loading:
+            self.refresh_status.value = "<small>loading jobs…</small>"
 
         self.table.observe(self._on_table_selection, names="selected_rows")
         self.bridge.on_msg(self._on_bridge_msg)
@@ -576,12 +605,12 @@ class DliPanel(widgets.VBox):
         self._update_controls()
         self._timer = threading.Thread(target=self._timer_loop, name="dli-panel-timer", daemon=True)
         self._timer.start()
-        if load:
-            self.refresh()
 
     # -- construction
 
     def _build_widgets(self, refresh_interval: float, auto_refresh: bool) -> None:
+        from itables.widget import ITable  # imported here, while the first listing runs
+
         self.style_html = widgets.HTML(_css())
         self.title = widgets.HTML("<b>DLI Flink jobs</b>")
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh", tooltip="Reload the job list now")
@@ -612,15 +641,15 @@ class DliPanel(widgets.VBox):
         self.savepoint_box = widgets.Checkbox(value=False, description=run.option_label, indent=False,
                                               layout=widgets.Layout(width="auto"))
         self.savepoint_box.add_class("dli-savepoint")
-        self.run_button = widgets.Button(description="Run", button_style="success")
+        wide = widgets.Layout(width="auto", min_width="110px")  # "Confirm: restart 25 jobs" fits
+        self.run_button = widgets.Button(description="Run", button_style="success", layout=wide)
         self.run_button.add_class("dli-run")
         self.trigger_box = widgets.Checkbox(value=False, description=stop.option_label, indent=False,
                                             layout=widgets.Layout(width="auto"))
         self.trigger_box.add_class("dli-trigger-savepoint")
-        self.stop_button = widgets.Button(description="Stop", button_style="danger")
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", layout=wide)
         self.stop_button.add_class("dli-stop")
-        self.restart_button = widgets.Button(description="Restart", button_style="warning",
-                                             layout=widgets.Layout(width="auto"))
+        self.restart_button = widgets.Button(description="Restart", button_style="warning", layout=wide)
         self.restart_button.add_class("dli-restart")
         self.cancel_button = widgets.Button(description="Stop waiting", disabled=True,
                                             tooltip="Stop polling; the jobs keep going")
@@ -839,17 +868,26 @@ class DliPanel(widgets.VBox):
         self._spawn("refresh", lambda: self._refresh_work(auto))
         return True
 
+    def _widgets_ready(self) -> bool:
+        """Wait until the widgets exist; False when they never will (building them failed) or the panel closed."""
+        self._ready.wait()
+        return not self._closed.is_set()
+
     def _refresh_work(self, auto: bool) -> None:
         kind, started = ("auto" if auto else "manual"), time.monotonic()
         try:
-            self.refresh_status.value = "<small>refreshing…</small>"
+            if self._ready.is_set():
+                self.refresh_status.value = "<small>refreshing…</small>"
             with self._io_lock:
                 if self._busy:  # an action was clicked meanwhile: it goes first, this read is moot
                     self.refresh_log.append((started, time.monotonic(), kind, "skipped"))
-                    self._show_refreshed()
+                    if self._widgets_ready():
+                        self._show_refreshed()
                     return
                 jobs = self._read_jobs()
                 read = time.monotonic()
+            if not self._widgets_ready():
+                return
             self._set_jobs(jobs)
             self.refresh_error = None
             self.refresh_log.append((started, read, kind, "ok"))
@@ -857,12 +895,14 @@ class DliPanel(widgets.VBox):
         except Exception as exc:  # the last table stays; the error is shown short, in the status line
             self.refresh_error = self.last_error = exc
             self.refresh_log.append((started, time.monotonic(), kind, "error"))
-            self._show_refreshed(exc)
+            if self._widgets_ready():
+                self._show_refreshed(exc)
         finally:
             with self._state_lock:
                 self._loading = False
             self._last_refresh_end = time.monotonic()
-            self._update_controls()
+            if self._widgets_ready():
+                self._update_controls()
 
     def _read_jobs(self) -> list[Job]:
         return list(islice(self._client.iter_jobs(), self.max_jobs))
@@ -1085,8 +1125,8 @@ class DliPanel(widgets.VBox):
         )
         if action == "restart":
             restart = getattr(api, "restart_jobs")
-            return restart(ids, **_accepted(restart, dict(common, wait=self.wait, timeout=self.timeout,
-                                                          stable=self.stable)))
+            return restart(ids, **_accepted(restart, dict(common, timeout=self.timeout, stable=self.stable,
+                                                          on_step=self._on_step)))
         extra: dict[str, Any] = {}
         if action == "run" and self.stable is not None:
             extra["stable"] = self.stable
@@ -1100,6 +1140,14 @@ class DliPanel(widgets.VBox):
             self.progress_log.append(progress_text(action, state.counts(), state.elapsed, len(state.pending)))
             self.progress.value = html.escape(self.progress_log[-1])
         except Exception as exc:  # progress must never break the run
+            self.last_error = exc
+
+    def _on_step(self, label: str) -> None:
+        """A restart's step ("stopping with savepoint", …) as the progress line."""
+        try:
+            self.progress_log.append(f"restart: {label}")
+            self.progress.value = html.escape(self.progress_log[-1])
+        except Exception as exc:  # progress must never break the restart
             self.last_error = exc
 
     def stop_waiting(self) -> None:

@@ -105,3 +105,40 @@ def jupyterlab(root: Path, home: Path, log_path: Path, extra_env: dict[str, str]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+# The notebook's kernel is attached and idle (the toolbar's indicator can say "idle" too early:
+# shared/browser-testing.md, pitfall 1). Needs --expose-app-in-browser.
+KERNEL_READY = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
+}"""
+
+# Run code in the open notebook's kernel (as a user typing in a cell would), return its stdout and
+# any error as text.
+KERNEL_EXEC = """async (code) => {
+  const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  let out = '';
+  const future = k.requestExecute({code, store_history: false});
+  future.onIOPub = (m) => {
+    if (m.header.msg_type === 'stream') out += m.content.text;
+    if (m.header.msg_type === 'error') out += 'ERROR ' + m.content.ename + ': ' + m.content.evalue;
+  };
+  await future.done;
+  return out;
+}"""
+
+
+def open_notebook(page, base: str, token: str, app: str, name: str, timeout_ms: int = 90_000) -> None:
+    """Open ``name`` in JupyterLab or Notebook 7 and wait until its kernel is ready."""
+    page.goto(f"{base}/{NOTEBOOK_PATHS[app]}/{name}?token={token}")
+    page.wait_for_function(KERNEL_READY, timeout=timeout_ms)
+
+
+def run_command(page, command: str) -> None:
+    page.evaluate(f"window.jupyterapp.commands.execute({json.dumps(command)})")
+
+
+def kernel_exec(page, code: str) -> str:
+    return page.evaluate(KERNEL_EXEC, code)

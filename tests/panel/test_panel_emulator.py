@@ -95,7 +95,8 @@ def test_loads_the_live_job_list_on_a_worker_thread_into_the_table(emulator, mak
     assert alpha in listed and beta in listed
     assert _table_ids(panel) == sorted(listed)  # every job is a row, in id order
     row = _row(panel, beta)
-    assert row["name"] == "panel-beta" and row["type"] == "flink_jar_job" and row["queue"] == "dli_prod"
+    assert row["name"] == "panel-beta" and row["queue"] == "dli_prod"
+    assert row["type"] == '<span title="flink_jar_job">jar</span>'
     assert row["status"] == '<span class="dli-s dli-s-running">job_running</span>'
     assert "yes" in _row(panel, alpha)["savepoint"]
     assert panel.last_error is None and not panel.busy and not panel.loading
@@ -481,3 +482,26 @@ def test_close_stops_the_timer_and_the_refresh(emulator, make_panel):
     timer.join(2)
     assert not timer.is_alive()
     assert panel.refresh() is False
+
+
+def test_restart_with_savepoint_when_the_api_has_it(emulator, make_panel):
+    if not hasattr(dli_magic.api, "restart_jobs"):
+        pytest.skip("dli_magic.restart_jobs is not available yet: the button says so (tested above)")
+    running = emulator.create_job(name="panel-restart", status="job_running")
+    stopped = emulator.create_job(name="panel-idle", status="job_cancel_success")
+    panel = make_panel(emulator)
+    _click_rows(panel, [running, stopped])
+    assert panel.restart_button.description == "Restart 1 job" and not panel.restart_button.disabled
+    emulator.clear_request_log()
+    panel.restart_button.click()
+    assert panel.wait_idle(30)
+    assert panel.last_error is None, _output_text(panel)
+    stops, runs = _posts(emulator, "/jobs/stop"), _posts(emulator, "/jobs/run")
+    assert [s["body"] for s in stops] == [{"job_ids": [running], "trigger_savepoint": True}]
+    assert [r["body"] for r in runs] == [{"job_ids": [running], "resume_savepoint": True}]
+    assert panel.result["job_id"].tolist() == [running] and panel.result["is_success"].tolist() == [True]
+    assert panel.result["savepoint_path"].iloc[0].startswith("obs://")
+    assert "restart: 1 job — 1 ok" in panel.summary.value
+    assert any(line.startswith("restart: ") for line in panel.progress_log)
+    assert "job_running" in _row(panel, running)["status"]
+    assert dli_magic.history()["source"].iloc[-1] == "panel"

@@ -65,6 +65,7 @@ def test_status_pill_escapes_what_the_service_sends():
 def test_table_rows_escape_every_text_and_carry_sort_keys():
     row = dict(zip(TABLE_COLUMNS, table_row(JOBS[0])))
     assert row["name"] == "orders_enrich" and row["id"] == 131 and row["queue"] == "dli_prod"
+    assert row["type"] == '<span title="flink_sql_job">sql</span>'  # short, the full name as tooltip
     assert row["restarts"] == 2  # read from the API dict where Job has no field for it yet
     assert 'title="obs://b/131/savepoint/savepoint-1"' in row["savepoint"]
     assert row["duration"] == "1:02:03" and row["duration_ms"] == 3_723_000
@@ -98,11 +99,15 @@ def test_table_options_keep_every_row_and_keep_state_per_panel():
     assert options["stateSave"] is True
     assert "dli-panel-abc" in options["stateSaveCallback"] and "dli-panel-abc" in options["stateLoadCallback"]
     assert "delete data.select" in options["stateSaveCallback"]
-    hidden = options["columnDefs"][0]
+    (hidden,) = [d for d in options["columnDefs"] if "visible" in d]
     assert hidden["visible"] is False and sorted(hidden["targets"]) == [
         TABLE_COLUMNS.index("started_ms"), TABLE_COLUMNS.index("duration_ms")]
-    by_target = {d["targets"]: d for d in options["columnDefs"][1:]}
+    by_target = {d["targets"]: d for d in options["columnDefs"] if "data" in d}
     assert by_target[TABLE_COLUMNS.index("duration")]["data"]["sort"] == TABLE_COLUMNS.index("duration_ms")
+    assert by_target[TABLE_COLUMNS.index("started")]["data"]["sort"] == TABLE_COLUMNS.index("started_ms")
+    typed = {t: d["type"] for d in options["columnDefs"] if "type" in d for t in d["targets"]}
+    assert typed == {TABLE_COLUMNS.index(c): ("num" if c in ("id", "restarts", "started", "duration", "started_ms",
+                                                             "duration_ms") else "html") for c in TABLE_COLUMNS}
 
 
 def test_actions_apply_to_the_selected_jobs_their_status_allows():
