@@ -16,7 +16,7 @@ from . import contract, runlog
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
 from .results import JobOutcome, jobs_frame, outcomes_frame
-from .waiting import WaitState, check_health, read_names, wait_for_jobs
+from .waiting import WaitState, changed_reads_max, check_health, read_names, wait_for_jobs
 
 DRY_RUN_MESSAGE = "dry run: not sent"
 
@@ -162,11 +162,12 @@ def _check_stable(stable: Any) -> float | None:
     return float(stable)
 
 
-def _start_names_lookup(client: Any, ids: list[int]):
+def _start_names_lookup(client: Any, ids: list[int], wait: bool):
     """Names of the jobs this client does not know, read concurrently with the run/stop request
-    (a safe GET that never delays or repeats it); None when every name is known."""
+    (a safe GET that never delays or repeats it); None when every name is known. A call that
+    waits reads its jobs anyway: only a few names are then looked up on their own."""
     unknown = [i for i in ids if i not in client.job_names]
-    if not unknown:
+    if not unknown or (wait and len(unknown) > changed_reads_max(client)):
         return None
     import concurrent.futures
 
@@ -262,7 +263,7 @@ def execute(
             "add --yes" if source == "magic" else "pass yes=True",
         )
 
-        names_lookup = _start_names_lookup(client, ids)
+        names_lookup = _start_names_lookup(client, ids, wait)
         result = client.batch(action, ids, option, chunk_size=chunk_size)
         if result.interrupted:
             unsent = sum(1 for o in result.outcomes if o.is_success is None)

@@ -341,12 +341,23 @@ class DliClient:
         order: str = "desc",
         show_detail: bool = False,
         page_size: int = contract.LIST_PAGE_MAX,
+        expected: int | None = None,
     ) -> Iterator[Job]:
-        """Every matching job. The first page gives ``total_count``; the other pages are then
-        fetched concurrently (``max_workers`` at most, under the gateway's rate) and yielded in order."""
+        """Every matching job, yielded in order. The first page gives ``total_count``; the other
+        pages are then fetched concurrently (``page_workers`` at most, under the gateway's rate).
+        ``expected``: about how many jobs match, when the caller knows (e.g. the jobs it waits for):
+        their pages are requested together with the first, saving a round trip."""
         self.http.check_open()
         params = self._list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size)
-        return self._pages(params, page_size)
+        if expected is not None:
+            _check_count("expected", expected, 0, contract.INT64_MAX)
+        return self._pages(params, page_size, expected or 0)
+
+    @property
+    def page_workers(self) -> int:
+        """Concurrent list-page requests: reads are light, so twice the chunk workers (the call
+        rate limit still holds)."""
+        return 2 * self.settings.max_workers
 
     def _page(self, params: list[tuple[str, object]], page_size: int, offset: int) -> tuple[list[Job], Any]:
         data, response = self._call(
@@ -363,33 +374,34 @@ class DliClient:
         total = listing.get("total_count")
         return [self._remember(Job.from_api(job)) for job in jobs], total if _is_job_id(total) else None
 
-    def _pages(self, params: list[tuple[str, object]], page_size: int) -> Iterator[Job]:
-        first, total = self._page(params, page_size, 0)
-        yield from first
-        if total is None:  # no total_count: one page after another until a short page
-            offset = len(first)
-            page = first
-            while page and len(page) >= page_size:
-                page, _ = self._page(params, page_size, offset)
-                offset += len(page)
-                yield from page
-            return
-        offsets = list(range(len(first), total, page_size)) if first else []
-        if not offsets:
-            return
-        seen = {job.job_id for job in first}  # a job created meanwhile shifts the pages: no row twice
-        workers = min(self.settings.max_workers, len(offsets))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dli-page") as pool:
-            futures = [pool.submit(self._page, params, page_size, offset) for offset in offsets]
+    def _pages(self, params: list[tuple[str, object]], page_size: int, expected: int) -> Iterator[Job]:
+        # Pages known to be needed go out together with the first one.
+        early = list(range(page_size, expected, page_size))[: self.page_workers - 1]
+        with ThreadPoolExecutor(max_workers=self.page_workers, thread_name_prefix="dli-page") as pool:
+            futures = {offset: pool.submit(self._page, params, page_size, offset) for offset in [0, *early]}
             try:
-                for future in futures:
-                    page, _ = future.result()
-                    for job in page:
+                first, total = futures[0].result()
+                if total is None:  # no total_count: one page after another until a short page
+                    yield from first
+                    offset, page = len(first), first
+                    while page and len(page) >= page_size:
+                        page, _ = self._page(params, page_size, offset)
+                        offset += len(page)
+                        yield from page
+                    return
+                seen = {job.job_id for job in first}  # a job created meanwhile shifts the pages: no row twice
+                yield from first  # a consumer that stops here costs no further page
+                offsets = list(range(page_size, total, page_size)) if first else []
+                for offset in offsets:
+                    if offset not in futures:
+                        futures[offset] = pool.submit(self._page, params, page_size, offset)
+                for offset in offsets:
+                    for job in futures[offset].result()[0]:
                         if job.job_id not in seen:
                             seen.add(job.job_id)
                             yield job
             finally:
-                for future in futures:  # the consumer stopped early, or a page failed
+                for future in futures.values():  # the consumer stopped early, or a page failed
                     future.cancel()
 
     @staticmethod

@@ -117,7 +117,9 @@ def _listed(client: Any, wanted: set[int], statuses: Collection[str]) -> dict[in
     statuses = list(dict.fromkeys(statuses))
 
     def listed(status: str) -> list[Job]:
-        return [job for job in client.iter_jobs(status=status, page_size=LIST_PAGE_MAX) if job.job_id in wanted]
+        # The wanted jobs are probably all in this status: their pages are asked for at once.
+        jobs = client.iter_jobs(status=status, page_size=LIST_PAGE_MAX, expected=len(wanted))
+        return [job for job in jobs if job.job_id in wanted]
 
     if len(statuses) == 1:
         results = [listed(statuses[0])]

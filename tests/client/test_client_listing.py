@@ -106,3 +106,16 @@ def test_the_call_rate_holds_under_16_workers(emu, make_client):
     busiest = max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent)
     assert busiest <= 20
     assert sent[-1] - sent[0] >= 2.0  # 50 calls at 20 per second need more than two seconds
+
+
+def test_pages_a_caller_expects_go_out_with_the_first(emu, make_client):
+    """Waiting knows how many jobs it looks for: their pages need not wait for the first page's total."""
+    emu.set_faults({"latency_ms": {"ms": 400, "path": "/streaming/jobs"}})
+    client = make_client(emu, max_workers=8)
+    assert len(list(client.iter_jobs(expected=JOBS))) == JOBS
+    sent = sorted(r["wall_time"] for r in emu.request_log() if r["method"] == "GET")
+    assert len(sent) == 4 and sent[-1] - sent[0] < 0.4  # all four asked before the first answer came
+    emu.clear_request_log()
+    assert len(client.list_jobs()) == JOBS  # without a hint: the first page, then the rest
+    sent = sorted(r["wall_time"] for r in emu.request_log() if r["method"] == "GET")
+    assert sent[1] - sent[0] >= 0.4
