@@ -113,12 +113,14 @@ class WaitState:
 
 
 def _listed(client: Any, wanted: set[int], statuses: Collection[str]) -> dict[int, Job]:
-    """The wanted jobs among those in ``statuses``: one listing per status, concurrently."""
+    """The wanted jobs among those in ``statuses`` (the likeliest first): one listing per status,
+    concurrently."""
     statuses = list(dict.fromkeys(statuses))
 
     def listed(status: str) -> list[Job]:
-        # The wanted jobs are probably all in this status: their pages are asked for at once.
-        jobs = client.iter_jobs(status=status, page_size=LIST_PAGE_MAX, expected=len(wanted))
+        # Most wanted jobs are in the likeliest status: its pages for them are asked for at once.
+        expected = len(wanted) if status == statuses[0] else None
+        jobs = client.iter_jobs(status=status, page_size=LIST_PAGE_MAX, expected=expected)
         return [job for job in jobs if job.job_id in wanted]
 
     if len(statuses) == 1:
