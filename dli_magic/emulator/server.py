@@ -45,6 +45,8 @@ class Emulator(EmulatorCore):
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the serving thread's, once started
+        self._stop_event: asyncio.Event | None = None
 
     def __repr__(self) -> str:  # no secrets: only where it listens and which project
         state = self.url if self._server else "stopped"

@@ -66,3 +66,11 @@ def test_bad_constructor_arguments():
     for kwargs in ({"unknown_ids": "x"}, {"speed": 0}, {"ak": "only-ak"}, {"token_ttl": 0}):
         with pytest.raises(ValueError):
             Emulator(**kwargs)
+
+
+def test_an_emulator_never_started_closes_cleanly():
+    from dli_magic.emulator import Emulator
+
+    emu = Emulator()
+    emu.close()
+    assert not emu.running and "stopped" in repr(emu)
