@@ -2,7 +2,7 @@
 
 The job list is an ``itables`` ``ITable`` (DataTables in an anywidget): sortable, searchable, rows
 picked by click / shift-click / ctrl-click. anywidget ships the table's JavaScript inside the widget
-model, so it renders in JupyterLab 4, Notebook 7, VS Code and Voila without a network or a CDN.
+model, so it renders in JupyterLab 4, Notebook 7 and VS Code without a network or a CDN.
 
 Threads: the kernel's main thread only handles clicks and trait changes. The job list is read on a
 worker thread, actions run on a worker thread, the detail pane loads on its own thread, and a timer
@@ -16,13 +16,13 @@ view of the panel is on screen: a tiny anywidget "bridge" in the panel reports f
 every few seconds (and stops when its view is removed, e.g. the cell is run again or cleared).
 
 The panel holds a client, never a secret: no widget trait carries a token, SK or password.
-Run/stop go through ``api.execute`` (same DataFrame, waiting code and history as ``%dli_run``).
+Run/stop go through ``api.execute`` and restart through ``api.restart_jobs`` (same DataFrame,
+waiting code and history as ``%dli_run`` / ``%dli_restart``); the detail pane shows ``dli_magic.job``.
 """
 
 from __future__ import annotations
 
 import html
-import inspect
 import threading
 import time
 import uuid
@@ -64,16 +64,20 @@ STOPPABLE_STATUSES: frozenset[str] = getattr(contract, "STOPPABLE_STATUSES", fro
     "job_submitting", "job_running", "job_running_exception", "job_downloading", "job_idle",
     "job_arrearage_recovering",
 }))
-# A restart (stop with savepoint, run from it) is for jobs that run, healthy or crash-looping.
-RESTARTABLE_STATUSES: frozenset[str] = getattr(
-    contract, "RESTARTABLE_STATUSES", frozenset({"job_running", "job_running_exception"})
-)
+# A restart (stop with savepoint, run from it) is for jobs that run, healthy or crash-looping: the
+# restart's own list where it exists.
+try:
+    from .restart import RESTARTABLE_STATUSES as _RESTARTABLE
+except ImportError:
+    _RESTARTABLE = ("job_running", "job_running_exception")
+RESTARTABLE_STATUSES: frozenset[str] = frozenset(getattr(contract, "RESTARTABLE_STATUSES", _RESTARTABLE))
 ACTION_STATUSES: dict[str, frozenset[str]] = {
     "run": frozenset(RUNNABLE_STATUSES),
     "stop": STOPPABLE_STATUSES,
     "restart": RESTARTABLE_STATUSES,
 }
 ACTION_VERBS = {"run": "Run", "stop": "Stop", "restart": "Restart"}
+_BUTTON_STYLES = {"run": "success", "stop": "danger", "restart": "warning"}
 
 # Colour family of each documented status; anything else is "unknown" (grey).
 STATUS_FAMILIES: dict[str, str] = {
@@ -450,7 +454,7 @@ function attach(model, el) {
     lastSent = Date.now();
     model.send({kind: 'alive', hidden: document.hidden, idle_ms: lastInput ? Date.now() - lastInput : -1});
   };
-  const onInput = () => { lastInput = Date.now(); if (Date.now() - lastSent > 500) beat(); };
+  const onInput = () => { lastInput = Date.now(); if (Date.now() - lastSent > 200) beat(); };
   const isSearch = (node) => node instanceof Element && node.matches('.dt-search input');
   // Where the user put the focus: a search box that loses it because the table was rebuilt
   // under it gets it back; focus moved anywhere else, or a click elsewhere, lets it go.
@@ -588,8 +592,6 @@ class DliPanel(widgets.VBox):
         finally:
             self._ready.set()
         self.add_class("dli-panel")
-        if self.loading:
-            self.refresh_status.value = "<small>loading jobs…</small>"
 
         self.table.observe(self._on_table_selection, names="selected_rows")
         self.bridge.on_msg(self._on_bridge_msg)
@@ -629,7 +631,8 @@ class DliPanel(widgets.VBox):
             layout=widgets.Layout(width="150px"), style={"description_width": "40px"},
         )
         self.interval_select.add_class("dli-interval")
-        self.refresh_status = widgets.HTML("")
+        # The first listing writes its outcome here once the widgets exist (it is running now).
+        self.refresh_status = widgets.HTML("<small>loading jobs…</small>" if self._loading else "")
         self.refresh_status.add_class("dli-refresh-status")
         self.table = ITable(table_frame([]), **table_options(self._state_key))
         self.table.add_class("dli-jobs")
@@ -803,7 +806,7 @@ class DliPanel(widgets.VBox):
                 button.disabled = True
                 continue
             button.description = action_label(action, len(ids), confirm=confirm)
-            button.button_style = "warning" if confirm else {"run": "success", "stop": "danger", "restart": "warning"}[action]
+            button.button_style = "warning" if confirm else _BUTTON_STYLES[action]
             skipped = len(selected) - len(ids)
             button.tooltip = _action_tooltip(action, len(ids), skipped)
             button.disabled = busy or not ids
@@ -887,6 +890,12 @@ class DliPanel(widgets.VBox):
                 jobs = self._read_jobs()
                 read = time.monotonic()
             if not self._widgets_ready():
+                return
+            if auto and self._input_at is not None and self._input_at >= started:
+                # The user clicked or typed in the panel while this was read: the table is not
+                # rebuilt under them (a shift-click's anchor would be lost); the timer tries again.
+                self.refresh_log.append((started, read, kind, "skipped"))
+                self._show_refreshed(self.refresh_error)
                 return
             self._set_jobs(jobs)
             self.refresh_error = None
@@ -1124,9 +1133,7 @@ class DliPanel(widgets.VBox):
             source="panel",
         )
         if action == "restart":
-            restart = getattr(api, "restart_jobs")
-            return restart(ids, **_accepted(restart, dict(common, timeout=self.timeout, stable=self.stable,
-                                                          on_step=self._on_step)))
+            return api.restart_jobs(ids, timeout=self.timeout, stable=self.stable, on_step=self._on_step, **common)
         extra: dict[str, Any] = {}
         if action == "run" and self.stable is not None:
             extra["stable"] = self.stable
@@ -1221,18 +1228,6 @@ def _action_tooltip(action: str, count: int, skipped: int) -> str:
     if skipped:
         text += f"; {skipped} other selected job{'s' if skipped != 1 else ''} cannot be {_PAST[action]} now"
     return text
-
-
-def _accepted(function: Callable, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments ``function`` takes (a feature that is still being added may take fewer)."""
-    try:
-        params = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return {"client": kwargs["client"]}
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        names = {n for n, p in params.items() if p.kind is not p.VAR_KEYWORD}
-        return {k: v for k, v in kwargs.items() if k in names or k == "client"}
-    return {k: v for k, v in kwargs.items() if k in params}
 
 
 def _check_interval(seconds: Any) -> None:
