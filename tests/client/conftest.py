@@ -1,4 +1,5 @@
-"""Helpers for the client tests: a client wired to an emulator, and a clean IAM token cache."""
+"""Helpers for the client tests: a client wired to an emulator, a crafted loopback server, a profile
+file. The token-cache reset, client settings and secret check are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,29 +9,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from dli_magic.auth import clear_token_cache
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_cache():
-    clear_token_cache()  # tokens are cached per process; each test starts without one
-    yield
-    clear_token_cache()
-
 
 @pytest.fixture
-def make_client():
-    """``make_client(emu, **settings)``: a DliClient on the emulator with the sentinel token, fast backoff."""
+def make_client(client_settings):
+    """``make_client(emu, **settings)``: a DliClient on the emulator with the sentinel token, fast backoff,
+    a 10 s retry deadline and the default poll interval (an override of None leaves that setting out;
+    ``endpoint=`` points it elsewhere, e.g. at a closed port). Closed when the test ends."""
     from dli_magic.client import DliClient
-    from dli_magic.emulator.testing import SENTINEL_TOKEN
 
     clients = []
 
     def build(emu, **overrides):
-        settings = {"endpoint": emu.url, "project_id": emu.project_id, "auth_token": SENTINEL_TOKEN,
-                    "backoff_base": 0.01, "retry_deadline": 10.0}
-        settings.update(overrides)
-        client = DliClient(**{k: v for k, v in settings.items() if v is not None})
+        client = DliClient(**client_settings(emu, **{"retry_deadline": 10.0, "poll_interval": None, **overrides}))
         clients.append(client)
         return client
 
@@ -47,6 +37,7 @@ class Crafted:
         self.answers: list[tuple[int, dict, bytes]] = []
         self.seen: list[tuple[str, str, bytes]] = []
         self.headers: list[dict[str, str]] = []  # the request headers, per request
+        self.clients: list = []
         crafted = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,10 +69,38 @@ class Crafted:
     def not_found(self, job_id: int) -> None:
         self.add(400, {"error_code": "DLI.16001", "error_msg": f"The job {job_id} does not exist."})
 
+    def client(self, **settings):
+        """A DliClient on this server (a made-up project and token, fast backoff), closed with it."""
+        from dli_magic.client import DliClient
+
+        self.clients.append(DliClient(**{"endpoint": self.url, "project_id": CRAFTED_PROJECT,
+                                          "auth_token": "crafted-token-value", "backoff_base": 0.01, **settings}))
+        return self.clients[-1]
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+CRAFTED_PROJECT = "0123456789abcdef0123456789abcdef"
+
 
 @pytest.fixture
 def crafted():
     server = Crafted()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
+
+
+@pytest.fixture
+def write_profile(tmp_path):
+    """``write_profile(text)``: a profile file (TOML) in the test's folder with `text`; its path."""
+
+    def write(text: str):
+        path = tmp_path / "config.toml"
+        path.write_text(text)
+        return path
+
+    return write

@@ -7,13 +7,11 @@ never gives.
 from __future__ import annotations
 
 import _thread
-import socket
 import threading
 import time
 
 import pytest
 
-from dli_magic.client import DliClient
 from dli_magic.errors import (
     ConfigError,
     DLIError,
@@ -25,17 +23,11 @@ from dli_magic.errors import (
 )
 from dli_magic.results import Job, jobs_frame
 
-RUN = "/streaming/jobs/run"
-PROJECT = "0123456789abcdef0123456789abcdef"
 MAY = "may have taken effect — check %dli_jobs"
 CLOSED = "this DLI client was closed (credentials cleared or settings changed); open a new panel or call again"
 
 
-def run_calls(emu):
-    return [e for e in emu.request_log() if e["path"].endswith(RUN)]
-
-
-def arm_after_first_run(emu, faults: dict) -> threading.Thread:
+def arm_after_first_run(emu, faults: dict, api_requests) -> threading.Thread:
     """Replace the fault set with ``faults`` as soon as the first run request has arrived.
 
     The first run is held 300 ms by a latency fault (taken on arrival), so the new set is in place
@@ -44,7 +36,7 @@ def arm_after_first_run(emu, faults: dict) -> threading.Thread:
 
     def arm() -> None:
         deadline = time.monotonic() + 5
-        while not run_calls(emu) and time.monotonic() < deadline:
+        while not api_requests(emu, "/jobs/run") and time.monotonic() < deadline:
             time.sleep(0.005)
         emu.set_faults(faults)
 
@@ -59,25 +51,24 @@ def arm_after_first_run(emu, faults: dict) -> threading.Thread:
 
 @pytest.fixture
 def client(crafted):
-    with DliClient(endpoint=crafted.url, project_id=PROJECT, auth_token="crafted-token-value",
-                   backoff_base=0.01, max_retries=1, chunk_size=1, max_workers=1) as c:
-        yield c
+    return crafted.client(max_retries=1, chunk_size=1, max_workers=1)
 
 
 # --- 1. a batch whose chunks all failed -----------------------------------------------------------
 
 
-def test_drop_after_a_not_found_chunk_returns_rows_not_the_not_found(emulator, make_client):
+def test_drop_after_a_not_found_chunk_returns_rows_not_the_not_found(emulator, make_client, api_requests):
     # Chunk 1 names an unknown id (400, nothing done); chunk 2 is processed but its connection is
     # dropped; chunk 3 is never sent. Raising the NotFoundError would hide that 138 is starting.
-    armer = arm_after_first_run(emulator, {"unknown_ids": "error", "drop": {"count": 1, "path": "jobs/run"}})
+    armer = arm_after_first_run(emulator, {"unknown_ids": "error", "drop": {"count": 1, "path": "jobs/run"}},
+                                api_requests)
     client = make_client(emulator, chunk_size=1, max_workers=1)
     result = client.run_jobs([999999, 138, 204])
     armer.join()
     assert [o.job_id for o in result.outcomes] == [999999, 138, 204]
     assert [o.is_success for o in result.outcomes] == [None, None, None]
     missing, dropped, skipped = result.outcomes
-    calls = run_calls(emulator)
+    calls = api_requests(emulator, "/jobs/run")
     assert [c["body"]["job_ids"] for c in calls] == [[999999], [138]]
     assert missing.message.startswith("NotFoundError: ") and MAY not in missing.message
     assert missing.request_id == calls[0]["request_id"]
@@ -157,18 +148,9 @@ def test_malformed_first_chunk_then_nothing_sent_still_returns_rows(crafted, cli
     assert len(crafted.seen) == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_connect_failure_on_every_chunk_is_one_error(make_client, emulator):
-    class Closed:
-        url = f"http://127.0.0.1:{_closed_port()}"
-        project_id = emulator.project_id
-
-    client = make_client(Closed, max_retries=0, chunk_size=1, max_workers=1)
+def test_connect_failure_on_every_chunk_is_one_error(make_client, emulator, closed_port):
+    client = make_client(emulator, endpoint=f"http://127.0.0.1:{closed_port}", max_retries=0, chunk_size=1,
+                         max_workers=1)
     with pytest.raises(TransportError) as info:
         client.run_jobs([138, 204, 188])
     assert not info.value.may_have_taken_effect and info.value.job_ids == [138, 204, 188]
@@ -195,7 +177,7 @@ def test_may_have_taken_effect_flags(emulator, make_client):
 # --- 3. Ctrl-C during a multi-chunk batch -----------------------------------------------------------
 
 
-def test_ctrl_c_keeps_the_partial_result(emulator, make_client):
+def test_ctrl_c_keeps_the_partial_result(emulator, make_client, api_requests):
     ids = [emulator.create_job(name=f"ctrl_c_{i}", status="job_init") for i in range(6)]
     emulator.set_faults({"latency_ms": {"ms": 300, "path": "jobs/run"}})
     client = make_client(emulator, chunk_size=1, max_workers=1)
@@ -210,7 +192,7 @@ def test_ctrl_c_keeps_the_partial_result(emulator, make_client):
     assert result.interrupted and result.attrs()["interrupted"] is True
     assert result.to_frame().attrs["interrupted"] is True
     assert [o.job_id for o in result.outcomes] == ids
-    sent = {c["body"]["job_ids"][0] for c in run_calls(emulator)}
+    sent = {c["body"]["job_ids"][0] for c in api_requests(emulator, "/jobs/run")}
     not_sent = [o for o in result.outcomes if o.job_id not in sent]
     assert 2 <= len(sent) < 6 and not_sent
     for outcome in result.outcomes:

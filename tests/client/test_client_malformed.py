@@ -7,17 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dli_magic.client import DliClient
 from dli_magic.errors import MalformedResponseError, RequestRejectedError, ServiceError, ThrottledError
-
-PROJECT = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture
 def client(crafted):
-    with DliClient(endpoint=crafted.url, project_id=PROJECT, auth_token="crafted-token-value",
-                   backoff_base=0.01, max_retries=2) as c:
-        yield c
+    return crafted.client(max_retries=2)
 
 
 def test_is_success_in_any_case_and_type(crafted, client):

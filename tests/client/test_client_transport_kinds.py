@@ -10,22 +10,9 @@ import pytest
 from dli_magic.errors import TransportError
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _Host:
-    def __init__(self, url, project_id):
-        self.url = url
-        self.project_id = project_id
-
-
 def test_unresolvable_host_is_not_retried_and_says_not_found(emulator, make_client):
     # .invalid never resolves (RFC 2606); urllib3 reports a NameResolutionError (socket.gaierror)
-    client = make_client(_Host("https://dli.nowhere.invalid", emulator.project_id), max_retries=5,
-                         backoff_base=0.5)
+    client = make_client(emulator, endpoint="https://dli.nowhere.invalid", max_retries=5, backoff_base=0.5)
     started = time.monotonic()
     with pytest.raises(TransportError) as info:
         client.get_job(131)
@@ -50,8 +37,8 @@ def test_unresolvable_host_names_the_setting_source(emulator, make_client, monke
     assert info.value.job_ids == [131]
 
 
-def test_refused_connection_on_a_read_has_a_nothing_sent_hint(emulator, make_client):
-    client = make_client(_Host(f"http://127.0.0.1:{_closed_port()}", emulator.project_id))
+def test_refused_connection_on_a_read_has_a_nothing_sent_hint(emulator, make_client, closed_port):
+    client = make_client(emulator, endpoint=f"http://127.0.0.1:{closed_port}")
     with pytest.raises(TransportError) as info:
         client.list_jobs()
     err = info.value

@@ -18,12 +18,6 @@ IAM_NL = "https://iam.eu-nl.otc.t-systems.com"
 URL_SECRET = "S3cret-in-url-0042"
 
 
-def write_profile(tmp_path, text):
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    return path
-
-
 def as_dli_login(settings: Settings, names) -> Settings:
     """What the magic does with the secrets %dli_login asked for."""
     sources = dict(settings.sources)
@@ -65,8 +59,8 @@ def test_explicit_aksk_beats_env_token():
     assert s.auth_method() == "aksk"
 
 
-def test_config_password_beats_env_aksk_and_profile_token(tmp_path):
-    path = write_profile(tmp_path, '[default]\nauth_token = "pt"\n')
+def test_config_password_beats_env_aksk_and_profile_token(write_profile):
+    path = write_profile('[default]\nauth_token = "pt"\n')
     s = resolve_settings(magic_config={"username": "u", "password": "p"},
                          environ={"DLI_AK": "a", "DLI_SK": "s"}, profile_path=path)
     assert s.auth_method() == "password"
@@ -80,9 +74,9 @@ def test_dli_login_password_beats_env_aksk_and_env_token():
     assert s.auth_method() == "password"
 
 
-def test_aksk_ranked_by_the_worse_of_its_two_sources(tmp_path):
+def test_aksk_ranked_by_the_worse_of_its_two_sources(write_profile):
     # ak as an argument but sk only in the profile: AK/SK sits at the profile layer, below the env token
-    path = write_profile(tmp_path, '[default]\nsk = "ps"\n')
+    path = write_profile('[default]\nsk = "ps"\n')
     s = resolve_settings(explicit={"ak": "A"}, environ={"DLI_AUTH_TOKEN": "T"}, profile_path=path)
     assert s.auth_method() == "token"
     # both halves above the token: AK/SK
@@ -136,8 +130,8 @@ def test_a_higher_region_never_replaces_an_endpoint(endpoint):
                          environ={"DLI_ENDPOINT": endpoint})
 
 
-def test_a_higher_region_with_its_endpoint_on_the_same_layer_is_used(tmp_path):
-    path = write_profile(tmp_path, f'[default]\niam_endpoint = "{IAM_DE}"\n')
+def test_a_higher_region_with_its_endpoint_on_the_same_layer_is_used(write_profile):
+    path = write_profile(f'[default]\niam_endpoint = "{IAM_DE}"\n')
     s = resolve_settings(magic_config={"region": "eu-nl", "endpoint": NL}, environ={"DLI_ENDPOINT": DE},
                          profile_path=path)
     assert (s.endpoint, s.iam_endpoint) == (NL, IAM_DE)  # an iam_endpoint that is set is kept
@@ -167,8 +161,8 @@ def test_same_layer_region_and_endpoint_are_both_kept():
     assert s.sources["endpoint"] == "env DLI_ENDPOINT" and s.sources["region"] == "env DLI_REGION"
 
 
-def test_agreeing_region_and_endpoint_are_left_alone(tmp_path):
-    path = write_profile(tmp_path, '[default]\niam_endpoint = "https://iam-proxy.example"\n')
+def test_agreeing_region_and_endpoint_are_left_alone(write_profile):
+    path = write_profile('[default]\niam_endpoint = "https://iam-proxy.example"\n')
     s = resolve_settings(explicit={"region": "eu-de"}, environ={"DLI_ENDPOINT": DE}, profile_path=path)
     assert (s.endpoint, s.iam_endpoint) == (DE, "https://iam-proxy.example")
     assert s.sources["endpoint"] == "env DLI_ENDPOINT"
@@ -176,9 +170,9 @@ def test_agreeing_region_and_endpoint_are_left_alone(tmp_path):
     assert (s.region, s.sources["region"]) == ("eu-nl", "env DLI_REGION")
 
 
-def test_region_alone_keeps_a_lower_iam_endpoint(tmp_path):
+def test_region_alone_keeps_a_lower_iam_endpoint(write_profile):
     # unchanged behaviour: without a competing endpoint, any set iam_endpoint is kept
-    path = write_profile(tmp_path, '[default]\niam_endpoint = "https://iam-proxy.example"\n')
+    path = write_profile('[default]\niam_endpoint = "https://iam-proxy.example"\n')
     s = resolve_settings(explicit={"region": "eu-nl"}, environ={}, profile_path=path)
     assert (s.endpoint, s.iam_endpoint) == (NL, "https://iam-proxy.example")
 

@@ -11,15 +11,8 @@ from dli_magic.errors import ConfigError
 SECRET = "cfg-secret-token-value-0001"
 
 
-def write_profile(tmp_path, text):
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    return path
-
-
-def test_precedence_every_level(tmp_path):
+def test_precedence_every_level(write_profile):
     path = write_profile(
-        tmp_path,
         '[default]\nendpoint = "https://p.example"\nregion = "eu-nl"\nproject_id = "from-profile"\n'
         'chunk_size = 7\nmax_workers = 3\nread_timeout = 11\n',
     )
@@ -48,8 +41,8 @@ def test_none_and_empty_values_fall_through():
     assert s.endpoint == "https://env.example" and s.sources["endpoint"] == "env DLI_ENDPOINT"
 
 
-def test_named_profile_by_argument_and_env(tmp_path):
-    path = write_profile(tmp_path, '[default]\nproject_id = "d"\n[prod]\nproject_id = "p"\n[test]\nproject_id = "t"\n')
+def test_named_profile_by_argument_and_env(write_profile):
+    path = write_profile('[default]\nproject_id = "d"\n[prod]\nproject_id = "p"\n[test]\nproject_id = "t"\n')
     assert resolve_settings(environ={}, profile_path=path).project_id == "d"
     chosen = resolve_settings(environ={"DLI_PROFILE": "test"}, profile_path=path)
     assert chosen.project_id == "t" and chosen.profile == "test" and chosen.sources["profile"] == "env DLI_PROFILE"
@@ -58,8 +51,8 @@ def test_named_profile_by_argument_and_env(tmp_path):
     assert resolve_settings(explicit={"profile": "prod"}, environ={}, profile_path=path).project_id == "p"
 
 
-def test_missing_profile_names_the_known_ones(tmp_path):
-    path = write_profile(tmp_path, "[default]\n[prod]\n")
+def test_missing_profile_names_the_known_ones(tmp_path, write_profile):
+    path = write_profile("[default]\n[prod]\n")
     with pytest.raises(ConfigError) as info:
         resolve_settings(environ={}, profile="prd", profile_path=path)
     assert "prod" in str(info.value) and "Did you mean 'prod'" in str(info.value)
@@ -78,10 +71,10 @@ def test_profile_file_default_location_honours_xdg(tmp_path):
     assert resolve_settings(environ={"HOME": str(home)}).region == "eu-nl"
 
 
-def test_bad_toml_and_unknown_profile_key(tmp_path):
+def test_bad_toml_and_unknown_profile_key(write_profile):
     with pytest.raises(ConfigError, match="not valid TOML"):
-        resolve_settings(environ={}, profile_path=write_profile(tmp_path, "[default\n"))
-    path = write_profile(tmp_path, '[default]\nendpiont = "https://x"\n')
+        resolve_settings(environ={}, profile_path=write_profile("[default\n"))
+    path = write_profile('[default]\nendpiont = "https://x"\n')
     with pytest.raises(ConfigError, match="Did you mean 'endpoint'"):
         resolve_settings(environ={}, profile_path=path)
 

@@ -1,4 +1,5 @@
-"""Helpers for the emulator's own tests: a thin HTTP helper over requests (real HTTP, no mocks)."""
+"""Helpers for the emulator's own tests: a thin HTTP helper over requests (real HTTP, no mocks), and an
+emulator whose clock runs at real speed."""
 
 from __future__ import annotations
 
@@ -45,3 +46,16 @@ def api(emulator):
 @pytest.fixture
 def make_api():
     return Api
+
+
+@pytest.fixture
+def emu(emulator_factory):
+    """An emulator accepting the token "t", its clock at speed 1: a behaviour's seconds are seconds, so
+    the tests read like the docs."""
+    return emulator_factory(token="t", speed=1.0)
+
+
+@pytest.fixture
+def emu_api(emu, make_api):
+    """Api on ``emu`` with the token "t"."""
+    return make_api(emu, headers={"X-Auth-Token": "t"})

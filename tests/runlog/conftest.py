@@ -40,6 +40,12 @@ def record():
 
 
 @pytest.fixture
+def run_attrs():
+    """The attributes of the runs ``record`` writes: a run on a made-up endpoint and project."""
+    return dict(ATTRS)
+
+
+@pytest.fixture
 def runs_in():
     """``runs_in(path)``: (run_id, [job_id, ...]) per run in file order, read straight from the file."""
     return _runs_in

@@ -17,7 +17,6 @@ import pytest
 from dli_magic import runlog
 from dli_magic.results import JobOutcome
 
-ATTRS = {"action": "run", "endpoint": "http://127.0.0.1:1", "project_id": "p"}
 # What a call may take at most with a locked file: the busy timeout and a generous margin for a slow
 # machine, far below the seconds an unbounded wait would take.
 CALL_BOUND = runlog.BUSY_TIMEOUT + 0.5
@@ -30,13 +29,13 @@ def _child(code, path, **kwargs):
     )
 
 
-def test_a_locked_file_neither_fails_nor_stalls_the_call(opened, lock_file, record, runs_in):
+def test_a_locked_file_neither_fails_nor_stalls_the_call(opened, lock_file, record, runs_in, run_attrs):
     first = runs_in(opened)[0][0]
     lock = lock_file(opened)
     started = time.monotonic()
     with pytest.warns(RuntimeWarning) as caught:
         line = sys._getframe().f_lineno + 1
-        pending = runlog.record_outcomes([JobOutcome(2, True, "ok")], ATTRS, path=opened)
+        pending = runlog.record_outcomes([JobOutcome(2, True, "ok")], run_attrs, path=opened)
     assert time.monotonic() - started < CALL_BOUND
     assert pending  # the run has its id: it is pending, not dropped
     message = str(caught[0].message)
@@ -83,12 +82,12 @@ def test_load_retries_pending_runs(opened, lock_file, runs_in, record):
     assert frame["run_id"].tolist()[-1] == pending
 
 
-def test_a_refused_run_does_not_take_the_others_with_it(opened, lock_file, record, runs_in):
+def test_a_refused_run_does_not_take_the_others_with_it(opened, lock_file, record, runs_in, run_attrs):
     lock = lock_file(opened)  # three runs pile up, then go in one transaction
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         good = record(opened, [2])
-        bad = runlog.record_rows([(3, "n", True, object(), None, None)], ATTRS, path=opened)
+        bad = runlog.record_rows([(3, "n", True, object(), None, None)], run_attrs, path=opened)
         also_good = record(opened, [4])
     lock.release()
     with pytest.warns(RuntimeWarning, match=f"run {bad} is not in the history\\.") as caught:
@@ -116,20 +115,20 @@ def test_a_failing_file_holds_back_only_its_own_runs(tmp_path, lock_file, record
     assert [jobs for _, jobs in runs_in(locked)] == [[0]]
 
 
-def test_a_warning_made_an_error_does_not_lose_the_run(opened, lock_file, runs_in):
+def test_a_warning_made_an_error_does_not_lose_the_run(opened, lock_file, runs_in, run_attrs):
     lock = lock_file(opened)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # as with pytest -W error
         with pytest.raises(RuntimeWarning, match="not in the history yet"):
-            runlog.record_outcomes([JobOutcome(2, True, "ok")], ATTRS, path=opened)
+            runlog.record_outcomes([JobOutcome(2, True, "ok")], run_attrs, path=opened)
     lock.release()
     runlog.load(opened)
     assert [jobs for _, jobs in runs_in(opened)] == [[1], [2]]
 
 
-def test_what_is_written_is_what_was_recorded(opened, lock_file):
+def test_what_is_written_is_what_was_recorded(opened, lock_file, run_attrs):
     outcomes = [JobOutcome(2, True, "ok", name="before")]
-    attrs = {**ATTRS, "wait": True}
+    attrs = {**run_attrs, "wait": True}
     lock = lock_file(opened)
     with pytest.warns(RuntimeWarning):
         run_id = runlog.record_outcomes(outcomes, attrs, path=opened)
@@ -162,11 +161,11 @@ def test_a_relative_history_path_is_resolved_when_the_run_is_recorded(tmp_path, 
     assert not (there / "h.sqlite").exists()
 
 
-def test_unusable_files_warn_at_the_callers_line(tmp_path):
+def test_unusable_files_warn_at_the_callers_line(tmp_path, run_attrs):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("")
     with pytest.warns(RuntimeWarning, match="could not write the run history") as caught:
-        assert runlog.record_outcomes([JobOutcome(1, True, "ok")], ATTRS, path=not_a_dir / "h.sqlite") is None
+        assert runlog.record_outcomes([JobOutcome(1, True, "ok")], run_attrs, path=not_a_dir / "h.sqlite") is None
     assert (caught[0].filename, caught[0].lineno) == (__file__, sys._getframe().f_lineno - 1)
     assert "is not in the history." in str(caught[0].message)
     with warnings.catch_warnings():

@@ -1,6 +1,17 @@
-"""The published SDK-HMAC-SHA256 vectors (shared/dli-api.md section 2) pin dli_magic.signing."""
+"""The published SDK-HMAC-SHA256 vectors (shared/dli-api.md section 2) pin dli_magic.signing, directly and
+through AkSkAuth on a real requests.PreparedRequest."""
+
+from __future__ import annotations
+
+import requests
 
 from dli_magic import signing
+from dli_magic.auth import AkSkAuth
+
+SDK_HEADERS = {"X-Sdk-Date": "20200608T023900Z", "TEST_UNDERSCORE": "TEST_VALUE"}
+SDK_URL = "https://service.endpoint.myhuaweicloud.com/resources?size=1"
+SDK_GET_SIGNATURE = "Signature=cfb4171acec81de07d50e53d57eb77edd537414d66ddb1d7d780f128e12cd842"
+SDK_POST_SIGNATURE = "Signature=436b1ac0a1ae03705934bb70ef2f2e09f7bfed2117d731a38235053199323a1f"
 
 
 def _sign(method, url, headers, body, ak, sk):
@@ -25,19 +36,36 @@ def test_reference_guide_vector():
     )
 
 
-SDK_HEADERS = {"X-Sdk-Date": "20200608T023900Z", "TEST_UNDERSCORE": "TEST_VALUE"}
-SDK_URL = "https://service.endpoint.myhuaweicloud.com/resources?size=1"
-
-
 def test_official_sdk_get_vector():
     auth = _sign("GET", SDK_URL, SDK_HEADERS, b"", "AccessKey", "SecretKey")
-    assert auth.endswith("Signature=cfb4171acec81de07d50e53d57eb77edd537414d66ddb1d7d780f128e12cd842")
+    assert auth.endswith(SDK_GET_SIGNATURE)
     assert "SignedHeaders=host;x-sdk-date," in auth  # TEST_UNDERSCORE is not signed
 
 
 def test_official_sdk_post_vector():
     auth = _sign("POST", SDK_URL, SDK_HEADERS, b'{"name":"test","id":1}', "AccessKey", "SecretKey")
-    assert auth.endswith("Signature=436b1ac0a1ae03705934bb70ef2f2e09f7bfed2117d731a38235053199323a1f")
+    assert auth.endswith(SDK_POST_SIGNATURE)
+
+
+def _signed_by_auth(method: str, body: bytes | None) -> requests.PreparedRequest:
+    prepared = requests.Request(method, SDK_URL, headers=SDK_HEADERS, data=body).prepare()
+    return AkSkAuth("AccessKey", "SecretKey")(prepared)
+
+
+def test_get_vector_through_prepared_request():
+    request = _signed_by_auth("GET", None)
+    assert request.headers["Authorization"] == (
+        f"SDK-HMAC-SHA256 Access=AccessKey, SignedHeaders=host;x-sdk-date, {SDK_GET_SIGNATURE}"
+    )
+    assert request.headers["Host"] == "service.endpoint.myhuaweicloud.com"
+
+
+def test_post_vector_through_prepared_request_signs_the_exact_body_bytes():
+    request = _signed_by_auth("POST", b'{"name":"test","id":1}')
+    assert "Content-Length" in request.headers  # present on the wire, deliberately not signed
+    assert request.headers["Authorization"].endswith(SDK_POST_SIGNATURE)
+    other = _signed_by_auth("POST", b'{"name":"test","id":2}')
+    assert request.headers["Authorization"] != other.headers["Authorization"]
 
 
 def test_query_encoding_vector():
