@@ -443,14 +443,12 @@ def classify_transport_failure(exc: BaseException) -> str:
     return "other"
 
 
-def config_error_before_sending(exc: BaseException, url: str, setting: str) -> ConfigError | None:
+def config_error_before_sending(exc: BaseException, url: str, setting: str, env_name: str) -> ConfigError | None:
     """A failure that is the configuration's, found before anything was sent (a URL that cannot be
     parsed, a header no request can carry, a CA bundle file that does not exist, a proxy URL that is
     not one); None for a failure of the exchange itself. The messages never quote the value: it may
     be a token, or a proxy URL with its password."""
     import requests
-
-    from .config import env_var
 
     nothing_sent = " Nothing was sent."
     if isinstance(exc, requests.exceptions.InvalidHeader) or isinstance(exc, UnicodeError) or (
@@ -473,7 +471,7 @@ def config_error_before_sending(exc: BaseException, url: str, setting: str) -> C
         return ConfigError(
             f"The {setting} is not a usable URL (check its host and port: a port is a number from 1 to "
             f"65535)." + nothing_sent,
-            hint=f"Fix {setting} (`%dli_config` shows it and where it came from; {env_var(setting)}).",
+            hint=f"Fix {setting} (`%dli_config` shows it and where it came from; {env_name}).",
         )
     if isinstance(exc, OSError) and "CA certificate bundle" in str(exc):
         return ConfigError(

@@ -27,7 +27,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__, contract
-from .config import Settings
+from .config import Settings, env_var
 from .errors import (
     ConfigError,
     classify_transport_failure,
@@ -161,7 +161,7 @@ class HttpSender:
                     method, url, data=body, headers=headers, auth=auth, timeout=timeout, allow_redirects=False
                 )
             except Exception as exc:  # noqa: BLE001 -- every failure is mapped below, none is swallowed
-                refused_before_sending = config_error_before_sending(exc, url, setting)
+                refused_before_sending = config_error_before_sending(exc, url, setting, env_var(setting))
                 if refused_before_sending is not None:
                     raise refused_before_sending from None
                 if not isinstance(exc, (requests.RequestException, OSError)):

@@ -1,7 +1,7 @@
 """SDK-HMAC-SHA256 request signing (the API gateway's AK/SK scheme), stdlib only.
 
 One implementation serves both sides: the client signs with it and the emulator verifies with it,
-so the vectors in ``tests/test_signing.py`` (from the reference guide and the official SDK) pin both.
+so the vectors in ``tests/client/test_signing.py`` (from the reference guide and the official SDK) pin both.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class Emulator(EmulatorCore):
         # Bind here, so port 0 is resolved before start() returns and a taken port fails loudly.
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says TCP
-        # (proto 0 meant Nagle + delayed ACK, 40 ms per keep-alive request).
+        # (with proto 0, Nagle and delayed ACKs stalled every keep-alive request).
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -98,8 +98,8 @@ class Emulator(EmulatorCore):
         self._stop_event = None
 
         async def serve() -> None:
-            # uvicorn's own serve() ticks every 0.1 s and sleeps 0.1 s on shutdown; tests start
-            # hundreds of emulators, so run startup/shutdown ourselves and stop on an event.
+            # uvicorn's own serve() polls for shutdown on a timer; tests start hundreds of
+            # emulators, so run startup/shutdown ourselves and stop at once on an event.
             self._loop = asyncio.get_running_loop()
             self._stop_event = asyncio.Event()
             config.load()
