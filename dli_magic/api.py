@@ -149,6 +149,13 @@ def _scrubbed(notify: Callable[[str], None]) -> Callable[[str], None]:
     return lambda text: notify(scrub(text))
 
 
+def check_wait_options(*, timeout: Any = None, stable: Any = None) -> None:
+    """The checks of ``timeout`` and ``stable`` that every call makes, for callers that keep them
+    for later calls (the panel): one line naming the argument."""
+    _check_number("timeout", timeout)
+    _check_stable(stable)
+
+
 def _check_stable(stable: Any) -> float | None:
     from .waiting import STABLE_MAX_SECONDS
 

@@ -101,6 +101,21 @@ RUNNABLE_STATUSES: frozenset[str] = frozenset(
     }
 )
 
+# Statuses a stop request is accepted from (a job that is running or on its way there).
+STOPPABLE_STATUSES: frozenset[str] = frozenset(
+    {
+        "job_submitting",
+        "job_running",
+        "job_running_exception",
+        "job_downloading",
+        "job_idle",
+        "job_arrearage_recovering",
+    }
+)
+
+# A restart (stop with savepoint, run from it) is for jobs that run, healthy or crash-looping.
+RESTARTABLE_STATUSES: frozenset[str] = frozenset({"job_running", "job_running_exception"})
+
 JOB_TYPES: tuple[str, ...] = (
     "flink_sql_job",
     "flink_jar_job",

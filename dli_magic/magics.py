@@ -710,21 +710,32 @@ class DliMagic(Magics, _SettingsTraits):
     @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
     @argument("--no-wait", action="store_true", help="Return after the run/stop call without polling.")
     @argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout).")
+    @argument("--stable", type=_seconds, metavar="S", help="Check the health of started jobs for S seconds.")
+    @argument("--refresh", type=_seconds, metavar="S", help="Refresh the job list every S seconds (default 10).")
+    @argument("--no-auto-refresh", action="store_true", help="Refresh only when asked (the Refresh button).")
     @line_magic
     def dli_panel(self, line: str = ""):
-        """Open the job panel (pick jobs, run or stop them) with this session's settings and client.
+        """Open the job console (pick jobs, run, stop or restart them, live statuses) with this
+        session's settings and client.
 
         Examples::
 
             %dli_panel
             p = %dli_panel --profile prod --no-wait
+            %dli_panel --stable 30 --refresh 5
         """
         line = line.strip().rstrip(";")
         _refuse_secrets(line.split())
         args = _parse_line(self.dli_panel, line)
-        from .widget import panel
+        from .widget import REFRESH_SECONDS, panel
 
-        return panel(client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout)
+        if args.stable is not None and args.no_wait:
+            raise UsageError("--stable checks the started jobs' health, which needs waiting: drop --no-wait.")
+        return panel(
+            client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout, stable=args.stable,
+            refresh_interval=args.refresh if args.refresh is not None else REFRESH_SECONDS,
+            auto_refresh=not args.no_auto_refresh,
+        )
 
     # -- restart and savepoints -------------------------------------------------------------------
 

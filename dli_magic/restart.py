@@ -39,7 +39,7 @@ RUNNING = "job_running"
 STOPPED = "job_cancel_success"
 SAVEPOINTING = "job_savepointing"
 # Restarted: stopped with a savepoint, then run. A crash-looping job is the point of a restart.
-RESTARTABLE_STATUSES = ("job_running", "job_running_exception")
+RESTARTABLE_STATUSES = contract.RESTARTABLE_STATUSES
 _STOP = contract.ACTIONS["stop"]
 _RUN = contract.ACTIONS["run"]
 

@@ -35,7 +35,7 @@ import ipywidgets as widgets
 import traitlets
 
 from . import api, contract
-from .contract import JOB_STATUSES, RUNNABLE_STATUSES
+from .contract import JOB_STATUSES
 from .errors import BadInputError, DLIError
 from .ids import validate_job_ids
 from .results import Job
@@ -58,23 +58,11 @@ SHOWN_FOR = 3 * HEARTBEAT_MS / 1000
 QUIET_AFTER_INPUT = 2.0
 TICK = 0.25  # the timer thread's resolution
 
-# Statuses a stop request is accepted from (dli-api.md: a job that runs or is on its way there).
-# contract.py is the place for it; read from there once it is defined there.
-STOPPABLE_STATUSES: frozenset[str] = getattr(contract, "STOPPABLE_STATUSES", frozenset({
-    "job_submitting", "job_running", "job_running_exception", "job_downloading", "job_idle",
-    "job_arrearage_recovering",
-}))
-# A restart (stop with savepoint, run from it) is for jobs that run, healthy or crash-looping: the
-# restart's own list where it exists.
-try:
-    from .restart import RESTARTABLE_STATUSES as _RESTARTABLE
-except ImportError:
-    _RESTARTABLE = ("job_running", "job_running_exception")
-RESTARTABLE_STATUSES: frozenset[str] = frozenset(getattr(contract, "RESTARTABLE_STATUSES", _RESTARTABLE))
+# The statuses each button acts on (contract.py: what the service accepts each request from).
 ACTION_STATUSES: dict[str, frozenset[str]] = {
-    "run": frozenset(RUNNABLE_STATUSES),
-    "stop": STOPPABLE_STATUSES,
-    "restart": RESTARTABLE_STATUSES,
+    "run": contract.RUNNABLE_STATUSES,
+    "stop": contract.STOPPABLE_STATUSES,
+    "restart": contract.RESTARTABLE_STATUSES,
 }
 ACTION_VERBS = {"run": "Run", "stop": "Stop", "restart": "Restart"}
 _BUTTON_STYLES = {"run": "success", "stop": "danger", "restart": "warning"}
@@ -534,6 +522,14 @@ class DliPanel(widgets.VBox):
         **settings: Any,
     ) -> None:
         _check_interval(refresh_interval)
+        # Checked now, as the API checks them: a value refused only at the first Run would be too late.
+        if not isinstance(wait, bool):
+            raise BadInputError(f"wait must be True or False, not {wait!r}.")
+        if not isinstance(auto_refresh, bool):
+            raise BadInputError(f"auto_refresh must be True or False, not {auto_refresh!r}.")
+        api.check_wait_options(timeout=timeout, stable=stable)
+        if stable is not None and not wait:
+            raise BadInputError("stable= checks the started jobs' health, which needs wait=True.")
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
             raise BadInputError(f"max_jobs must be a positive integer, not {max_jobs!r}.")
         # A client from settings is built here, so bad settings fail the cell at once (ConfigError,
@@ -1133,11 +1129,13 @@ class DliPanel(widgets.VBox):
             source="panel",
         )
         if action == "restart":
-            return api.restart_jobs(ids, timeout=self.timeout, stable=self.stable, on_step=self._on_step, **common)
+            return api.restart_jobs(ids, timeout=self.timeout, stable=self.stable, on_step=self._on_step,
+                                    yes=True, **common)
         extra: dict[str, Any] = {}
         if action == "run" and self.stable is not None:
             extra["stable"] = self.stable
-        return api.execute(action, ids, option, wait=self.wait, timeout=self.timeout, **extra, **common)
+        # yes=True: a large action was confirmed with the panel's second click.
+        return api.execute(action, ids, option, wait=self.wait, timeout=self.timeout, yes=True, **extra, **common)
 
     def _on_wait_state(self, action: str, state: Any) -> None:
         """Live progress while the API polls; "Stop waiting" ends the wait (not the jobs)."""

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 from typing import Any, Callable, Iterable, Iterator
 
-from ..contract import FLINK_JOB_STATES, INT64_MAX, JOB_STATUSES, RUNNABLE_STATUSES
+from ..contract import FLINK_JOB_STATES, INT64_MAX, JOB_STATUSES, RUNNABLE_STATUSES, STOPPABLE_STATUSES
 from .behaviours import (
     CRASH_LOOP,
     FAIL,
@@ -35,17 +35,7 @@ from .behaviours import (
     stored_behaviour,
 )
 
-# Statuses a stop request is accepted from (a job that is running or on its way there).
-STOPPABLE_STATUSES = frozenset(
-    {
-        "job_submitting",
-        "job_running",
-        "job_running_exception",
-        "job_downloading",
-        "job_idle",
-        "job_arrearage_recovering",
-    }
-)
+
 # While in these (and not ended), `duration` grows with the clock; elsewhere it is frozen.
 _ACTIVE_STATUSES = frozenset(
     {"job_running", "job_running_exception", "job_idle", "job_savepointing", "job_canceling"}

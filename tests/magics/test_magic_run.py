@@ -244,7 +244,7 @@ def test_panel_magic_uses_the_session_client(shell, dli_env, magic):
         assert panel._client is magic.client()
         assert panel.wait is False
         assert panel.wait_idle(10)
-        assert 138 in [value for _, value in panel.job_select.options]
+        assert 138 in [job.job_id for job in panel.jobs]
     finally:
         panel.close()
 
