@@ -566,6 +566,7 @@ class DliPanel(widgets.VBox):
         self._io_lock = threading.Lock()  # one listing or one action at a time
         self._threads: list[threading.Thread] = []
         self._cancel_wait = threading.Event()
+        self._handle: Any = None  # the RunHandle of the run or stop being waited for
         self._closed = threading.Event()
         self._ready = threading.Event()  # the widgets exist (or building them failed: then closed)
         self._last_refresh_end = time.monotonic()
@@ -1134,8 +1135,19 @@ class DliPanel(widgets.VBox):
         extra: dict[str, Any] = {}
         if action == "run" and self.stable is not None:
             extra["stable"] = self.stable
-        # yes=True: a large action was confirmed with the panel's second click.
-        return api.execute(action, ids, option, wait=self.wait, timeout=self.timeout, yes=True, **extra, **common)
+        # yes=True: a large action was confirmed with the panel's second click. A waited run or stop
+        # waits behind a RunHandle, as `%dli_run --background` does (one way to wait in the
+        # background): "Stop waiting" is the handle's stop_waiting().
+        if not self.wait:
+            return api.execute(action, ids, option, wait=False, yes=True, **extra, **common)
+        handle = api.execute(action, ids, option, timeout=self.timeout, yes=True, background=True, **extra, **common)
+        self._handle = handle
+        try:
+            if self._cancel_wait.is_set():
+                handle.stop_waiting()
+            return handle.result()
+        finally:
+            self._handle = None
 
     def _on_wait_state(self, action: str, state: Any) -> None:
         """Live progress while the API polls; "Stop waiting" ends the wait (not the jobs)."""
@@ -1158,6 +1170,9 @@ class DliPanel(widgets.VBox):
     def stop_waiting(self) -> None:
         """Stop polling for the current action (the jobs keep going); the result shows what is known."""
         self._cancel_wait.set()
+        handle = self._handle
+        if handle is not None:
+            handle.stop_waiting()
 
     def _on_cancel_click(self, button: widgets.Button) -> None:
         try:
