@@ -10,7 +10,9 @@ A restart, for the jobs that are read running (``job_running``, ``job_running_ex
 1. read the jobs (their status and the savepoint they have now); an unknown id ends the call here;
 2. ``POST jobs/stop`` with ``trigger_savepoint`` (chunked, on the client's workers);
 3. wait until they leave ``job_savepointing``/``job_canceling``; a job in ``job_cancel_success``
-   whose ``savepoint_path`` is set and differs from step 1's has a new savepoint (read back);
+   whose ``savepoint_path`` is set and differs from step 1's has a new savepoint (read back). The
+   service only enqueues a stop: a read that still shows the job as step 1 did is no answer, so
+   such a job is read again until it changes, or until a grace has passed (``_wait_for_effect``);
 4. ``POST jobs/run`` with ``resume_savepoint`` for those jobs only;
 5. wait until they leave ``job_submitting``; with ``stable``, the health window.
 
@@ -24,6 +26,7 @@ they have one).
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -48,6 +51,11 @@ _RUN = contract.ACTIONS["run"]
 _OBS_PATH = re.compile(r"(?:obs://)?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s\x00-\x1f\x7f]*)?")
 SAVEPOINT_PATH_MAX = 1024
 _API_NOT_FOUND_CODES = (contract.API_NOT_FOUND_CODE, "APIG.0101")
+# The service answers a stop or a savepoint request once it has queued it; the job shows it
+# later. A job read unchanged is read again for this long (the longer of the two) before the
+# call concludes that the request showed no effect.
+EFFECT_GRACE_POLLS = 3
+EFFECT_GRACE_MIN_SECONDS = 2.0
 
 Callback = Callable[[WaitState], None]
 
@@ -118,6 +126,7 @@ class _Track:
     resume: bool = False  # the run is sent with resume_savepoint
     failure: str | None = None  # why --strict counts it (None: it did what was asked, or was left alone)
     sent_unknown: bool = False  # the latest request's outcome is unknown: a read decides
+    reference: Job | None = None  # the read taken before the latest stop: a read like it is no answer
 
     def note(self, text: str) -> None:
         self.parts.append(text)
@@ -171,6 +180,8 @@ class Restart:
         settings = client.settings
         self.timeout = timeout if timeout is not None else settings.wait_timeout
         self.poll_interval = settings.poll_interval
+        self.grace = effect_grace(self.poll_interval)
+        self.sleep: Callable[[float], None] = time.sleep  # a background handle's ends at stop_waiting()
         self.chunk_size = chunk_size
         self.on_state = on_state
         self.on_step = on_step or (lambda label: None)
@@ -339,6 +350,7 @@ class Restart:
                 track.conclude("ended", f"{what} {outcome.message}", None)
             else:
                 track.stage = "stop-sent"
+                track.reference = track.last
                 track.last = None  # what was read before the stop says nothing now
                 track.sent_unknown = outcome.is_success is None
                 if outcome.is_success is None:
@@ -351,7 +363,8 @@ class Restart:
         if not waiting:
             return
         self.on_step("waiting for the stop" + (" and its savepoint" if trigger_savepoint else ""))
-        state = self._wait([t.job_id for t in waiting], _STOP)
+        state, changed = self._wait([t.job_id for t in waiting], _STOP,
+                                    references={t.job_id: t.reference for t in waiting})
         for track in waiting:
             job = None if track.job_id in state.missing else state.jobs.get(track.job_id)
             new = _new_savepoint(job, track.before) and job.status == STOPPED
@@ -390,15 +403,20 @@ class Restart:
                     track.note(f"not restarted: the job is stopped (job_cancel_success) — start it with "
                                f"`%dli_run {track.job_id}`, or restart with --allow-no-savepoint")
                     track.conclude("ended", "stopped, but no new savepoint was recorded: not restarted", False)
-            elif job.status in RESTARTABLE_STATUSES and trigger_savepoint and (job.status_desc or not unknown):
-                reason = job.status_desc or "no reason given; it may still stop: check `%dli_job`"
+            elif track.job_id not in changed:  # read as before the stop, up to the last read
+                self._no_effect(track, job, state, what="stop with savepoint" if trigger_savepoint else "stop",
+                                unknown=unknown)
+            elif job.status in RESTARTABLE_STATUSES and trigger_savepoint and (_fresh_reason(job, track.reference)
+                                                                               or not unknown):
+                fresh = _fresh_reason(job, track.reference)
+                reason = fresh or "no reason given"
                 track.note(f"the stop with savepoint did not happen ({reason})")
                 if self.allow_no_savepoint:
                     track.stage = "savepoint-failed"
                 else:
                     track.note(f"not restarted: the job is still {job.status}")
                     track.conclude("ended", f"the stop with savepoint did not happen ({reason}); still {job.status}",
-                                   False if job.status_desc else None)
+                                   False if fresh else None)
             else:  # a failed plain stop, an unknown stop that changed nothing, a job_cancel_fail
                 track.note(f"not stopped: {_described(job)} when read after the stop{lost}")
                 track.note(f"not restarted: the job is {job.status}")
@@ -406,6 +424,20 @@ class Restart:
         if state.interrupted:
             self._halt("interrupted (Ctrl-C) while waiting for the stop", interrupted=True)
             raise _Halt
+
+    def _no_effect(self, track: _Track, job: Job, state: WaitState, *, what: str, unknown: bool) -> None:
+        """The job was read as it was before the stop until the last read: the stop may still be
+        queued, so the row says what was read and that it may still stop; nothing more is sent."""
+        if state.interrupted or state.timed_out or self.read_error:
+            when = _pending_when(state, self.timeout, self.read_error)
+        else:
+            when = "when last read"
+        lost = " (the stop request's outcome was unknown)" if unknown else ""
+        track.note(f"no sign of the {what} yet: still {_described(job)}, as before it, {when}{lost}")
+        if not (self.halted or state.interrupted):  # else the read after the interruption says where it is
+            track.note(f"not restarted: it may still stop — check `%dli_job {track.job_id}`, and once it is "
+                       f"job_cancel_success, {_resume_hint(track.job_id)}")
+        track.conclude("stopping", f"not restarted: no sign of the {what} yet (still {job.status} {when})", None)
 
     # 4. run
 
@@ -449,7 +481,7 @@ class Restart:
         if not tracks:
             return
         self.on_step("waiting until running")
-        state = self._wait([t.job_id for t in tracks], _RUN)
+        state, _ = self._wait([t.job_id for t in tracks], _RUN)
         started: list[int] = []
         for track in tracks:
             job = None if track.job_id in state.missing else state.jobs.get(track.job_id)
@@ -493,7 +525,7 @@ class Restart:
         rounds = state.rounds
         try:
             check_health(self.client, state, started, stable=self.stable, poll_interval=self.poll_interval,
-                         on_update=self.on_state)
+                         on_update=self.on_state, sleep=self.sleep)
         except DLIError as exc:  # reading failed round after round: health unknown, the rows stay
             self.errors.append(f"health check: {type(exc).__name__}: {exc}")
             self.notify(f"Stopped the health check: {type(exc).__name__}: {exc}")
@@ -522,14 +554,24 @@ class Restart:
 
     # ---- reading ------------------------------------------------------------------------------------
 
-    def _wait(self, ids: list[int], spec: contract.Action) -> WaitState:
+    def _wait(self, ids: list[int], spec: contract.Action,
+              references: dict[int, Job | None] | None = None) -> tuple[WaitState, set[int]]:
+        """Wait for ``ids`` to leave ``spec``'s pending statuses; with ``references``, also until
+        each read differs from its reference (``_wait_for_effect``). Also returns those read changed."""
         state = WaitState(job_ids=list(ids))
         state.names.update({i: self.names.get(i) for i in ids})
         state.pending = set(ids)
         self.read_error = None
+        changed: set[int] = set(ids) if references is None else set()
         try:
-            wait_for_jobs(self.client, state, spec.pending, timeout=self.timeout, expected=spec.passes_through,
-                          poll_interval=self.poll_interval, on_update=self.on_state)
+            if references is None:
+                wait_for_jobs(self.client, state, spec.pending, timeout=self.timeout, expected=spec.passes_through,
+                              poll_interval=self.poll_interval, on_update=self.on_state, sleep=self.sleep)
+            else:
+                _wait_for_effect(
+                    self.client, state, spec.pending, references, changed, timeout=self.timeout, grace=self.grace,
+                    poll_interval=self.poll_interval, expected=spec.passes_through, on_update=self.on_state,
+                    sleep=self.sleep)
         except DLIError as exc:  # reading failed round after round: say so, keep what was read
             self.read_error = type(exc).__name__
             self.errors.append(f"waiting after the {spec.name}: {type(exc).__name__}: {exc}")
@@ -543,7 +585,7 @@ class Restart:
         if state.read_errors:
             self.notify(f"Could not read job statuses in {len(state.read_errors)} round(s), read again in the next: "
                         f"{state.read_errors[-1]}")
-        return state
+        return state, changed
 
     def _leave_the_rest(self) -> None:
         """Jobs the steps did not reach because the sending stopped: stopped ones say so."""
@@ -551,8 +593,8 @@ class Restart:
             if track.stage == "stopped":  # stopped, the run never sent
                 self._not_started(track, f"{self.halted or 'the restart stopped'} before the run request", None)
             elif track.stage == "savepoint-failed":
-                track.note(f"not restarted: {self.halted or 'the restart stopped'}; the job is still "
-                           f"{track.last.status if track.last else 'running'}")
+                track.note(f"not restarted: {self.halted or 'the restart stopped'}; the job was "
+                           f"{_described(track.last)} when read after the stop")
                 track.conclude("ended", "the stop with savepoint did not happen", None)
             elif track.plan == "start" and track.stage == "read" and self.halted:
                 track.note(f"not started: {self.halted} before the run request")
@@ -694,6 +736,61 @@ class Restart:
         return Outcome(outcomes, attrs, {})
 
 
+def effect_grace(poll_interval: float) -> float:
+    """How long a job read unchanged after a stop/savepoint request is read again."""
+    return max(EFFECT_GRACE_POLLS * poll_interval, EFFECT_GRACE_MIN_SECONDS)
+
+
+def _fresh_reason(job: Job, reference: Job | None) -> str | None:
+    """The job's status_desc when it is new since the read before the request (the reason the
+    request failed); the description the job had before says nothing about the request."""
+    if job.status_desc and (reference is None or job.status_desc != reference.status_desc):
+        return job.status_desc
+    return None
+
+
+def _touched(job: Job, reference: Job | None) -> bool:
+    """The read differs from the one taken before the request: the job did something since."""
+    if reference is None:
+        return True
+    return ((job.status, job.status_desc, job.has_savepoint, job.savepoint_path)
+            != (reference.status, reference.status_desc, reference.has_savepoint, reference.savepoint_path))
+
+
+def _wait_for_effect(client: Any, state: WaitState, pending: Any, references: dict[int, Job | None],
+                     changed: set[int], *, timeout: float, grace: float, poll_interval: float, expected: Any,
+                     on_update: Callback | None, sleep: Callable[[float], None]) -> None:
+    """``wait_for_jobs`` over ``state.pending``, where a read that still matches ``references`` (the
+    reads taken before the request) is no answer: the service queues a request before the job shows
+    it. Such jobs are read again until they change or ``grace`` seconds have passed since the call
+    began, within ``timeout``; the last read comes after the grace. ``changed`` gets the ids read
+    changed as they are read (it holds them even when reading fails part-way)."""
+
+    def observe(current: WaitState) -> None:
+        for job_id, reference in references.items():
+            job = current.jobs.get(job_id)
+            if job is not None and job_id not in current.missing and _touched(job, reference):
+                changed.add(job_id)
+        if on_update is not None:
+            on_update(current)
+
+    began = time.monotonic()
+    wait_for_jobs(client, state, pending, timeout=timeout, expected=expected, poll_interval=poll_interval,
+                  on_update=observe, sleep=sleep)
+    while not (state.interrupted or state.timed_out):
+        unchanged = {job_id for job_id in references
+                     if job_id not in changed and job_id not in state.missing and job_id in state.jobs}
+        spent = time.monotonic() - began
+        if not unchanged or spent >= grace:
+            break
+        if spent >= timeout:
+            state.timed_out = True
+            break
+        state.pending = unchanged
+        wait_for_jobs(client, state, pending, timeout=timeout - spent, expected=expected,
+                      poll_interval=poll_interval, on_update=observe, sleep=sleep, read_first=False)
+
+
 def _new_savepoint(job: Job | None, before: Job) -> bool:
     """The job has a savepoint now, and not the one it had when first read."""
     return (job is not None and bool(job.has_savepoint) and bool(job.savepoint_path)
@@ -752,6 +849,8 @@ class Savepoints:
         settings = client.settings
         self.timeout = timeout if timeout is not None else settings.wait_timeout
         self.poll_interval = settings.poll_interval
+        self.grace = effect_grace(self.poll_interval)
+        self.sleep: Callable[[float], None] = time.sleep
         self.workers = settings.max_workers
         self.on_state = on_state
         self.on_step = on_step or (lambda label: None)
@@ -760,6 +859,7 @@ class Savepoints:
         self.targets: dict[int, str] = {}  # running job → the directory its savepoint goes to
         self.sent: dict[int, JobOutcome] = {}
         self.state: WaitState | None = None
+        self.changed: set[int] = set()  # read differing from self.before after the request
         self.requests = 0
         self.read_rounds = 0
         self.interrupted = False
@@ -890,13 +990,16 @@ class Savepoints:
             for job_id in waiting:
                 if job_id in jobs:
                     state.note(jobs[job_id])
+                    if _touched(jobs[job_id], self.before[job_id]):
+                        self.changed.add(job_id)
                     if jobs[job_id].status != SAVEPOINTING:
                         state.pending.discard(job_id)
             state.interrupted = True
             return
         try:
-            wait_for_jobs(self.client, state, {SAVEPOINTING}, timeout=self.timeout, expected=(SAVEPOINTING,),
-                          poll_interval=self.poll_interval, on_update=self.on_state)
+            _wait_for_effect(self.client, state, {SAVEPOINTING}, {i: self.before[i] for i in waiting}, self.changed,
+                             timeout=self.timeout, grace=self.grace, poll_interval=self.poll_interval,
+                             expected=(SAVEPOINTING,), on_update=self.on_state, sleep=self.sleep)
         except DLIError as exc:
             self.errors.append(f"waiting: {type(exc).__name__}: {exc}")
             self.notify(f"Stopped waiting: {type(exc).__name__}: {exc}")
@@ -935,7 +1038,12 @@ class Savepoints:
                     message = f"{lost}savepoint {path} recorded; {job.status}"
                 elif state is not None and job_id in state.pending:
                     message = f"{lost}savepoint requested; still {job.status} {_pending_when(state, self.timeout)}"
-                elif job.status_desc:
+                elif job_id not in self.changed:  # read as before the request, up to the last read
+                    when = (_pending_when(state, self.timeout) if state is not None
+                            and (state.interrupted or state.timed_out) else "when last read")
+                    message = (f"{lost}savepoint requested; no sign of it yet: still {_described(job)}, as before "
+                               f"the request, {when}; the service may still take it — check `%dli_job {job_id}`")
+                elif _fresh_reason(job, before):
                     kept = f" (the previous savepoint {before.savepoint_path} is kept)" if before.savepoint_path else ""
                     message = f"{lost}the savepoint failed: {job.status_desc}; {job.status}{kept}"
                     is_success = False

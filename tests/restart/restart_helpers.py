@@ -7,8 +7,8 @@ import threading
 
 
 def running(emu, name="stream", **fields):
-    """A job seeded job_running (it started 10 s ago)."""
-    return emu.create_job(name=name, status="job_running", start_time=emu.now_ms() - 10_000, **fields)
+    """A job seeded job_running (or the ``status`` given; it started 10 s ago)."""
+    return emu.create_job(name=name, **{"status": "job_running", "start_time": emu.now_ms() - 10_000, **fields})
 
 
 def posts(emu, action=None):
@@ -49,3 +49,72 @@ class CtrlC:
     def cancel(self) -> None:
         for timer in self.timers:
             timer.cancel()
+
+
+class Enqueued:
+    """A ``requests`` adapter for ``client.session.mount``: it answers the POSTs whose path ends with
+    ``path`` (a stop, or a savepoint trigger) at once, as the real service does once it has queued
+    them ("delivered successfully"), and forwards each to the emulator ``delay`` seconds later
+    (``delay=None``: never), so the reads right after the answer still show the jobs untouched."""
+
+    def __init__(self, delay: float | None, path: str = "/jobs/stop"):
+        import requests.adapters
+
+        outer = self
+
+        class Adapter(requests.adapters.HTTPAdapter):
+            def send(self, request, **kwargs):
+                if request.method == "POST" and request.path_url.split("?")[0].endswith(outer.path):
+                    return outer._answer(self, request, kwargs)
+                return super().send(request, **kwargs)
+
+        self.adapter = Adapter(max_retries=0)
+        self.delay = delay
+        self.path = path
+        self.answered = 0
+        self.forwarded: list[int] = []  # HTTP statuses of the forwarded requests
+        self._timers: list[threading.Timer] = []
+
+    def mount(self, client) -> "Enqueued":
+        client.session.mount(client.endpoint, self.adapter)
+        return self
+
+    def _answer(self, adapter, request, kwargs):
+        import json
+
+        import requests
+        from requests.structures import CaseInsensitiveDict
+
+        from dli_magic.emulator.handlers import SAVEPOINT_OK, STOP_ACCEPTED
+
+        self.answered += 1
+        if self.delay is not None:
+            timer = threading.Timer(self.delay, self._forward, (adapter, request.copy(), kwargs))
+            timer.daemon = True
+            timer.start()
+            self._timers.append(timer)
+        if self.path.endswith("/jobs/stop"):
+            body = [{"is_success": True, "message": STOP_ACCEPTED}] * len(json.loads(request.body)["job_ids"])
+        else:
+            body = {"is_success": True, "message": SAVEPOINT_OK}
+        response = requests.Response()
+        response.status_code = 200
+        response.reason = "OK"
+        response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+        response._content = json.dumps(body).encode()
+        response.encoding = "utf-8"
+        response.url = request.url
+        response.request = request
+        response.connection = adapter
+        return response
+
+    def _forward(self, adapter, request, kwargs):
+        import requests.adapters
+
+        response = requests.adapters.HTTPAdapter.send(adapter, request, **kwargs)
+        self.forwarded.append(response.status_code)
+
+    def join(self) -> None:
+        """Until every forwarded request was answered by the emulator."""
+        for timer in self._timers:
+            timer.join()

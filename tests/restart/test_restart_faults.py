@@ -35,8 +35,11 @@ def test_a_5xx_on_the_stop_changes_nothing_and_nothing_is_started(emu, client):
     assert not posts(emu, "/jobs/run")
     assert row["is_success"] is not True and row["status"] == "job_running"
     assert "stop with savepoint: outcome unknown (ServiceError" in row["message"]
-    assert row["message"].endswith("not stopped: job_running when read after the stop (the stop request's outcome "
-                                   "was unknown; the job was read afterwards); not restarted: the job is job_running")
+    # read unchanged up to the end: never called a savepoint failure, nor "not stopped" for good
+    assert row["message"].endswith(
+        "no sign of the stop with savepoint yet: still job_running, as before it, when last read (the stop request's "
+        f"outcome was unknown); not restarted: it may still stop — check `%dli_job {job}`, and once it is "
+        f"job_cancel_success, resume it with `%dli_run {job} --resume-savepoint`")
     assert emu.get_job(job)["status"] == "job_running"
 
 

@@ -150,8 +150,8 @@ def test_a_5xx_on_the_savepoint_request_is_not_sent_again_and_not_called_a_succe
     assert [s["status"] for s in posts(emu, "/savepoint")] == [503]
     row = df.iloc[0]
     assert row["is_success"] is __import__("pandas").NA and row["savepoint_path"] is __import__("pandas").NA
-    assert row["message"].endswith(f"no new savepoint recorded when read (job_running); the service may still be "
-                                   f"taking it — check `%dli_job {job}`")
+    assert row["message"].endswith("no sign of it yet: still job_running, as before the request, when last read; "
+                                   f"the service may still take it — check `%dli_job {job}`")
 
 
 def test_ctrl_c_while_waiting_for_a_savepoint_returns_the_rows(emulator_factory, client_settings, capsys):
