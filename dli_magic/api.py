@@ -8,7 +8,9 @@ with ``stable``, the health window) → the OUTCOME_COLUMNS frame → the run lo
 
 from __future__ import annotations
 
+import concurrent.futures
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +18,7 @@ from . import contract, runlog
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
 from .results import JobOutcome, jobs_frame, outcomes_frame
+from .batch import ReadPool
 from .waiting import WaitState, changed_reads_max, check_health, read_names, wait_for_jobs
 
 DRY_RUN_MESSAGE = "dry run: not sent"
@@ -176,12 +179,19 @@ def _start_names_lookup(client: Any, ids: list[int], wait: bool):
     unknown = [i for i in ids if i not in client.job_names]
     if not unknown or (wait and len(unknown) > changed_reads_max(client)):
         return None
-    import concurrent.futures
+    with ReadPool(max_workers=1, thread_name_prefix="dli-names") as pool:
+        return pool.submit(read_names, client, unknown)
 
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dli-names")
-    future = pool.submit(read_names, client, unknown)
-    pool.shutdown(wait=False)
-    return future
+
+def _take_names(call: "_Call", lookup, timeout: float | None) -> None:
+    """The names read beside the request, if they are there within ``timeout`` seconds; the rows
+    then show names (a slower lookup still teaches the client its names for the next call)."""
+    try:
+        call.state.names.update(lookup.result(timeout=timeout))
+    except (concurrent.futures.TimeoutError, KeyboardInterrupt):  # the rows come back without the names
+        pass
+    except Exception as exc:
+        call.notify(f"Could not read the job names: {_brief(exc)}")
 
 
 @dataclass
@@ -204,6 +214,7 @@ class _Call:
     notify: Callable[[str], None]
     extra_attrs: dict[str, Any]
     run_id: str | None = None  # recorded "waiting" right after the request, recorded again at the end
+    names_lookup: Any = None  # a background call's names, read beside the request: taken by the worker
     exiting: bool = False  # the interpreter exits: the run is recorded as not waited, nothing more
 
     @property
@@ -271,7 +282,13 @@ def execute(
         )
 
         names_lookup = _start_names_lookup(client, ids, wait)
-        result = client.batch(action, ids, option, chunk_size=chunk_size)
+        sent = time.monotonic()
+        try:
+            result = client.batch(action, ids, option, chunk_size=chunk_size)
+        except DLIError as exc:
+            _record_failed_call(client, action, spec.option, option, ids, exc, source)
+            raise
+        answered = time.monotonic() - sent
         if result.interrupted:
             unsent = sum(1 for o in result.outcomes if o.is_success is None)
             notify(f"Interrupted (Ctrl-C): {unsent} job(s) were not sent or have no answer; see the rows.")
@@ -281,16 +298,16 @@ def execute(
         extra_attrs: dict[str, Any] = {"duplicates": list(validated.duplicates)}
         if chunk_size is not None:
             extra_attrs["chunk_size"] = chunk_size
-        if names_lookup is not None:
-            try:
-                state.names.update(names_lookup.result())
-            except Exception as exc:  # the call's rows come back without the names
-                notify(f"Could not read the job names: {_brief(exc)}")
         call = _Call(action, spec, option, result, client, owned, state, wait, stable,
                      timeout if timeout is not None else client.settings.wait_timeout, strict, source, notify,
                      extra_attrs)
         if wait:  # recorded now: a kernel that dies while waiting leaves a run to re-attach to
             call.run_id = _record(call, "waiting")
+        if names_lookup is not None:
+            if background:  # the handle's worker takes them; the handle comes back now
+                call.names_lookup = names_lookup
+            else:  # the lookup went out with the request: wait for it about as long as the request took
+                _take_names(call, names_lookup, timeout=max(answered, 0.2))
         handed_over = True
         return _continue(call, background, progress, on_state)
     finally:
@@ -317,6 +334,8 @@ def _continue(call: _Call, background: bool, progress, on_state):
                 updates(state)
 
         try:
+            if call.names_lookup is not None:
+                _take_names(call, call.names_lookup, timeout=call.client.settings.read_timeout)
             _settle(call, both, sleep=sleep)
             return _finish(call)
         finally:
@@ -381,6 +400,23 @@ def _attrs(call: _Call) -> dict[str, Any]:
 def _outcomes(call: _Call) -> list[JobOutcome]:
     return [_finish_outcome(o, call.state, call.spec, call.option, call.timeout, call.stable)
             for o in call.result.outcomes]
+
+
+def _record_failed_call(client: Any, action: str, option_name: str, option: bool, ids: list[int],
+                        error: DLIError, source: str) -> None:
+    """A whole call that failed after it may have reached the service is in the history too: its
+    rows say the outcome is unknown. (One that provably did nothing is only the error.)"""
+    from .batch import failure_row_message
+
+    if not error.may_have_taken_effect:
+        return
+    row = failure_row_message(error)
+    outcomes = [JobOutcome(i, None, row, request_id=error.request_id) for i in ids]
+    attrs = {"action": action, "endpoint": client.endpoint, "project_id": client.settings.project_id,
+             option_name: option, "attempts": error.attempts}
+    run_id = runlog.record_outcomes(outcomes, attrs, settings=client.settings, source=source, wait_state="not waited")
+    if run_id:
+        error.history_run_id = run_id
 
 
 def _record(call: _Call, wait_state: str) -> str | None:

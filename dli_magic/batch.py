@@ -7,6 +7,7 @@ no chunk succeeded and no failed chunk may have been processed; otherwise a row 
 
 from __future__ import annotations
 
+import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +40,14 @@ class _ChunkFailed:
 class _ChunkSkipped:
     job_ids: list[int]
     interrupted: bool = False  # never started because of Ctrl-C (else: an error elsewhere stopped sending)
+
+
+@dataclass
+class _ChunkInFlight:
+    job_ids: list[int]  # Ctrl-C while its request was out: it may have been sent and processed
+
+
+INTERRUPTED_IN_FLIGHT = f"interrupted (Ctrl-C) while the request was out: it may have been sent; {MAY_HAVE_TAKEN_EFFECT_ROW}"
 
 
 @dataclass
@@ -100,8 +109,13 @@ def send_in_chunks(
 
     interrupted = False
     if len(chunks) == 1:
-        results = [send(chunks[0])]
-        if isinstance(results[0], _ChunkFailed):
+        try:
+            results = [send(chunks[0])]
+        except KeyboardInterrupt:
+            # Ctrl-C while the one request was out: it may have been sent and processed.
+            interrupted = True
+            results = [_ChunkInFlight(chunks[0])]
+        if isinstance(results[0], _ChunkFailed) and not interrupted:
             raise results[0].error  # one request for every id: its error says all there is
     else:
         with ThreadPoolExecutor(max_workers=min(max_workers, len(chunks)), thread_name_prefix="dli-chunk") as pool:
@@ -147,7 +161,13 @@ def send_in_chunks(
             error = result.error
             attempts += error.attempts or 1
             row = failure_row_message(error)
-            outcomes.extend(JobOutcome(j, None, row, request_id=error.request_id) for j in result.job_ids)
+            # The service answered and refused (nothing was done): False. No answer, or one that
+            # may have acted: <NA>, the outcome is not known.
+            refused = False if error.status is not None and not error.may_have_taken_effect else None
+            outcomes.extend(JobOutcome(j, refused, row, request_id=error.request_id) for j in result.job_ids)
+        elif isinstance(result, _ChunkInFlight):
+            attempts += 1
+            outcomes.extend(JobOutcome(j, None, INTERRUPTED_IN_FLIGHT) for j in result.job_ids)
         else:
             if result.interrupted or not halted_by:
                 message = NOT_SENT_INTERRUPTED
@@ -161,3 +181,68 @@ def send_in_chunks(
         requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped)),
         interrupted=interrupted,
     )
+
+
+class ReadPool:
+    """Concurrent reads (list pages, details, execution graphs) on daemon threads, with the part of
+    ``ThreadPoolExecutor``'s interface used here (``submit``, ``map``, ``with``).
+
+    Leaving it, a Ctrl-C in the caller, or the interpreter's exit never waits for a read in
+    flight: its answer is dropped and reads not yet started are cancelled. (A thread pool joins
+    its threads, so a slow GET would hold up a Ctrl-C or the exit for a whole read timeout.) Run
+    and stop requests keep ``send_in_chunks``, which waits for the answers of requests already out.
+    """
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "dli-read") -> None:
+        self._workers = max(1, max_workers)
+        self._name = thread_name_prefix
+        self._queue: "queue.SimpleQueue[tuple | None]" = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def submit(self, fn: Callable, *args) -> Future:
+        if self._closed:
+            raise RuntimeError("this read pool is shut down")
+        future: Future = Future()
+        self._queue.put((future, fn, args))
+        if len(self._threads) < self._workers:
+            thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return future
+
+    def map(self, fn: Callable, items) -> list:
+        futures = [self.submit(fn, item) for item in items]
+        return [future.result() for future in futures]
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; reads in flight finish on their own, unwaited."""
+        self._closed = True
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(None)
+
+    def __enter__(self) -> "ReadPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

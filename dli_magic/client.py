@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
 from . import contract, signing
 from .auth import AkSkAuth, PasswordAuth, TokenAuth, make_auth, secret_values
-from .batch import ChunkAnswered, chunked, send_in_chunks
+from .batch import ChunkAnswered, ReadPool, chunked, send_in_chunks
 from .config import CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, env_var, is_loopback, resolve_settings, with_overrides
 from .errors import (
     PLAIN_HTTP_HINT,
@@ -377,7 +376,7 @@ class DliClient:
     def _pages(self, params: list[tuple[str, object]], page_size: int, expected: int) -> Iterator[Job]:
         # Pages known to be needed go out together with the first one.
         early = list(range(page_size, expected, page_size))[: self.page_workers - 1]
-        with ThreadPoolExecutor(max_workers=self.page_workers, thread_name_prefix="dli-page") as pool:
+        with ReadPool(max_workers=self.page_workers, thread_name_prefix="dli-page") as pool:
             futures = {offset: pool.submit(self._page, params, page_size, offset) for offset in [0, *early]}
             try:
                 first, total = futures[0].result()

@@ -8,11 +8,11 @@ HTML in a notebook (the SQL collapsed), plain text in a terminal, and a plain ob
 from __future__ import annotations
 
 import html
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .batch import ReadPool
 from .errors import DLIError, NotFoundError
 from .results import ExecuteGraph, Job
 
@@ -114,7 +114,7 @@ class JobView:
 def read_job_view(client: Any, job_id: int) -> JobView:
     """The detail and the execute graph of one job, read concurrently. An unknown job raises
     ``NotFoundError`` (DLI.16001); a failed execute-graph read leaves ``graph`` None with the reason."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dli-job") as pool:
+    with ReadPool(max_workers=2, thread_name_prefix="dli-job") as pool:
         detail = pool.submit(client.get_job, job_id)
         graph = pool.submit(client.get_execute_graph, job_id)
         job = detail.result()  # NotFoundError for an unknown id: nothing else to show

@@ -25,15 +25,16 @@ they have one).
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import contract
-from .batch import NOT_SENT_INTERRUPTED, failure_row_message
+from .batch import INTERRUPTED_IN_FLIGHT, NOT_SENT_INTERRUPTED, failure_row_message
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
 from .results import Job, JobOutcome
 from .waiting import WaitState, check_health, read_jobs, wait_for_jobs
@@ -198,6 +199,9 @@ class Restart:
         self.health: WaitState | None = None
         self.read_error: str | None = None  # why the latest wait stopped reading, if it failed
         self.started = datetime.now(timezone.utc)
+        # Every job's latest read across the steps: what a background handle shows. Its stop_reason
+        # is what interrupted the waiting (a handle's stop_waiting() sets it).
+        self.live = WaitState(job_ids=list(ids))
 
     # ---- 1. read and plan -----------------------------------------------------------------------
 
@@ -213,6 +217,7 @@ class Restart:
             self.names[job_id] = job.name
             track = _Track(job_id, before=job, last=job)
             track.steps.append(_job_step("read", job))
+            self.live.note(job)
             status = job.status
             if status in RESTARTABLE_STATUSES:
                 track.plan = "restart"
@@ -274,35 +279,80 @@ class Restart:
 
     def run(self) -> None:
         """Steps 2-5; Ctrl-C or an error ends the sending, and the rows say where each job was left."""
-        try:
-            restart = [t for t in self.tracks.values() if t.plan == "restart"]
-            if restart:
-                self._stop(restart, trigger_savepoint=True)
-                self._wait_stopped(restart, trigger_savepoint=True)
-                kept_running = [t for t in restart if t.stage == "savepoint-failed"]
-                if self.allow_no_savepoint and kept_running:
-                    self._stop(kept_running, trigger_savepoint=False)
-                    self._wait_stopped(kept_running, trigger_savepoint=False)
-            starting = [t for t in self.tracks.values() if t.stage == "stopped" or t.plan == "start"]
-            for resume in (True, False):
-                group = [t for t in starting if t.resume is resume]
-                if group:
-                    self._send_run(group, resume)
-            self._wait_started([t for t in starting if t.stage == "run-sent"])
-        except _Halt:
-            pass
-        except KeyboardInterrupt:
-            self._halt("interrupted (Ctrl-C)", interrupted=True)
-        except Exception as exc:  # whatever failed part-way, the rows must say where each job is
-            self._halt(f"{type(exc).__name__}: {exc}")
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-            self.notify(f"The restart stopped part-way: {type(exc).__name__}: {exc}")
+        self.send_stops()
+        self.settle()
+
+    def send_stops(self) -> None:
+        """Step 2, the stop requests: what a background restart sends before it hands back its handle."""
+        restart = [t for t in self.tracks.values() if t.plan == "restart"]
+        if restart:
+            self._guarded(lambda: self._stop(restart, trigger_savepoint=True))
+
+    def settle(self) -> None:
+        """Steps 3-5 after ``send_stops`` (on a background handle's worker: waits, run requests,
+        health), then the rows of the jobs the steps did not reach; nothing is sent once halted."""
+        if not self.halted:
+            self._guarded(self._after_the_stops)
         try:
             self._leave_the_rest()
             if self.halted:
                 self._final_read()
         except KeyboardInterrupt:  # a second Ctrl-C: the rows keep what is known so far
-            self._halt("interrupted (Ctrl-C)", interrupted=True)
+            self._halt(self._interrupted(), interrupted=True)
+        self.live.pending, self.live.watched = set(), set()
+
+    def _after_the_stops(self) -> None:
+        restart = [t for t in self.tracks.values() if t.plan == "restart"]
+        if restart:
+            self._wait_stopped(restart, trigger_savepoint=True)
+            kept_running = [t for t in restart if t.stage == "savepoint-failed"]
+            if self.allow_no_savepoint and kept_running:
+                self._checkpoint()
+                self._stop(kept_running, trigger_savepoint=False)
+                self._wait_stopped(kept_running, trigger_savepoint=False)
+        starting = [t for t in self.tracks.values() if t.stage == "stopped" or t.plan == "start"]
+        if starting:
+            self._checkpoint()
+        for resume in (True, False):
+            group = [t for t in starting if t.resume is resume]
+            if group:
+                self._send_run(group, resume)
+        self._wait_started([t for t in starting if t.stage == "run-sent"])
+
+    def _guarded(self, steps: Callable[[], None]) -> None:
+        try:
+            steps()
+        except _Halt:
+            pass
+        except KeyboardInterrupt:
+            self._halt(self._interrupted(), interrupted=True)
+        except Exception as exc:  # whatever failed part-way, the rows must say where each job is
+            self._halt(f"{type(exc).__name__}: {exc}")
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            self.notify(f"The restart stopped part-way: {type(exc).__name__}: {exc}")
+
+    def _interrupted(self) -> str:
+        return f"interrupted ({self.live.stop_reason})"
+
+    def _checkpoint(self) -> None:
+        """Before a request that needs the waiting to go on: a background handle's stop_waiting()
+        ends the restart here (its sleep raises KeyboardInterrupt), as Ctrl-C would."""
+        self.sleep(0)
+
+    def _show(self, step: WaitState) -> None:
+        """A step's wait update, mirrored into ``live``, then passed on."""
+        live = self.live
+        for job_id, job in list(step.jobs.items()):
+            live.note(job)
+        live.missing = (live.missing - set(step.job_ids)) | set(step.missing)
+        live.pending, live.watched = set(step.pending), set(step.watched)
+        live.healthy.update(step.healthy)
+        live.health_notes.update(step.health_notes)
+        live.phase, live.stable_seconds, live.stable_left = step.phase, step.stable_seconds, step.stable_left
+        live.timeout, live.elapsed, live.timed_out = step.timeout, step.elapsed, step.timed_out
+        live.rounds = self.read_rounds + step.rounds
+        if self.on_state is not None:
+            self.on_state(step)
 
     def _halt(self, why: str, *, interrupted: bool = False) -> None:
         if self.halted is None:
@@ -329,6 +379,9 @@ class Restart:
         self.attempts += result.attempts
         if result.interrupted:
             self._halt(f"interrupted (Ctrl-C) during the {action} requests", interrupted=True)
+            in_flight = f"interrupted (Ctrl-C) during the {action} request: it may have been sent"
+            return [replace(o, message=in_flight) if o.message == INTERRUPTED_IN_FLIGHT else o
+                    for o in result.outcomes]
         return result.outcomes
 
     # 2. stop
@@ -422,7 +475,7 @@ class Restart:
                 track.note(f"not restarted: the job is {job.status}")
                 track.conclude("ended", f"not stopped ({_described(job)})", None if unknown else False)
         if state.interrupted:
-            self._halt("interrupted (Ctrl-C) while waiting for the stop", interrupted=True)
+            self._halt(f"{self._interrupted()} while waiting for the stop", interrupted=True)
             raise _Halt
 
     def _no_effect(self, track: _Track, job: Job, state: WaitState, *, what: str, unknown: bool) -> None:
@@ -517,7 +570,7 @@ class Restart:
                 track.note(f"{lost}{how}; then {_described(job)}{again}")
                 track.conclude("ended", f"{how}, then {_described(job)}", False)
         if state.interrupted:
-            self._halt("interrupted (Ctrl-C) while waiting for the jobs to start", interrupted=True)
+            self._halt(f"{self._interrupted()} while waiting for the jobs to start", interrupted=True)
             raise _Halt
         if self.stable is None or not started:
             return
@@ -525,7 +578,7 @@ class Restart:
         rounds = state.rounds
         try:
             check_health(self.client, state, started, stable=self.stable, poll_interval=self.poll_interval,
-                         on_update=self.on_state, sleep=self.sleep)
+                         on_update=self._show, sleep=self.sleep)
         except DLIError as exc:  # reading failed round after round: health unknown, the rows stay
             self.errors.append(f"health check: {type(exc).__name__}: {exc}")
             self.notify(f"Stopped the health check: {type(exc).__name__}: {exc}")
@@ -550,7 +603,7 @@ class Restart:
                 track.note(note or "health unknown")
                 track.failure = note or "health unknown"
         if state.interrupted:
-            self._halt("interrupted (Ctrl-C) during the health check", interrupted=True)
+            self._halt(f"{self._interrupted()} during the health check", interrupted=True)
 
     # ---- reading ------------------------------------------------------------------------------------
 
@@ -566,11 +619,11 @@ class Restart:
         try:
             if references is None:
                 wait_for_jobs(self.client, state, spec.pending, timeout=self.timeout, expected=spec.passes_through,
-                              poll_interval=self.poll_interval, on_update=self.on_state, sleep=self.sleep)
+                              poll_interval=self.poll_interval, on_update=self._show, sleep=self.sleep)
             else:
                 _wait_for_effect(
                     self.client, state, spec.pending, references, changed, timeout=self.timeout, grace=self.grace,
-                    poll_interval=self.poll_interval, expected=spec.passes_through, on_update=self.on_state,
+                    poll_interval=self.poll_interval, expected=spec.passes_through, on_update=self._show,
                     sleep=self.sleep)
         except DLIError as exc:  # reading failed round after round: say so, keep what was read
             self.read_error = type(exc).__name__

@@ -15,10 +15,10 @@ draw progress (the magic, the panel, a terminal).
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterable
 
+from .batch import ReadPool
 from .contract import LIST_PAGE_MAX
 from .errors import DLIError, NotFoundError
 from .results import Job
@@ -126,7 +126,7 @@ def _listed(client: Any, wanted: set[int], statuses: Collection[str]) -> dict[in
     if len(statuses) == 1:
         results = [listed(statuses[0])]
     else:
-        with ThreadPoolExecutor(max_workers=len(statuses), thread_name_prefix="dli-read") as pool:
+        with ReadPool(max_workers=len(statuses)) as pool:
             results = list(pool.map(listed, statuses))
     found: dict[int, Job] = {}
     for jobs in results:
@@ -181,7 +181,7 @@ def _read_each(client: Any, job_ids: list[int]) -> dict[int, Job]:
     if workers <= 1:
         jobs = [one(job_id) for job_id in job_ids]
     else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dli-read") as pool:
+        with ReadPool(max_workers=workers) as pool:
             jobs = list(pool.map(one, job_ids))
     return {job.job_id: job for job in jobs if job is not None}
 
@@ -383,7 +383,7 @@ def _check_flink_states(client: Any, state: WaitState) -> None:
         except DLIError as exc:
             return job_id, None, exc
 
-    with ThreadPoolExecutor(max_workers=min(client.settings.max_workers, len(ids)), thread_name_prefix="dli-graph") as pool:
+    with ReadPool(max_workers=min(client.settings.max_workers, len(ids)), thread_name_prefix="dli-graph") as pool:
         answers = list(pool.map(graph, ids))
     for job_id, answer, error in answers:
         state.watched.discard(job_id)

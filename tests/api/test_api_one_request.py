@@ -4,6 +4,8 @@ concurrently (never before the POST, never making it twice), and a status that w
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
@@ -56,12 +58,25 @@ def test_unknown_names_are_read_beside_the_post_never_before_it(shell, dli_env, 
     post = next(c for c in calls if c["method"] == "POST")
     get = next(c for c in calls if c["method"] == "GET")
     assert abs(post["wall_time"] - get["wall_time"]) < 0.5  # in flight together, not one after the other
-    assert df["name"].tolist() == ["inventory_cdc_sync"]
+    assert pd.isna(df["name"].iloc[0])  # not there when the request was answered: not waited for
     assert pd.isna(df["status"].iloc[0])  # read before the run was processed: not shown as its status
+    from dli_magic.magics import _LOADED
+
+    client = _LOADED[id(shell)].client()
+    for _ in range(50):  # the lookup finishes on its own and teaches the session the name
+        if 138 in client.job_names:
+            break
+        time.sleep(0.1)
     dli_env.set_faults({})
     dli_env.clear_request_log()
     shell.run_cell("df2 = %dli_run 138")  # known now
     assert [c["method"] for c in api_requests(dli_env)] == ["POST"]
+    assert shell.user_ns["df2"]["name"].tolist() == ["inventory_cdc_sync"]
+
+
+def test_a_lookup_as_fast_as_the_request_fills_the_names(shell, dli_env, api_requests):
+    shell.run_cell("df = %dli_run 138 204")
+    assert shell.user_ns["df"]["name"].tolist() == ["inventory_cdc_sync", "billing_events_dedup"]
 
 
 def test_a_failing_name_lookup_keeps_the_rows(shell, dli_env, api_requests):
