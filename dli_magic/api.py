@@ -353,8 +353,8 @@ def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = Non
         if call.wait:
             state.pending = set(call.accepted)
             wait_for_jobs(call.client, state, spec.pending, timeout=call.timeout, expected=spec.passes_through,
-                          then=spec.settles_in, poll_interval=settings.poll_interval, on_update=updates,
-                          **timing)
+                          then=spec.settles_in, untouched=spec.accepted_from,
+                          poll_interval=settings.poll_interval, on_update=updates, **timing)
             if call.stable is not None:
                 check_health(call.client, state, call.accepted, stable=call.stable,
                              poll_interval=settings.poll_interval, on_update=updates, **timing)
@@ -543,7 +543,13 @@ def _finish_outcome(outcome: JobOutcome, state: WaitState, spec: contract.Action
             message = f"{message}; unhealthy: {note}" if healthy is False else f"{message}; {note}"
     savepoint = None
     if job is not None and option and job.has_savepoint and job.status not in spec.pending:
-        savepoint = job.savepoint_path  # read back after a stop with savepoint / a resume
+        # A stop's savepoint is known taken once the job stopped (a failed one leaves it running,
+        # with its older savepoint); a run resumed from the one it has.
+        if spec.name != "stop" or job.status == "job_cancel_success":
+            savepoint = job.savepoint_path
+    if job is not None and spec.name == "stop" and outcome.is_success and job.status in spec.failed:
+        reason = f" ({job.status_desc})" if job.status_desc else ""
+        message = f"{message}; not stopped: still {job.status}{reason}"
     return JobOutcome(
         job_id=job_id,
         is_success=outcome.is_success,
@@ -834,12 +840,17 @@ def _operation_flags(**flags: Any) -> None:
             raise BadInputError(f"{name} must be True or False, not {value!r}.")
 
 
-def _operation_frame(action: str, outcome: Any, client: Any, *, strict: bool, source: str, duplicates: list[int]):
-    """The OUTCOME_COLUMNS frame of a restart/savepoint, in the run log (not a dry run), then --strict."""
+def _operation_frame(action: str, outcome: Any, client: Any, *, strict: bool, source: str, duplicates: list[int],
+                     wait_state: str | None = None, run_id: str | None = None, record: bool = True):
+    """The OUTCOME_COLUMNS frame of a restart/savepoint, in the run log (not a dry run), then --strict.
+    ``run_id``: the run recorded "waiting" by a background restart, recorded again now (unless
+    ``record`` is False: the interpreter exits, and the run was recorded as not waited)."""
     attrs = {**outcome.attrs, "strict": strict, "duplicates": list(duplicates)}
     frame = outcomes_frame(outcome.outcomes, attrs=attrs)
     if not attrs.get("dry_run"):
-        run_id = runlog.record_outcomes(outcome.outcomes, frame.attrs, settings=client.settings, source=source)
+        if record:
+            run_id = runlog.record_outcomes(outcome.outcomes, frame.attrs, settings=client.settings, source=source,
+                                            wait_state=wait_state, run_id=run_id)
         if run_id:
             frame.attrs["history_run_id"] = run_id
     if strict and outcome.failures:
@@ -863,6 +874,7 @@ def restart_jobs(
     timeout: float | None = None,
     strict: bool = False,
     yes: bool = False,
+    background: bool = False,
     chunk_size: int | None = None,
     profile: str | None = None,
     client: Any = None,
@@ -892,17 +904,24 @@ def restart_jobs(
     sending and waiting; every row then says where its job was left. ``on_step(label)`` is called
     at each step, ``on_state``/``progress`` while waiting (as in ``run_jobs``). ``yes``: needed for
     more than 300 stop (and as many run) requests, as in ``run_jobs``.
+    ``background``: read the jobs and send the stops here, then return a ``RunHandle``: its worker
+    waits, sends the runs and checks health; ``handle.result()`` is this frame (or its exception),
+    ``handle.stop_waiting()`` ends the restart as Ctrl-C does (nothing more is sent; a job left
+    stopped has a row with the savepoint to resume from). The run is in the history from then on.
     """
     _check_keywords(restart_jobs, settings)
     _check_call_args(profile, client, progress)
     _operation_flags(allow_no_savepoint=allow_no_savepoint, start_stopped=start_stopped, dry_run=dry_run,
-                     strict=strict, yes=yes)
+                     strict=strict, yes=yes, background=background)
+    if background and dry_run:
+        raise BadInputError("dry_run sends nothing, so there is nothing to wait for in the background.")
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
     stable = _check_stable(stable)
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
     notify = _scrubbed(notify or (lambda text: None))
     client, owned = client_for(client, profile, settings)
+    handed_over = False
     try:
         from .restart import Restart
 
@@ -919,17 +938,78 @@ def restart_jobs(
             text, requests = restart.plan_text()
             if echo is not None:
                 echo(text)
-            outcome = restart.dry_run_result(requests)
-        else:
-            restart.run()
-            outcome = restart.result()
-            if restart.interrupted:
-                notify("Interrupted (Ctrl-C): nothing more was sent; each row says where its job was left.")
-        return _operation_frame("restart", outcome, client, strict=strict, source=source,
-                                duplicates=validated.duplicates)
+            return _operation_frame("restart", restart.dry_run_result(requests), client, strict=strict,
+                                    source=source, duplicates=validated.duplicates)
+        if background:
+            handed_over = True
+            return _restart_in_background(restart, client, owned, strict=strict, source=source,
+                                          duplicates=validated.duplicates)
+        restart.run()
+        return _restart_frame(restart, client, strict=strict, source=source, duplicates=validated.duplicates)
     finally:
-        if owned:
+        if owned and not handed_over:
             client.close()
+
+
+def _restart_wait_state(restart: Any) -> str:
+    if restart.interrupted:
+        return "stopped waiting"
+    if restart.read_error or restart.errors:
+        return "wait failed"
+    if restart.timed_out:
+        return "timed out"
+    return "finished"
+
+
+def _restart_frame(restart: Any, client: Any, *, strict: bool, source: str, duplicates: list[int],
+                   run_id: str | None = None, record: bool = True):
+    outcome = restart.result()
+    if restart.interrupted:
+        restart.notify(f"Interrupted ({restart.live.stop_reason}): nothing more was sent; each row says where its "
+                       "job was left.")
+    return _operation_frame("restart", outcome, client, strict=strict, source=source, duplicates=duplicates,
+                            wait_state=_restart_wait_state(restart), run_id=run_id, record=record)
+
+
+def _restart_in_background(restart: Any, client: Any, owned: bool, *, strict: bool, source: str,
+                           duplicates: list[int]):
+    """Send the stops here, record the run "waiting", and hand the rest to a ``RunHandle``'s worker
+    (as ``_continue`` does for a run or stop)."""
+    from .background import RunHandle
+
+    restart.send_stops()
+    snapshot = restart.snapshot("the restart waits in the background")
+    attrs = {**snapshot.attrs, "strict": strict, "duplicates": list(duplicates)}
+    run_id = runlog.record_outcomes(snapshot.outcomes, attrs, settings=client.settings, source=source,
+                                    wait_state="waiting")
+    exiting: list[bool] = []
+    updates = restart.on_state
+
+    def work(sleep: Callable[[float], None], on_update: Callable[[WaitState], None]):
+        def both(step: WaitState) -> None:
+            on_update(restart.live)
+            if updates is not None:
+                updates(step)
+
+        restart.sleep, restart.on_state = sleep, both
+        try:
+            restart.settle()
+            return _restart_frame(restart, client, strict=strict, source=source, duplicates=duplicates,
+                                  run_id=run_id, record=not exiting)
+        finally:
+            if owned:
+                client.close()
+
+    def on_exit() -> None:
+        """The interpreter exits while the restart waits: its rows as they stand, recorded as not waited."""
+        exiting.append(True)
+        restart.live.stop_reason = "the interpreter exits"
+        left = restart.snapshot("the interpreter exited while the restart waited")
+        runlog.record_outcomes(left.outcomes, {**left.attrs, "strict": strict, "duplicates": list(duplicates)},
+                               settings=client.settings, source=source,
+                               wait_state="not waited: interpreter exited", run_id=run_id)
+
+    return RunHandle("restart", restart.live, work, run_id=run_id, on_exit=on_exit)
 
 
 def savepoint_jobs(

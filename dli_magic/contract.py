@@ -46,47 +46,6 @@ PENDING_RUN_STATUSES: frozenset[str] = frozenset({"job_init", "job_submitting"})
 PENDING_STOP_STATUSES: frozenset[str] = frozenset({"job_savepointing", "job_canceling"})
 
 
-@dataclass(frozen=True)
-class Action:
-    """A batch operation of the API: its path, its one savepoint option and how its jobs settle."""
-
-    name: str  # "run" / "stop": the path `jobs/{name}` and the verb users see
-    option: str  # the body's boolean: resume_savepoint / trigger_savepoint
-    option_flag: str  # the magic's flag for it
-    option_label: str  # the panel's checkbox
-    pending: frozenset[str]  # `--wait` polls while a job is in one of these
-    failed: frozenset[str]  # after waiting, a job here did not do what was asked (--strict)
-    # The statuses an accepted job passes through, then those it usually ends in: the list API is
-    # read filtered by these while waiting (a job found in none of them is read on its own).
-    passes_through: tuple[str, ...] = ()
-    settles_in: tuple[str, ...] = ()
-
-
-# The one table of batch actions (client, api, magics and panel read it).
-ACTIONS: dict[str, Action] = {
-    "run": Action(
-        "run", "resume_savepoint", "--resume-savepoint", "Resume from savepoint",
-        PENDING_RUN_STATUSES, frozenset({"job_submit_fail", "job_running_exception"}),
-        ("job_submitting",),
-        ("job_running", "job_submit_fail"),
-    ),
-    "stop": Action(
-        "stop", "trigger_savepoint", "--trigger-savepoint", "Trigger savepoint",
-        PENDING_STOP_STATUSES, frozenset({"job_cancel_fail"}),
-        ("job_savepointing", "job_canceling"),
-        ("job_cancel_success", "job_running"),  # a failed savepoint leaves a job running
-    ),
-}
-
-
-def action(name: object) -> Action:
-    """The ``Action`` called ``name``; ValueError for anything else."""
-    try:
-        return ACTIONS[name]  # type: ignore[index]
-    except (KeyError, TypeError):
-        raise ValueError(f"action must be one of {', '.join(map(repr, ACTIONS))}, not {name!r}") from None
-
-
 # Statuses from which a run request is accepted (a job that is not running or on its way).
 RUNNABLE_STATUSES: frozenset[str] = frozenset(
     {
@@ -115,6 +74,53 @@ STOPPABLE_STATUSES: frozenset[str] = frozenset(
 
 # A restart (stop with savepoint, run from it) is for jobs that run, healthy or crash-looping.
 RESTARTABLE_STATUSES: frozenset[str] = frozenset({"job_running", "job_running_exception"})
+
+@dataclass(frozen=True)
+class Action:
+    """A batch operation of the API: its path, its one savepoint option and how its jobs settle."""
+
+    name: str  # "run" / "stop": the path `jobs/{name}` and the verb users see
+    option: str  # the body's boolean: resume_savepoint / trigger_savepoint
+    option_flag: str  # the magic's flag for it
+    option_label: str  # the panel's checkbox
+    pending: frozenset[str]  # `--wait` polls while a job is in one of these
+    failed: frozenset[str]  # after waiting, a job here did not do what was asked (--strict)
+    # The statuses an accepted job passes through, then those it usually ends in: the list API is
+    # read filtered by these while waiting (a job found in none of them is read on its own).
+    passes_through: tuple[str, ...] = ()
+    settles_in: tuple[str, ...] = ()
+    # The statuses the request is accepted from: a job still in one right after the request may
+    # not have been picked up yet (the service queues requests), so it is read once more.
+    accepted_from: frozenset[str] = frozenset()
+
+
+# The one table of batch actions (client, api, magics and panel read it).
+ACTIONS: dict[str, Action] = {
+    "run": Action(
+        "run", "resume_savepoint", "--resume-savepoint", "Resume from savepoint",
+        PENDING_RUN_STATUSES, frozenset({"job_submit_fail", "job_running_exception"}),
+        ("job_submitting",),
+        ("job_running", "job_submit_fail"),
+        RUNNABLE_STATUSES,
+    ),
+    "stop": Action(
+        "stop", "trigger_savepoint", "--trigger-savepoint", "Trigger savepoint",
+        # A job still running after a stop was not stopped (e.g. its savepoint failed).
+        PENDING_STOP_STATUSES, frozenset({"job_cancel_fail", "job_running", "job_running_exception"}),
+        ("job_savepointing", "job_canceling"),
+        ("job_cancel_success", "job_running"),  # a failed savepoint leaves a job running
+        STOPPABLE_STATUSES,
+    ),
+}
+
+
+def action(name: object) -> Action:
+    """The ``Action`` called ``name``; ValueError for anything else."""
+    try:
+        return ACTIONS[name]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise ValueError(f"action must be one of {', '.join(map(repr, ACTIONS))}, not {name!r}") from None
+
 
 JOB_TYPES: tuple[str, ...] = (
     "flink_sql_job",

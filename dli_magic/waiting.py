@@ -32,6 +32,9 @@ STABLE_MAX_SECONDS = 24 * 3600  # a stability window longer than a day is a typo
 # A read round that fails for a passing reason is tried again next round; this many in a row end
 # the wait (the error is raised), and so does any other failure at once.
 FAILED_READS_MAX = 3
+# After a request, a job still in a status the request is accepted from is not believed for this
+# long: a service that queues requests answers before it acts.
+PICKUP_GRACE_SECONDS = 3.0
 _PASSING_FAILURES = ("TransportError", "ServiceError", "ThrottledError", "MalformedResponseError")
 
 
@@ -207,15 +210,19 @@ def wait_for_jobs(
     read_first: bool = True,
     expected: Collection[str] | None = None,
     then: Collection[str] = (),
+    untouched: Collection[str] = (),
 ) -> WaitState:
     """Poll until no job in ``state.pending`` is in ``pending_statuses``, the timeout, or Ctrl-C.
 
     ``state.pending`` holds the ids to wait for; with ``read_first`` the first round reads at once
     (right after the call), later rounds every ``poll_interval``. Each round reads the job list
     filtered by each ``expected`` status (default: the pending ones), and by the ``then`` statuses
-    when many jobs left them (``read_jobs``). ``state`` is updated in place and returned. A job the service no longer knows stops being waited on (``state.missing``).
+    when many jobs left them (``read_jobs``). A job found in an ``untouched`` status (one the request
+    is accepted from) within ``PICKUP_GRACE_SECONDS`` of the request is read again before its
+    status is believed. ``state`` is updated in place and returned. A job the service no longer knows stops being waited on (``state.missing``).
     """
     expected = tuple(pending_statuses) if expected is None else tuple(expected)
+    picked_up: set[int] = set()
     start = clock()
     state.timeout = timeout
     state.phase = "waiting"
@@ -234,6 +241,9 @@ def wait_for_jobs(
             read = _read_round(client, state, state.pending, expected, then)
             if read is None:
                 continue
+            # Until the grace is over, a job in a status the request is accepted from may just not
+            # have been picked up yet (the service queues requests): it is read again.
+            early = read_first and clock() - start < PICKUP_GRACE_SECONDS  # picked_up: seen on its way
             for job_id in list(state.pending):
                 job = read.get(job_id)
                 if job is None:
@@ -241,6 +251,10 @@ def wait_for_jobs(
                     state.pending.discard(job_id)
                     continue
                 state.note(job)
+                if job.status in pending_statuses:
+                    picked_up.add(job_id)
+                elif early and job.status in untouched and job_id not in picked_up:
+                    continue
                 if job.status not in pending_statuses:
                     state.pending.discard(job_id)
             state.elapsed = clock() - start
