@@ -978,10 +978,16 @@ def _restart_in_background(restart: Any, client: Any, owned: bool, *, strict: bo
     from .background import RunHandle
 
     restart.send_stops()
-    snapshot = restart.snapshot("the restart waits in the background")
-    attrs = {**snapshot.attrs, "strict": strict, "duplicates": list(duplicates)}
-    run_id = runlog.record_outcomes(snapshot.outcomes, attrs, settings=client.settings, source=source,
-                                    wait_state="waiting")
+    run_id = None
+    try:  # the stops are out: whatever happens here, the worker must still finish the restart's rows
+        snapshot = restart.snapshot("the restart waits in the background")
+        attrs = {**snapshot.attrs, "strict": strict, "duplicates": list(duplicates)}
+        run_id = runlog.record_outcomes(snapshot.outcomes, attrs, settings=client.settings, source=source,
+                                        wait_state="waiting")
+    except KeyboardInterrupt:  # nothing more is sent; the worker reads where the jobs were left
+        restart._halt("interrupted (Ctrl-C)", interrupted=True)
+    except Exception as exc:
+        restart.notify(f"Could not record the restart in the history before waiting: {_brief(exc)}")
     exiting: list[bool] = []
     updates = restart.on_state
 

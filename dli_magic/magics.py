@@ -741,14 +741,18 @@ class DliMagic(Magics, _SettingsTraits):
 
     def _operation(self, action: str, magic: Any, line: str, local_ns: Any, call: Any):
         """%dli_restart / %dli_savepoint: the ids as %dli_run takes them, a live status per step (as
-        --wait shows it), and on --strict the hint that says where the rows are."""
+        --wait shows it), and on --strict the hint that says where the rows are. With --background
+        the call returns a handle (--out stores it), which draws its own view."""
         silenced = line.rstrip().endswith(";")  # as in _job_action: the `;` only silences
         args = self._parse(magic, line)
         self._check_out(args.out)
+        background = getattr(args, "background", False)
+        if background and args.dry_run:
+            raise UsageError("--dry-run sends nothing, so there is nothing to wait for in the background.")
         # Ids are checked before settings: a typo is reported first, and nothing is sent.
         validated = validate_job_ids(collect_ids(args.ids, self.shell.user_ns, local_ns))
         client = self.client(args.profile)
-        shell, mode = self.shell, self.live_status
+        shell, mode = self.shell, "off" if background else self.live_status
         views: list[_LiveStatus] = []  # one per step: a notebook keeps each step's view
 
         def on_step(label: str) -> None:
@@ -800,6 +804,9 @@ class DliMagic(Magics, _SettingsTraits):
     @argument("--timeout", type=_seconds, metavar="S",
               help="Seconds each wait lasts at most: the stop, then the start (default: wait_timeout, 600).")
     @argument("--strict", action="store_true", help="Raise JobsFailedError if a job was not restarted or is unhealthy.")
+    @argument("--background", action="store_true",
+              help="Send the stops, then go on on a worker thread: returns a handle at once (h.result(), "
+                   "h.stop_waiting()).")
     @argument("--chunk-size", type=_count, metavar="N", help="Job ids per stop/run request (default: chunk_size, 100).")
     @argument("--yes", action="store_true", help="Send a call of more than 300 stop requests (ids / chunk size).")
     @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
@@ -824,11 +831,12 @@ class DliMagic(Magics, _SettingsTraits):
             %dli_restart 130-138 --stable 30 --strict
             %dli_restart $ids --dry-run                  # the plan; no stop or run is sent
             df = %dli_restart $crashing --allow-no-savepoint
+            h = %dli_restart $ids --stable 60 --background   # keep working; h.result() later
         """
         return self._operation("restart", self.dli_restart, line, local_ns, lambda args, ids, **kw: api.restart_jobs(
             ids, stable=args.stable, allow_no_savepoint=args.allow_no_savepoint, start_stopped=args.start_stopped,
             dry_run=args.dry_run, timeout=args.timeout, strict=args.strict, yes=args.yes, chunk_size=args.chunk_size,
-            **kw,
+            background=args.background, **kw,
         ))
 
     @magic_arguments()

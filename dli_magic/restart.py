@@ -287,6 +287,8 @@ class Restart:
         restart = [t for t in self.tracks.values() if t.plan == "restart"]
         if restart:
             self._guarded(lambda: self._stop(restart, trigger_savepoint=True))
+        self.live.pending = {t.job_id for t in self.tracks.values()
+                             if t.stage == "stop-sent" or (t.plan == "start" and not self.halted)}
 
     def settle(self) -> None:
         """Steps 3-5 after ``send_stops`` (on a background handle's worker: waits, run requests,
@@ -300,6 +302,9 @@ class Restart:
         except KeyboardInterrupt:  # a second Ctrl-C: the rows keep what is known so far
             self._halt(self._interrupted(), interrupted=True)
         self.live.pending, self.live.watched = set(), set()
+        for track in self.tracks.values():
+            if track.last is not None:
+                self.live.note(track.last)
 
     def _after_the_stops(self) -> None:
         restart = [t for t in self.tracks.values() if t.plan == "restart"]
@@ -707,6 +712,34 @@ class Restart:
             track.note(f"stop sent, then {self.halted}; {why}; not restarted — check `%dli_job {track.job_id}`, "
                        "and once it is job_cancel_success, " + _resume_hint(track.job_id))
         track.conclude(track.stage, track.failure or f"{self.halted}; {why}", None)
+
+    def snapshot(self, where: str) -> Outcome:
+        """The rows as they stand while the restart goes on elsewhere (``where``: a background
+        handle's worker; the interpreter exiting under it), without a read: a job whose latest
+        request has no read after it says so, with the savepoint it can be resumed from. The
+        restart itself is not changed."""
+        ghost = copy.copy(self)
+        ghost.tracks = {job_id: copy.deepcopy(track) for job_id, track in list(self.tracks.items())}
+        for track in ghost.tracks.values():
+            job_id = track.job_id
+            if track.stage == "stop-sent":
+                track.note(f"stop sent; {where}: not restarted yet — check `%dli_job {job_id}`, and once it is "
+                           f"job_cancel_success, {_resume_hint(job_id)}")
+            elif track.stage == "stopped":
+                resume = (f"savepoint {track.savepoint} — {_resume_hint(job_id)}" if track.savepoint
+                          else f"no new savepoint — start it with `%dli_run {job_id}`")
+                track.note(f"{where}, before the run request: not started yet; {resume}")
+            elif track.stage == "savepoint-failed":
+                track.note(f"{where}: not restarted yet; the job was {_described(track.last)} when read after the stop")
+            elif track.stage == "run-sent":
+                saved = f" (savepoint {track.savepoint})" if track.savepoint else ""
+                track.note(f"run sent{saved}; {where}: check `%dli_job {job_id}`")
+            elif track.plan == "start" and track.stage == "read":
+                track.note(f"{where}: not started yet")
+            else:
+                continue
+            track.is_success = None
+        return ghost.result()
 
     # ---- the result ---------------------------------------------------------------------------------
 
