@@ -342,7 +342,8 @@ def _continue(call: _Call, background: bool, progress, on_state):
             if call.owned:
                 call.client.close()
 
-    return RunHandle(call.action, call.state, work, run_id=call.run_id, on_exit=lambda: _record_exit(call))
+    return RunHandle(call.action, call.state, work, run_id=call.run_id, on_exit=lambda: _record_exit(call),
+                     client=call.client)
 
 
 def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = None) -> None:
@@ -352,6 +353,7 @@ def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = Non
     try:
         if call.wait:
             state.pending = set(call.accepted)
+            state.refused = {o.job_id for o in call.result.outcomes if o.is_success is False}
             wait_for_jobs(call.client, state, spec.pending, timeout=call.timeout, expected=spec.passes_through,
                           then=spec.settles_in, untouched=spec.accepted_from,
                           poll_interval=settings.poll_interval, on_update=updates, **timing)
@@ -530,9 +532,9 @@ def _finish_outcome(outcome: JobOutcome, state: WaitState, spec: contract.Action
         message = f"{message}; status unknown: not found in the job list"
     elif job_id in state.pending:
         if state.interrupted:
-            message = f"{message}; still {state.status(job_id)} when waiting was interrupted"
+            message = f"{message}; still {state.status(job_id) or 'unread'} when waiting was interrupted"
         elif state.timed_out:
-            message = f"{message}; still {state.status(job_id)} after the {timeout:g} s wait timeout"
+            message = f"{message}; still {state.status(job_id) or 'unread'} after the {timeout:g} s wait timeout"
     healthy = None
     if stable is not None and job_id in state.healthy:
         healthy = state.healthy[job_id]
@@ -743,6 +745,11 @@ def wait_for(
     (``stable`` defaults to the run's); the frame is that of the original call, and the run's
     history record is brought up to date."""
     _check_keywords(wait_for, settings)
+    _check_call_args(profile, client, progress)
+    if on_state is not None and not callable(on_state):
+        _check_type("on_state", on_state, (), "a function called with the wait's state")
+    from datetime import datetime
+
     from .results import BatchResult
 
     notify = _scrubbed(notify or (lambda text: None))
@@ -758,7 +765,7 @@ def wait_for(
             raise BadInputError(
                 f"Run {recorded.run_id} is a {recorded.action!r}; %dli_wait re-attaches to run and stop calls."
             )
-        if recorded.endpoint and recorded.endpoint.rstrip("/") != client.endpoint.rstrip("/") or (
+        if recorded.endpoint and recorded.endpoint != runlog.public_endpoint(client.endpoint) or (
             recorded.project_id and recorded.project_id != client.project_id
         ):
             raise ConfigError(
@@ -777,14 +784,19 @@ def wait_for(
                        request_id=row["request_id"], name=row["name"])
             for row in recorded.outcomes
         ]
+        # The original call's own figures: re-attaching sends nothing and must not erase them.
         result = BatchResult(action=spec.name, outcomes=outcomes, endpoint=client.endpoint,
                              project_id=client.project_id, options={spec.option: option},
-                             attempts=0, requests=0)
+                             started=datetime.fromisoformat(recorded.started) if recorded.started else None,
+                             finished=datetime.fromisoformat(recorded.finished) if recorded.finished else None,
+                             attempts=recorded.attempts or 0, requests=int(options.get("requests") or 0))
         state = WaitState(job_ids=[o.job_id for o in outcomes])
         state.names.update({o.job_id: o.name for o in outcomes if o.name})
         call = _Call(spec.name, spec, option, result, client, owned, state, True, stable,
                      timeout if timeout is not None else client.settings.wait_timeout, strict, source, notify,
-                     {"reattached": True, "original_wait": recorded.wait}, run_id=recorded.run_id)
+                     {"reattached": True, "original_wait": recorded.wait,
+                      **({"chunk_size": options["chunk_size"]} if "chunk_size" in options else {})},
+                     run_id=recorded.run_id)
         handed_over = True
         return _continue(call, background, progress, on_state)
     finally:

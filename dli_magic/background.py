@@ -40,8 +40,10 @@ class RunHandle:
         *,
         run_id: str | None = None,
         on_exit: Callable[[], None] | None = None,
+        client: Any = None,
     ) -> None:
         self.action = action
+        self.client = client  # the client its wait uses (kept open until the wait ends)
         self.state = state
         self.run_id = run_id
         self._work = work
@@ -53,6 +55,7 @@ class RunHandle:
         self._watchers: list[Callable[[RunHandle], Any]] = []
         self._frame: Any = None
         self._error: BaseException | None = None
+        self._finished = False
         _RUNNING.add(self)
         self._thread = threading.Thread(target=self._run, name=f"dli-{action}-background", daemon=True)
         self._thread.start()
@@ -75,6 +78,8 @@ class RunHandle:
     def _run(self) -> None:
         try:
             self._frame = self._work(self._sleep, self._update)
+            with self._lock:
+                self._finished = True  # recorded: the exit must not overwrite it
         except BaseException as exc:  # handed to result(); a thread has no one else to tell
             self._error = exc
         finally:
@@ -169,9 +174,14 @@ class RunHandle:
         return StatusView(self.action, self.state)._repr_html_()
 
     def _ipython_display_(self) -> None:
-        """Shown in a notebook: one display that the worker updates in place, ending with the summary."""
+        """Shown in a notebook: one display that the worker updates in place, ending with the summary.
+        A terminal cannot update a line it printed: there the handle is shown once."""
+        from IPython import get_ipython
         from IPython.display import display
 
+        if getattr(get_ipython(), "kernel", None) is None:
+            print(repr(self))
+            return
         shown = display(_Snapshot(self), display_id=True)
         self.watch(lambda handle: shown.update(_Snapshot(handle)))
         if self.done():
@@ -208,7 +218,9 @@ def _stop_at_exit() -> None:
     """Never hang the exit: stop every wait and record its run as not waited."""
     for handle in list(_RUNNING):
         handle._stop.set()
-        if handle._on_exit is not None:
+        with handle._lock:
+            finished = handle._finished or handle._done.is_set()
+        if handle._on_exit is not None and not finished:
             try:
                 handle._on_exit()
             except Exception:

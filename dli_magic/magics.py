@@ -7,8 +7,6 @@ plain modules so the Python API and the panel behave the same way.
 
 from __future__ import annotations
 
-import difflib
-import getpass
 import importlib
 import re
 import sys
@@ -92,6 +90,8 @@ def _with_suggestions(error: UsageError, magic: Any) -> UsageError:
     prefix = "unrecognized arguments:"
     if not text.startswith(prefix):
         return error
+    import difflib  # here: only a mistyped option needs it, %load_ext does not
+
     options = sorted(getattr(magic, "option_strings", ()))
     pairs = []
     for token in text[len(prefix):].split():
@@ -132,6 +132,10 @@ def _parse_tokens(magic: Any, tokens: list[str], *, intermixed: bool = False):
     """argparse a magic's tokens; an unknown flag's UsageError suggests the close option."""
     _refuse_repeated_options(magic, tokens)
     parser = magic.parser
+    if intermixed and parser.usage is None:
+        # parse_intermixed_args formats the full usage line on every call when the parser has none
+        # (argparse does exactly this, then restores None); it never changes, so it is set once.
+        parser.usage = parser.format_usage()[len("usage: "):]
     try:
         return parser.parse_intermixed_args(tokens) if intermixed else parser.parse_args(tokens)
     except UsageError as error:
@@ -282,6 +286,24 @@ def _stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _close_when_idle(client: Any) -> None:
+    """Close a client once no background wait uses it (now, if none does)."""
+    background = sys.modules.get(f"{__package__}.background")  # no handle can exist before it is imported
+    users = [h for h in background.running_handles() if h.client is client] if background else []
+    if not users:
+        client.close()
+        return
+    remaining = set(map(id, users))
+
+    def one_done(handle: Any) -> None:
+        remaining.discard(id(handle))
+        if not remaining:
+            client.close()
+
+    for handle in users:
+        handle.add_done_callback(one_done)
+
+
 @magics_class
 class DliMagic(Magics, _SettingsTraits):
     """Data Lake Insight Flink jobs from IPython. Settings: ``%config DliMagic.<name> = value``."""
@@ -329,7 +351,7 @@ class DliMagic(Magics, _SettingsTraits):
             settings, client = cached
             if settings == current and settings.sources == current.sources:
                 return client
-            client.close()
+            _close_when_idle(client)  # a background wait still using it keeps it until it ends
             del self._clients[profile]
         client = DliClient(current)
         self._clients[profile] = (current, client)
@@ -367,6 +389,19 @@ class DliMagic(Magics, _SettingsTraits):
             return value
         self.shell.user_ns[name] = value
         return None
+
+    def _keep_rows(self, exc: Any, out: str | None) -> None:
+        """--strict failed: a notebook user has no name for the exception, so say where the rows
+        are, and with --out store them there."""
+        if out is not None:  # the rows are the point of --out: keep them for inspection
+            self.shell.user_ns[out] = exc.frame
+            exc.hint = f"Every row is in `{out}`."
+        else:
+            exc.hint = "To get every row along with the error, add --out VAR: it stores the rows in VAR."
+            attrs = getattr(exc.frame, "attrs", None) or {}
+            if attrs.get("history_run_id"):
+                exc.hint += " This run's rows are in `%dli_history`."
+        exc.hint += exc.others_note()
 
     def _job_action(self, action: str, magic: Any, line: str, local_ns: Any):
         # A trailing `;` silences the output, as @output_can_be_silenced does for the other magics;
@@ -413,16 +448,7 @@ class DliMagic(Magics, _SettingsTraits):
                 source="magic",
             )
         except api.JobsFailedError as exc:
-            # A notebook user has no name for the exception: say where the rows are instead.
-            if args.out is not None:  # the rows are the point of --out: keep them for inspection
-                self.shell.user_ns[args.out] = exc.frame
-                exc.hint = f"Every row is in `{args.out}`."
-            else:
-                exc.hint = "To get every row along with the error, add --out VAR: it stores the rows in VAR."
-                attrs = getattr(exc.frame, "attrs", None) or {}
-                if attrs.get("history_run_id"):
-                    exc.hint += " This run's rows are in `%dli_history`."
-            exc.hint += exc.others_note()
+            self._keep_rows(exc, args.out)
             raise
         finally:
             if live is not None:
@@ -568,6 +594,9 @@ class DliMagic(Magics, _SettingsTraits):
                 args.run_id, timeout=args.timeout, stable=args.stable, strict=args.strict,
                 background=args.background, client=client, on_state=live, notify=notify, source="magic",
             )
+        except api.JobsFailedError as exc:
+            self._keep_rows(exc, args.out)
+            raise
         finally:
             if live is not None:
                 live.finish()
@@ -609,6 +638,8 @@ class DliMagic(Magics, _SettingsTraits):
             if name in SECRET_FIELDS:
                 raise UsageError(f"{name}: {_SECRET_HELP}")
             if name not in SETTING_TRAITS:
+                import difflib
+
                 close = difflib.get_close_matches(name, SETTING_TRAITS, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"Unknown setting {name!r}.{hint}", hint=errors.UNKNOWN_SETTING_HINT)
@@ -671,6 +702,8 @@ class DliMagic(Magics, _SettingsTraits):
         if args.domain:
             self.domain = args.domain
         use_password = args.password or (not args.token and bool(args.username))
+        import getpass  # here: only %dli_login reads the keyboard
+
         if use_password:
             user = self.settings().username
             if not user:
@@ -775,15 +808,7 @@ class DliMagic(Magics, _SettingsTraits):
             frame = call(args, validated, client=client, on_state=on_state, on_step=on_step, notify=notify,
                          source="magic")
         except api.JobsFailedError as exc:
-            # A notebook user has no name for the exception: say where the rows are instead.
-            if args.out is not None:
-                self.shell.user_ns[args.out] = exc.frame
-                exc.hint = f"Every row is in `{args.out}`."
-            else:
-                exc.hint = "To get every row along with the error, add --out VAR: it stores the rows in VAR."
-                if (getattr(exc.frame, "attrs", None) or {}).get("history_run_id"):
-                    exc.hint += " This run's rows are in `%dli_history`."
-            exc.hint += exc.others_note()
+            self._keep_rows(exc, args.out)
             raise
         finally:
             if views:

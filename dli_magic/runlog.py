@@ -109,11 +109,19 @@ def _add_missing_outcome_columns(connection: sqlite3.Connection) -> None:
     present = {row[1] for row in connection.execute("PRAGMA table_info(outcomes)")}
     for name, dtype in OUTCOME_COLUMNS:
         if name not in present:
-            connection.execute(f"ALTER TABLE outcomes ADD COLUMN {name} {_SQL_TYPES.get(dtype, 'TEXT')}")
+            _add_column(connection, f"ALTER TABLE outcomes ADD COLUMN {name} {_SQL_TYPES.get(dtype, 'TEXT')}")
     present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
     for name, sql_type in _RUN_COLUMNS_ADDED:
         if name not in present:
-            connection.execute(f"ALTER TABLE runs ADD COLUMN {name} {sql_type}")
+            _add_column(connection, f"ALTER TABLE runs ADD COLUMN {name} {sql_type}")
+
+
+def _add_column(connection: sqlite3.Connection, statement: str) -> None:
+    try:
+        connection.execute(statement)
+    except sqlite3.OperationalError as exc:
+        if "duplicate column name" not in str(exc):  # another process added it first: fine
+            raise
 
 
 # A run retried after an attempt that did write it (interrupted before the run left the pending
@@ -158,7 +166,7 @@ def enabled(settings: Any = None) -> bool:
     return bool(getattr(settings, "history", True))
 
 
-def _public_endpoint(endpoint: Any) -> str | None:
+def public_endpoint(endpoint: Any) -> str | None:
     """The endpoint without user info or query: nothing secret may reach the file."""
     if not endpoint:
         return None
@@ -177,9 +185,9 @@ def _target(path: str | os.PathLike | None, settings: Any) -> Path:
     return Path(os.path.abspath(path if path is not None else default_path(settings)))
 
 
-def _file_id(path: Path) -> tuple[int, int] | None:
+def _file_id(path: str | os.PathLike) -> tuple[int, int] | None:
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
         return None
     return stat.st_dev, stat.st_ino
@@ -265,13 +273,12 @@ class _Log:
 
     def connection(self, key: str, timeout: float) -> sqlite3.Connection:
         """The file's connection, opened (created, WAL mode, schema) if needed. Hold `lock`."""
-        path = Path(key)
         cached = self.connections.get(key)
         if cached is not None:
-            if _file_id(path) == cached[1]:
+            if _file_id(key) == cached[1]:
                 return cached[0]
             self.forget(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(key).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: the transactions below are explicit.
         connection = sqlite3.connect(key, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
@@ -282,7 +289,7 @@ class _Log:
         except BaseException:
             connection.close()
             raise
-        self.connections[key] = (connection, _file_id(path))
+        self.connections[key] = (connection, _file_id(key))
         return connection
 
     def forget(self, key: str) -> None:
@@ -293,15 +300,20 @@ class _Log:
             except sqlite3.Error:
                 pass
 
-    def _insert(self, key: str, runs: list[_Run], timeout: float) -> list[tuple[_Run, BaseException]]:
-        """One transaction for one file's runs, each in a savepoint; the runs refused. Hold `lock`."""
-        connection = self.connection(key, timeout)
+    def _insert(self, key: str, runs: list[_Run], timeout: float,
+                connection: sqlite3.Connection | None = None) -> list[tuple[_Run, BaseException]]:
+        """One transaction for one file's runs, each in a savepoint when there are several; the runs
+        refused. ``connection``: the file's, when the caller has just opened or checked it. Hold `lock`."""
+        if connection is None:
+            connection = self.connection(key, timeout)
         connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         connection.execute("BEGIN IMMEDIATE")  # the write lock now, or an error after the busy timeout
         refused = []
+        several = len(runs) > 1  # one run alone: refusing it is rolling the transaction back
         try:
             for run in runs:
-                connection.execute("SAVEPOINT run")
+                if several:
+                    connection.execute("SAVEPOINT run")
                 try:
                     if run.replace:
                         connection.execute(_REPLACE_RUN, run.row)
@@ -315,9 +327,13 @@ class _Log:
                         seq = cursor.lastrowid
                         connection.executemany(_INSERT_OUTCOMES, [(seq, *row) for row in run.outcomes])
                 except _RUN_ERRORS as exc:
-                    connection.execute("ROLLBACK TO run")
                     refused.append((run, exc))
-                connection.execute("RELEASE run")
+                    if not several:
+                        connection.execute("ROLLBACK")
+                        return refused
+                    connection.execute("ROLLBACK TO run")
+                if several:
+                    connection.execute("RELEASE run")
             connection.execute("COMMIT")
         except BaseException:
             try:
@@ -327,8 +343,10 @@ class _Log:
             raise
         return refused
 
-    def _drain(self, deadline: float, first: str | None, report: _Report) -> None:
-        """Write every pending run, one transaction per file (`first` first). Hold `lock`."""
+    def _drain(self, deadline: float, first: str | None, report: _Report,
+               opened: sqlite3.Connection | None = None) -> None:
+        """Write every pending run, one transaction per file (`first` first, on `opened` when the
+        caller has just opened or checked its connection). Hold `lock`."""
         by_file: dict[str, list[_Run]] = {first: []} if first else {}
         for run in self.pending_runs():
             by_file.setdefault(run.key, []).append(run)
@@ -338,7 +356,8 @@ class _Log:
                 continue
             try:
                 # Past the deadline still one try, without waiting: a free file is written at once.
-                refused = self._insert(key, runs, max(0.0, deadline - time.monotonic()))
+                refused = self._insert(key, runs, max(0.0, deadline - time.monotonic()),
+                                       opened if key == first else None)
             except Exception as exc:  # the runs stay pending; the next attempt reopens the file
                 self.forget(key)
                 self.reasons[key] = _reason(exc)
@@ -363,10 +382,11 @@ class _Log:
                 report.pending.append(f"dli-magic: {_runs_text(runs)} not in the run history yet: another "
                                       f"thread of this process is still writing to it; {_RETRY_NOTE}.")
             return report
+        opened = None
         try:
             if run is not None:
                 try:  # a file that cannot be used is said now; a busy one is retried
-                    self.connection(run.key, max(0.0, deadline - time.monotonic()))
+                    opened = self.connection(run.key, max(0.0, deadline - time.monotonic()))
                 except Exception as exc:
                     if not _busy(exc):
                         self.forget(run.key)
@@ -375,7 +395,7 @@ class _Log:
                         run = None
                 if run is not None:
                     self.add(run)
-            self._drain(deadline, run.key if run is not None else None, report)
+            self._drain(deadline, run.key if run is not None else None, report, opened)
         finally:
             self.lock.release()
         return report
@@ -521,13 +541,13 @@ def record_rows(
     run_id = run_id or f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     # Copied now: later changes to rows or attrs cannot reach a run that is written later.
     run = _Run(
-        str(_target(path, settings)),
+        os.path.abspath(path if path is not None else default_path(settings)),  # _target's, as text
         (
             run_id,
             attrs.get("action"),
             attrs.get("started"),
             attrs.get("finished"),
-            _public_endpoint(attrs.get("endpoint")),
+            public_endpoint(attrs.get("endpoint")),
             attrs.get("project_id"),
             json.dumps(options, sort_keys=True, default=str),
             attrs.get("attempts"),
@@ -642,6 +662,9 @@ class RecordedRun:
     action: str | None
     endpoint: str | None
     project_id: str | None
+    started: str | None  # ISO 8601, as recorded
+    finished: str | None
+    attempts: int | None
     options: dict
     wait: str | None  # WAIT_STATES or DIED_WHILE_WAITING; None for a run recorded before waits were
     outcomes: list[dict]  # OUTCOME_COLUMNS per job, in order
@@ -695,6 +718,7 @@ def find_run(run_id: str, path: str | os.PathLike | None = None, *, settings: An
         options = {}
     return RecordedRun(
         run_id=first[0], action=first[1], endpoint=first[4], project_id=first[5],
+        started=first[2], finished=first[3], attempts=first[-4],
         options=options if isinstance(options, dict) else {},
         wait=_wait_shown(first[-2], first[-1]), outcomes=outcomes,
     )

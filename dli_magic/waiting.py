@@ -24,7 +24,8 @@ from .errors import DLIError, NotFoundError
 from .results import Job
 
 UNKNOWN = "unknown"  # no read yet (or it failed): nothing is known about the job's status
-NOT_LISTED = "not listed"  # a read happened and the job was not found
+NOT_LISTED = "not listed"  # a read of the job did not find it
+REFUSED = "refused"  # the service refused the request for it: it was not waited for
 
 RUNNING = "job_running"
 FLINK_RUNNING = "RUNNING"
@@ -52,6 +53,7 @@ class WaitState:
     jobs: dict[int, Job] = field(default_factory=dict)  # the last read of each job
     names: dict[int, str | None] = field(default_factory=dict)
     pending: set[int] = field(default_factory=set)  # still in a pending status, being waited on
+    refused: set[int] = field(default_factory=set)  # the request for them was refused: not read
     missing: set[int] = field(default_factory=set)  # not found by the last read
     elapsed: float = 0.0
     rounds: int = 0  # read rounds (listing passes)
@@ -89,14 +91,16 @@ class WaitState:
             self.names[job.job_id] = job.name
 
     def label(self, job_id: int) -> str:
-        """What to show for a job: its status; "not listed" when a read happened and did not find
-        it (an unknown id the service refused, a deleted job); "unknown" before any read, or when
-        the read showed the job without a status."""
+        """What to show for a job: its status; "refused" when the service refused the request for
+        it (it is not read); "not listed" when a read of it did not find it (a deleted job);
+        "unknown" before any read, or when the read showed the job without a status."""
+        if job_id in self.missing:
+            return NOT_LISTED
         status = self.status(job_id)
         if status:
             return status
-        if self.rounds and (job_id not in self.jobs or job_id in self.missing):
-            return NOT_LISTED
+        if job_id in self.refused:
+            return REFUSED
         return UNKNOWN
 
     def counts(self) -> dict[str, int]:
@@ -373,7 +377,7 @@ def check_health(
         state.interrupted = True
         for job_id in list(state.watched):
             state.healthy[job_id] = None
-            state.health_notes[job_id] = "health check interrupted (Ctrl-C)"
+            state.health_notes[job_id] = f"health check interrupted ({state.stop_reason})"
         state.watched.clear()
     state.phase = "done"
     state.elapsed += clock() - start

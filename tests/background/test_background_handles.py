@@ -177,3 +177,59 @@ def test_exiting_with_a_wait_running_does_not_hang_and_records_it(slow_env, tmp_
     frame = runlog.load(history)
     assert frame["wait"].tolist() == ["not waited: interpreter exited"]
     assert frame["run_id"].tolist() == [done.stdout.strip()]
+
+
+def test_changing_a_setting_keeps_the_client_of_a_running_wait(shell, slow_env):
+    """The magics rebuild their client when settings change; a background wait using the old one
+    goes on with it, and the old client is closed when that wait ends."""
+    job = slow_env.create_job(name="keeps-its-client")
+    shell.run_cell(f"%dli_run {job} --background --out h")
+    handle = shell.user_ns["h"]
+    shell.run_cell("%dli_config read_timeout=30")
+    shell.run_cell("%dli_jobs --out listed")  # a new client for the new settings
+    assert not handle.client.closed
+    frame = handle.result(timeout=30)
+    assert frame["status"].tolist() == ["job_running"] and frame.attrs.get("wait_error") is None
+    for _ in range(50):  # the done-callbacks run on the worker, just after the result is set
+        if handle.client.closed:
+            break
+        time.sleep(0.05)
+    assert handle.client.closed  # closed once its last wait ended
+
+
+def test_reattaching_keeps_the_runs_own_figures(slow_env):
+    jobs = [slow_env.create_job(name=f"figures-{i}") for i in range(2)]
+    first = dli_magic.run_jobs(jobs, wait=True, chunk_size=1)
+    before = dli_magic.history()
+    before = before[before.run_id == first.attrs["history_run_id"]].iloc[0]
+    again = dli_magic.wait_for(first.attrs["history_run_id"])
+    after = dli_magic.history()
+    after = after[after.run_id == first.attrs["history_run_id"]].iloc[0]
+    assert (after["started"], after["finished"], after["attempts"]) == (
+        before["started"], before["finished"], before["attempts"]) and after["attempts"] == 2
+    assert again.attrs["requests"] == 2 and again.attrs["chunk_size"] == 1
+
+
+def test_reattaching_matches_an_endpoint_written_in_capitals(slow_env, monkeypatch):
+    monkeypatch.setenv("DLI_ENDPOINT", slow_env.url.replace("127.0.0.1", "LocalHost"))
+    job = slow_env.create_job(name="capitals")
+    run_id = dli_magic.run_jobs([job], wait=True).attrs["history_run_id"]
+    assert dli_magic.wait_for(run_id)["status"].tolist() == ["job_running"]
+
+
+@pytest.mark.parametrize("arguments, named", [({"client": "x"}, "client"), ({"progress": 5}, "progress"),
+                                              ({"on_state": 5}, "on_state")])
+def test_wait_for_checks_its_arguments_first(slow_env, arguments, named):
+    with pytest.raises(DLIError, match=named):
+        dli_magic.wait_for("20261130T101500-0123456789ab", **arguments)
+    assert slow_env.request_log() == []
+
+
+def test_a_terminal_shows_the_handle_once(shell, slow_env, capsys):
+    """A terminal cannot update a printed line: the handle is printed once, not once per round."""
+    job = slow_env.create_job(name="terminal")
+    shell.run_cell(f"h = %dli_run {job} --background\nh")
+    shell.user_ns["h"].result(timeout=30)
+    time.sleep(0.3)
+    shown = capsys.readouterr().out
+    assert shown.count("<RunHandle") == 1

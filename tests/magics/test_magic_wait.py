@@ -152,23 +152,24 @@ def test_progress_callback_gets_status_counts(slow_emulator):
     assert seen and seen[0] == {"job_submitting": 1}
 
 
-def test_wait_summary_says_not_listed_for_ids_missing_from_the_list(shell, dli_env, capsys):
-    df = shell.run_line_magic("dli_run", "138 999998 999999 --wait")
+def test_wait_summary_says_refused_for_ids_the_service_refused(shell, dli_env, capsys):
+    df = shell.run_line_magic("dli_run", "138 130 999999 --wait")
     assert df.set_index("job_id").loc[138, "status"] == "job_running"
     err = capsys.readouterr().err
-    assert "settled (job_running 1, not listed 2)" in err
-    assert "unknown 2" not in err
+    assert "settled (job_running 1, refused 2)" in err  # 130 runs already, 999999 does not exist
+    assert "unknown" not in err and "not listed" not in err
 
 
-def test_counts_are_unknown_before_any_listing():
+def test_counts_say_only_what_a_read_found():
     from dli_magic.results import Job
 
-    state = WaitState(job_ids=[1, 2, 3])
+    state = WaitState(job_ids=[1, 2, 3, 4])
+    state.refused.add(4)
     state.note(Job(1, status="job_running"))
-    assert state.counts() == {"job_running": 1, "unknown": 2}
+    assert state.counts() == {"job_running": 1, "unknown": 2, "refused": 1}
     state.rounds = 1
-    assert state.counts() == {"job_running": 1, "not listed": 2}
+    assert state.counts() == {"job_running": 1, "unknown": 2, "refused": 1}  # 2 and 3 were not read
     state.note(Job(2))  # read without a status
-    assert state.counts() == {"job_running": 1, "unknown": 1, "not listed": 1}
-    state.missing.add(2)  # not found by a later read
-    assert state.counts() == {"job_running": 1, "not listed": 2}
+    assert state.counts() == {"job_running": 1, "unknown": 2, "refused": 1}
+    state.missing.update({2, 3})  # a read of them did not find them
+    assert state.counts() == {"job_running": 1, "not listed": 2, "refused": 1}
