@@ -4,6 +4,7 @@ have been processed is never sent again, and a job left stopped has a row that s
 from __future__ import annotations
 
 import re
+import sys
 
 from dli_magic import api
 from restart_helpers import posts, running
@@ -97,10 +98,15 @@ def test_reads_that_keep_failing_stop_the_restart_and_say_where_the_jobs_are(emu
     client = dli_magic.connect(**{**settings, "poll_interval": 0.3})  # stopped when reading gives up
 
     def on_step(label):
-        if label.startswith("waiting for the stop"):
-            emu.set_faults({"error": {"status": 500, "count": 6, "method": "GET"}})  # 3 rounds of 2 listings
+        if label.startswith("waiting for the stop"):  # every read fails until the wait gives up
+            emu.set_faults({"error": {"status": 500, "count": 1000, "method": "GET"}})
 
-    df = api.restart_jobs([job], client=client, on_step=on_step)
+    def notify(text):
+        if text.startswith("Stopped waiting"):
+            emu.clear_faults()  # the read after the failure works
+        print(text, file=sys.stderr)
+
+    df = api.restart_jobs([job], client=client, on_step=on_step, notify=notify)
     assert not posts(emu, "/jobs/run")
     row = df.iloc[0]
     assert row["is_success"] is not True
