@@ -13,7 +13,6 @@ scrubber before anything is checked. No third-party imports.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import os
@@ -48,6 +47,7 @@ _PROJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # A region is a host label (eu-de, ap-southeast-1) or an IAM project name (eu-de_sub): no dots,
 # slashes, spaces or non-ASCII, which would change the derived host.
 _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_SPACE = re.compile(r"\s")  # what str.isspace() calls a space, anywhere
 # Fallbacks read only when the DLI_ variable is unset: the official SDK's names.
 SDK_ENV_FALLBACKS = {
     "ak": contract.SDK_ENV_AK,
@@ -220,7 +220,7 @@ def _check_values(s: Settings) -> None:
                 )
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise _bad(name, value, "must be a URL like https://dli.eu-de.otc.t-systems.com", src)
-            if port == 0 or any(char.isspace() for char in parts.netloc):
+            if port == 0 or _SPACE.search(parts.netloc):
                 raise _bad(name, value, "is not a usable URL (check the host, and that a port is a number "
                            "from 1 to 65535)", src)
             if parts.path.strip("/"):
@@ -246,11 +246,10 @@ def _check_no_secret_inside(s: Settings) -> None:
     secrets = [(name, value) for name, value in secrets if value and len(value) >= _PASTED_SECRET_MIN_LENGTH]
     if not secrets:
         return
+    texts = [(name, value) for name in FIELD_NAMES
+             if name not in SECRET_FIELDS and isinstance(value := getattr(s, name), str)]
     # what was set before what was derived from it: the region is named, not the host made of it
-    for name in sorted(FIELD_NAMES, key=lambda name: s.source(name).startswith("derived")):
-        value = getattr(s, name)
-        if name in SECRET_FIELDS or not isinstance(value, str):
-            continue
+    for name, value in sorted(texts, key=lambda item: s.source(item[0]).startswith("derived")):
         for secret_name, secret in secrets:
             if secret in value:
                 raise ConfigError(
@@ -342,6 +341,8 @@ def _coerce(name: str, value: object, origin: str) -> object:
 
 
 def _unknown_key(key: str, origin: str) -> ConfigError:
+    import difflib  # here: only a mistyped setting needs it
+
     close = difflib.get_close_matches(key, FIELD_NAMES, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else f" Known settings: {', '.join(FIELD_NAMES)}."
     return ConfigError(f"Unknown setting {key!r} (from {origin}).{hint}", hint=UNKNOWN_SETTING_HINT)
@@ -359,7 +360,7 @@ def default_profile_path(environ: Mapping[str, str] | None = None) -> Path:
     base = environ.get("XDG_CONFIG_HOME") or os.path.join(
         environ.get("HOME") or os.path.expanduser("~"), ".config"
     )
-    return Path(base) / "dli-magic" / "config.toml"
+    return Path(base, "dli-magic", "config.toml")
 
 
 _PROFILE_MAX_BYTES = 2**20
@@ -432,6 +433,8 @@ def load_profile(name: str | None, path: Path, *, required: bool) -> dict[str, A
     if section not in data:
         if required:
             known = ", ".join(sorted(k for k, v in data.items() if isinstance(v, dict))) or "none"
+            import difflib
+
             close = difflib.get_close_matches(section, list(data), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"No profile [{section}] in {path} (profiles: {known}).{hint}", hint=PROFILE_FILE_HINT)
@@ -494,15 +497,18 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+# Where a layer may hold a secret: the settings' names, their DLI_* variables and the SDK's.
+_SECRET_KEYS = (*SECRET_FIELDS, *(env_var(n) for n in SECRET_FIELDS), SDK_ENV_FALLBACKS["sk"])
+
+
 def register_layer_secrets(*layers: Mapping[str, Any] | None) -> None:
     """Register every secret value a layer holds (settings names, ``DLI_*`` and the SDK's variable
     names) with the one scrubber, as given and stripped: whatever error or output follows, in this
     call or later in the kernel, cannot echo one, even pasted into another setting."""
-    names = (*SECRET_FIELDS, *(env_var(n) for n in SECRET_FIELDS), SDK_ENV_FALLBACKS["sk"])
     for layer in layers:
         if not layer:
             continue
-        for name in names:
+        for name in _SECRET_KEYS:
             value = layer.get(name)
             if isinstance(value, str) and not _unset(value):
                 register_secrets(value, value.strip())
@@ -559,6 +565,28 @@ def _named_profile(profile, explicit, magic_config, environ) -> tuple[str | None
     return name.strip(), origin
 
 
+# Each setting's environment variables, in the order they are read: DLI_*, then the SDK's name.
+_ENV_VARIABLES: dict[str, tuple[str, ...]] = {
+    name: (env_var(name), *((SDK_ENV_FALLBACKS[name],) if name in SDK_ENV_FALLBACKS else ()))
+    for name in FIELD_NAMES
+}
+
+
+def _first_set(name: str, layers: list[tuple[str, Mapping[str, Any]]]) -> tuple[str, Any] | None:
+    """(source, raw value) of the first layer that sets ``name``; None when none does."""
+    for origin, layer in layers:
+        if origin == "env":
+            for variable in _ENV_VARIABLES[name]:
+                raw = layer.get(variable)
+                if not _unset(raw):
+                    return f"env {variable}", raw
+        else:
+            raw = layer.get(name)
+            if not _unset(raw):
+                return origin, raw
+    return None
+
+
 def _resolve(explicit, login, magic_config, environ, profile, profile_path) -> Settings:
     explicit = dict(explicit or {})
     login = dict(login or {})
@@ -597,22 +625,14 @@ def _resolve(explicit, login, magic_config, environ, profile, profile_path) -> S
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    layers = [(origin, layer) for origin, layer in layers if layer]  # an empty layer sets nothing
     for name in FIELD_NAMES:
         if name == "profile":
             continue
-        for origin, layer in layers:
-            if origin == "env":
-                candidates = [(f"env {env_var(name)}", environ.get(env_var(name)))]
-                if name in SDK_ENV_FALLBACKS:
-                    fallback = SDK_ENV_FALLBACKS[name]
-                    candidates.append((f"env {fallback}", environ.get(fallback)))
-            else:
-                candidates = [(origin, layer.get(name))]
-            found = next(((o, raw) for o, raw in candidates if not _unset(raw)), None)
-            if found is not None:
-                values[name] = _coerce(name, found[1], found[0])
-                sources[name] = found[0]
-                break
+        found = _first_set(name, layers)
+        if found is not None:
+            values[name] = _coerce(name, found[1], found[0])
+            sources[name] = found[0]
     if profile_name is not None or profile_values:
         values["profile"] = profile_name or "default"
         sources["profile"] = named_by or "default"
