@@ -1027,7 +1027,7 @@ def _restart_in_background(restart: Any, client: Any, owned: bool, *, strict: bo
                                settings=client.settings, source=source,
                                wait_state="not waited: interpreter exited", run_id=run_id)
 
-    return RunHandle("restart", restart.live, work, run_id=run_id, on_exit=on_exit)
+    return RunHandle("restart", restart.live, work, run_id=run_id, on_exit=on_exit, client=client)
 
 
 def savepoint_jobs(
