@@ -127,6 +127,23 @@ def dli_env(emulator, monkeypatch):
 
 
 @pytest.fixture
+def project_at(emulator_factory, monkeypatch):
+    """``project_at(speed, poll_interval, **emulator options)``: an empty project of its own (only
+    the jobs a test creates) whose settings are in the environment, as a user would set them."""
+    from dli_magic.emulator.testing import SENTINEL_TOKEN
+
+    def make(speed: float, poll_interval: float, **options):
+        emu = emulator_factory(token=SENTINEL_TOKEN, speed=speed, **options)
+        monkeypatch.setenv("DLI_ENDPOINT", emu.url)
+        monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
+        monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
+        monkeypatch.setenv("DLI_POLL_INTERVAL", str(poll_interval))
+        return emu
+
+    return make
+
+
+@pytest.fixture
 def api_requests():
     """``api_requests(emulator, path_part)``: the emulator's logged DLI API requests (no IAM calls)."""
 

@@ -23,14 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def slow_env(emulator_factory, monkeypatch):
-    """An empty project whose runs take ~2 s to submit (speed 1): a wait is long enough to watch."""
-    emu = emulator_factory(token=SENTINEL_TOKEN, speed=1.0)
-    monkeypatch.setenv("DLI_ENDPOINT", emu.url)
-    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
-    monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
-    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.1")
-    return emu
+def slow_env(project_at):
+    """Runs take ~2 s to submit (speed 1): a wait is long enough to watch."""
+    return project_at(speed=1.0, poll_interval=0.1)
 
 
 def _posts(emu):

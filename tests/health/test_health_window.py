@@ -8,21 +8,15 @@ import pytest
 
 import dli_magic
 from dli_magic import api
-from dli_magic.emulator.testing import SENTINEL_TOKEN
 from dli_magic.errors import BadInputError
 
 STABLE = 1.0  # seconds of wall time; the emulator runs at speed 50 (a crash 10 s in is 0.2 s away)
 
 
 @pytest.fixture
-def env(emulator_factory, monkeypatch):
-    """An empty project at speed 50 with fast polling: only the jobs a test creates."""
-    emu = emulator_factory(token=SENTINEL_TOKEN, speed=50.0)
-    monkeypatch.setenv("DLI_ENDPOINT", emu.url)
-    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
-    monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
-    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.1")
-    return emu
+def env(project_at):
+    """Speed 50 with fast polling."""
+    return project_at(speed=50.0, poll_interval=0.1)
 
 
 def _graph_calls(emu):

@@ -8,19 +8,13 @@ import re
 import pytest
 
 from dli_magic import api
-from dli_magic.emulator.testing import SENTINEL_TOKEN
 from dli_magic.waiting import WaitState
 
 
 @pytest.fixture
-def slow_emulator(emulator_factory, monkeypatch):
-    """An empty project (only the jobs a test creates) whose runs take ~2 s to submit (speed 1)."""
-    emu = emulator_factory(token=SENTINEL_TOKEN, demo=False, speed=1.0)
-    monkeypatch.setenv("DLI_ENDPOINT", emu.url)
-    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
-    monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
-    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.05")
-    return emu
+def slow_emulator(project_at):
+    """Runs take ~2 s to submit (speed 1)."""
+    return project_at(speed=1.0, poll_interval=0.05)
 
 
 def _list_requests(emu):
