@@ -35,6 +35,11 @@ class SecretScrubber(logging.Filter):
         with self._lock:
             self._secrets.update(v for v in values if isinstance(v, str) and len(v) >= self.MIN_LENGTH)
 
+    def clear(self) -> None:
+        """Forget every value (a test starts afresh; a kernel keeps them for its life)."""
+        with self._lock:
+            self._secrets.clear()
+
     def scrub(self, text: str) -> str:
         with self._lock:
             secrets = sorted(self._secrets, key=len, reverse=True)  # longest first: no partial leftovers

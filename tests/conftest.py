@@ -34,6 +34,17 @@ def _isolate_environment(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_scrubber():
+    """Each test registers its own secret values: one registered by an earlier test (a token such
+    as "wrong") must not scrub another test's expected text."""
+    from dli_magic.redaction import SCRUBBER
+
+    SCRUBBER.clear()
+    yield
+    SCRUBBER.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_token_cache():
     """IAM tokens are cached per process; each test starts (and leaves) without one."""
     from dli_magic.auth import clear_token_cache

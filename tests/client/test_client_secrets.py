@@ -66,14 +66,15 @@ def test_describe_request_hides_secrets(emulator, mode, assert_no_secrets):
 def test_debug_logs_and_errors_hide_secrets(emulator, mode, caplog, assert_no_secrets):
     caplog.set_level(logging.DEBUG)  # every logger, urllib3's included
     client = client_for(emulator, mode)
+    own = {"token": SENTINEL_TOKEN, "aksk": SENTINEL_SK, "password": SENTINEL_PASSWORD}[mode]  # the secret in use
     client.run_jobs([138, 204])
     client.list_jobs(status="job_running")
-    job_id = client.create_sql_job("secret_probe", f"-- {SENTINEL_TOKEN} must not be logged")
+    job_id = client.create_sql_job("secret_probe", f"-- {own} must not be logged")
     issued = (client.auth.current().token,) if mode == "password" else ()
     raised: list[DLIError] = []
-    # a server error message that echoes a secret back
+    # a server error message that echoes the secret in use back
     emulator.set_faults({"error": {"status": 400, "count": 1, "error_code": "DLI.0001",
-                                   "error_msg": f"bad parameter {SENTINEL_TOKEN} {SENTINEL_SK} {SENTINEL_PASSWORD}"}})
+                                   "error_msg": f"bad parameter {own}"}})
     with pytest.raises(DLIError) as info:
         client.get_job(job_id)
     raised.append(info.value)
@@ -86,7 +87,7 @@ def test_debug_logs_and_errors_hide_secrets(emulator, mode, caplog, assert_no_se
     assert any("attempt" in r.getMessage() for r in caplog.records if r.name == "dli_magic")
     assert_no_secrets(*(record.getMessage() for record in caplog.records), caplog.text, extra=issued)
     assert_no_secrets(*(error_texts(err) for err in raised), extra=issued)
-    assert "bad parameter *** *** ***" in raised[0].message
+    assert "bad parameter ***" in raised[0].message
 
 
 @pytest.mark.parametrize("mode", list(MODES))
