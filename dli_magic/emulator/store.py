@@ -316,6 +316,7 @@ class JobStore:
         due = self._db.execute(
             "SELECT job_id, status, plan, data FROM jobs WHERE next_at IS NOT NULL AND next_at <= ?", (now,)
         ).fetchall()
+        rows = []
         for job_id, status, plan_text, data_text in due:
             plan = [_as_step(entry) for entry in json.loads(plan_text or "[]")]
             data = json.loads(data_text)
@@ -333,7 +334,9 @@ class JobStore:
                     plan.pop(0)
                     self._apply(data, step["status"], step["set"], step["at"])
                 status = step["status"]
-            self._write(job_id, status, data, plan)
+            rows.append(self._row(job_id, status, data, plan))
+        if rows:  # many jobs often settle together (a batch started at once): one statement
+            self._db.executemany(self._UPDATE, rows)
 
     @staticmethod
     def _apply(data: dict, status: str, changes: dict, at: int) -> None:
@@ -375,12 +378,15 @@ class JobStore:
     def _fetch(self, project_id: str, job_id: int) -> tuple | None:
         return self._db.execute(self._SELECT + " WHERE job_id=? AND project_id=?", (job_id, project_id)).fetchone()
 
+    _UPDATE = "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?"
+
     def _write(self, job_id: int, status: str, data: dict, plan: list[dict] | None) -> None:
+        self._db.execute(self._UPDATE, self._row(job_id, status, data, plan))
+
+    @staticmethod
+    def _row(job_id: int, status: str, data: dict, plan: list[dict] | None) -> tuple:
         plan = sorted(plan or (), key=lambda step: step["at"])  # stable: steps due together keep their order
-        self._db.execute(
-            "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?",
-            (status, json.dumps(data), json.dumps(plan) if plan else None, plan[0]["at"] if plan else None, job_id),
-        )
+        return status, json.dumps(data), json.dumps(plan) if plan else None, plan[0]["at"] if plan else None, job_id
 
     @staticmethod
     def _enter(data: dict, now: int, **changes: Any) -> None:
