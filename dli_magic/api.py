@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,7 +19,6 @@ from . import contract, runlog
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
 from .results import JobOutcome, jobs_frame, outcomes_frame
-from .batch import ReadPool
 from .waiting import WaitState, changed_reads_max, check_health, read_names, wait_for_jobs
 
 DRY_RUN_MESSAGE = "dry run: not sent"
@@ -179,8 +179,17 @@ def _start_names_lookup(client: Any, ids: list[int], wait: bool):
     unknown = [i for i in ids if i not in client.job_names]
     if not unknown or (wait and len(unknown) > changed_reads_max(client)):
         return None
-    with ReadPool(max_workers=1, thread_name_prefix="dli-names") as pool:
-        return pool.submit(read_names, client, unknown)
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def look_up() -> None:  # a daemon thread: a lookup in flight never holds up Ctrl-C or the exit
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(read_names(client, unknown))
+            except BaseException as exc:  # handed to whoever takes the names
+                future.set_exception(exc)
+
+    threading.Thread(target=look_up, name="dli-names", daemon=True).start()
+    return future
 
 
 def _take_names(call: "_Call", lookup, timeout: float | None) -> None:
@@ -306,6 +315,8 @@ def execute(
         if names_lookup is not None:
             if background:  # the handle's worker takes them; the handle comes back now
                 call.names_lookup = names_lookup
+            elif result.interrupted:
+                pass  # Ctrl-C: the rows now, without waiting for names
             else:  # the lookup went out with the request: wait for it about as long as the request took
                 _take_names(call, names_lookup, timeout=max(answered, 0.2))
         handed_over = True
@@ -355,7 +366,9 @@ def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = Non
             state.pending = set(call.accepted)
             state.refused = {o.job_id for o in call.result.outcomes if o.is_success is False}
             wait_for_jobs(call.client, state, spec.pending, timeout=call.timeout, expected=spec.passes_through,
-                          then=spec.settles_in, untouched=spec.accepted_from,
+                          then=spec.settles_in,
+                          # re-attached: the request was answered long ago, every read is an answer
+                          untouched=() if call.extra_attrs.get("reattached") else spec.accepted_from,
                           poll_interval=settings.poll_interval, on_update=updates, **timing)
             if call.stable is not None:
                 check_health(call.client, state, call.accepted, stable=call.stable,
@@ -806,7 +819,7 @@ def wait_for(
 
 # What a row's message says after a wait ended (the history keeps the row as it was then); a
 # re-attached wait starts from the service's own words again.
-_WAIT_NOTES = ("; still ", "; status unknown: ", "; healthy: ", "; unhealthy: ", "; health ")
+_WAIT_NOTES = ("; still ", "; status unknown: ", "; healthy: ", "; unhealthy: ", "; health ", "; not stopped: ")
 
 
 def _original_message(message: str | None) -> str:

@@ -1212,6 +1212,9 @@ class DliPanel(widgets.VBox):
             event = getattr(self, name, None)
             if event is not None:
                 event.set()
+        handle = getattr(self, "_handle", None)
+        if handle is not None:  # the wait ends as "stopped waiting", its rows kept
+            handle.stop_waiting()
         for widget in _walk(self):
             if widget is not self:
                 widget.close()
@@ -1219,7 +1222,10 @@ class DliPanel(widgets.VBox):
         client = getattr(self, "_client", None)
         if getattr(self, "_owns_client", False) and client is not None:
             self._client = None
-            client.close()
+            if handle is not None and not handle.done():  # its last round still uses the client
+                handle.add_done_callback(lambda done: client.close())
+            else:
+                client.close()
 
 
 _PAST = {"run": "run", "stop": "stopped", "restart": "restarted"}

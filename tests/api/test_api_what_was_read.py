@@ -63,3 +63,20 @@ def test_a_job_the_first_read_finds_untouched_is_read_again(dli_env):
     time.sleep(0.6)
     assert frame["status"].tolist() == ["job_running"], frame.iloc[0].to_dict()
     assert frame.attrs["wait_rounds"] >= 2
+
+
+def test_reattaching_to_a_failed_stop_says_it_once_and_reads_at_once(dli_env):
+    job = dli_env.create_job(name="still-running", status="job_running", behaviour="savepoint_fail")
+    run_id = dli_magic.stop_jobs([job], trigger_savepoint=True, wait=True, timeout=30).attrs["history_run_id"]
+    started = time.monotonic()
+    again = dli_magic.wait_for(run_id)
+    assert time.monotonic() - started < 2  # no grace for a request answered long ago
+    assert again["message"].iloc[0].count("not stopped: still job_running") == 1
+
+
+def test_the_lookup_beside_a_request_is_never_cancelled_under_it(dli_env, capsys):
+    """Each call has a new client, so every call looks its names up beside the request."""
+    for _ in range(40):
+        with dli_magic.connect() as client:
+            dli_magic.stop_jobs([130, 131], client=client)
+    assert "Could not read the job names" not in capsys.readouterr().err
