@@ -36,3 +36,27 @@ def test_the_magic_passes_the_consoles_options(shell, dli_env):
         made.close()
     result = shell.run_cell("%dli_panel --stable 30 --no-wait")
     assert not result.success and "--no-wait" in str(result.error_in_exec)
+
+
+def test_closing_the_panel_while_it_waits_stops_the_wait_cleanly(emulator_factory, client_settings):
+    """The wait ends as 'stopped waiting' (not a failure on a closed client); the jobs go on."""
+    import time
+
+    import dli_magic
+    from dli_magic.widget import panel
+
+    emu = emulator_factory(token="t-panel-close", speed=0.05)  # a run takes many seconds to submit
+    job = emu.create_job(name="slow-to-start", status="job_init")
+    made = panel(**client_settings(emu, auth_token="t-panel-close"))
+    assert made.wait_idle(20)
+    made.select([job])
+    made.run_button.click()
+    for _ in range(100):  # the request is out and the handle waits
+        if made._handle is not None:
+            break
+        time.sleep(0.05)
+    made.close()
+    assert made.wait_idle(20)
+    history = dli_magic.history()
+    assert history[history.job_id == job]["wait"].tolist() == ["stopped waiting"]
+    assert [r["path"].rsplit("/", 1)[-1] for r in emu.request_log() if r["method"] == "POST"] == ["run"]
