@@ -37,7 +37,7 @@ from . import contract
 from .batch import INTERRUPTED_IN_FLIGHT, NOT_SENT_INTERRUPTED, failure_row_message
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
 from .results import Job, JobOutcome
-from .waiting import WaitState, check_health, read_jobs, wait_for_jobs
+from .waiting import WaitState, check_health, effect_grace, read_jobs, wait_for_jobs
 
 RUNNING = "job_running"
 STOPPED = "job_cancel_success"
@@ -52,11 +52,6 @@ _RUN = contract.ACTIONS["run"]
 _OBS_PATH = re.compile(r"(?:obs://)?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s\x00-\x1f\x7f]*)?")
 SAVEPOINT_PATH_MAX = 1024
 _API_NOT_FOUND_CODES = (contract.API_NOT_FOUND_CODE, "APIG.0101")
-# The service answers a stop or a savepoint request once it has queued it; the job shows it
-# later. A job read unchanged is read again for this long (the longer of the two) before the
-# call concludes that the request showed no effect.
-EFFECT_GRACE_POLLS = 3
-EFFECT_GRACE_MIN_SECONDS = 2.0
 
 Callback = Callable[[WaitState], None]
 
@@ -820,11 +815,6 @@ class Restart:
         attrs = {**self._base_attrs(), "dry_run": True, "plan": plans, "request": requests,
                  "steps": {job_id: self.tracks[job_id].steps for job_id in self.ids}}
         return Outcome(outcomes, attrs, {})
-
-
-def effect_grace(poll_interval: float) -> float:
-    """How long a job read unchanged after a stop/savepoint request is read again."""
-    return max(EFFECT_GRACE_POLLS * poll_interval, EFFECT_GRACE_MIN_SECONDS)
 
 
 def _fresh_reason(job: Job, reference: Job | None) -> str | None:

@@ -33,9 +33,16 @@ STABLE_MAX_SECONDS = 24 * 3600  # a stability window longer than a day is a typo
 # A read round that fails for a passing reason is tried again next round; this many in a row end
 # the wait (the error is raised), and so does any other failure at once.
 FAILED_READS_MAX = 3
-# After a request, a job still in a status the request is accepted from is not believed for this
-# long: a service that queues requests answers before it acts.
-PICKUP_GRACE_SECONDS = 3.0
+# The service answers a request once it has queued it; the job shows it later. A job read as if
+# untouched is read again for the longer of these before the call concludes the request showed
+# no effect (the wait of a run or stop, a restart's stop, a savepoint).
+EFFECT_GRACE_POLLS = 3
+EFFECT_GRACE_MIN_SECONDS = 2.0
+
+
+def effect_grace(poll_interval: float) -> float:
+    """How long a job read unchanged after a request is read again."""
+    return max(EFFECT_GRACE_POLLS * poll_interval, EFFECT_GRACE_MIN_SECONDS)
 _PASSING_FAILURES = ("TransportError", "ServiceError", "ThrottledError", "MalformedResponseError")
 
 
@@ -222,11 +229,12 @@ def wait_for_jobs(
     (right after the call), later rounds every ``poll_interval``. Each round reads the job list
     filtered by each ``expected`` status (default: the pending ones), and by the ``then`` statuses
     when many jobs left them (``read_jobs``). A job found in an ``untouched`` status (one the request
-    is accepted from) within ``PICKUP_GRACE_SECONDS`` of the request is read again before its
+    is accepted from) within ``effect_grace(poll_interval)`` of the request is read again before its
     status is believed. ``state`` is updated in place and returned. A job the service no longer knows stops being waited on (``state.missing``).
     """
     expected = tuple(pending_statuses) if expected is None else tuple(expected)
     picked_up: set[int] = set()
+    grace = effect_grace(poll_interval)
     start = clock()
     state.timeout = timeout
     state.phase = "waiting"
@@ -247,7 +255,7 @@ def wait_for_jobs(
                 continue
             # Until the grace is over, a job in a status the request is accepted from may just not
             # have been picked up yet (the service queues requests): it is read again.
-            early = read_first and clock() - start < PICKUP_GRACE_SECONDS  # picked_up: seen on its way
+            early = read_first and clock() - start < grace  # picked_up: seen on its way
             for job_id in list(state.pending):
                 job = read.get(job_id)
                 if job is None:

@@ -14,7 +14,7 @@ import pytest
 
 import dli_magic
 from dli_magic import api
-from dli_magic.restart import effect_grace
+from dli_magic.waiting import effect_grace
 from restart_helpers import Enqueued, posts, running
 
 SAVEPOINT = re.compile(r"obs://dli-emulator/\d+/savepoint/savepoint-\d+")
