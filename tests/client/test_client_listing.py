@@ -55,13 +55,13 @@ def test_every_page_in_order_and_each_job_once(emu, make_client):
 
 
 def test_the_pages_after_the_first_are_in_flight_together(emu, make_client):
-    emu.set_faults({"latency_ms": {"ms": 300, "path": "/streaming/jobs"}})
+    emu.set_faults({"latency_ms": {"ms": 500, "path": "/streaming/jobs"}})
     client = make_client(emu, max_workers=8)
     started = time.monotonic()
     assert len(client.list_jobs()) == JOBS
     elapsed = time.monotonic() - started
     # First page alone, then three at once: two latencies, where one after another takes four.
-    assert elapsed < 3 * 0.3
+    assert elapsed < 3 * 0.5
     assert len(_list_requests(emu)) == 4
 
 
@@ -110,12 +110,12 @@ def test_the_call_rate_holds_under_16_workers(emu, make_client):
 
 def test_pages_a_caller_expects_go_out_with_the_first(emu, make_client):
     """Waiting knows how many jobs it looks for: their pages need not wait for the first page's total."""
-    emu.set_faults({"latency_ms": {"ms": 400, "path": "/streaming/jobs"}})
+    emu.set_faults({"latency_ms": {"ms": 1000, "path": "/streaming/jobs"}})
     client = make_client(emu, max_workers=8)
     assert len(list(client.iter_jobs(expected=JOBS))) == JOBS
     sent = sorted(r["wall_time"] for r in emu.request_log() if r["method"] == "GET")
-    assert len(sent) == 4 and sent[-1] - sent[0] < 0.4  # all four asked before the first answer came
+    assert len(sent) == 4 and sent[-1] - sent[0] < 0.8  # all four asked before the first answer came
     emu.clear_request_log()
     assert len(client.list_jobs()) == JOBS  # without a hint: the first page, then the rest
     sent = sorted(r["wall_time"] for r in emu.request_log() if r["method"] == "GET")
-    assert sent[1] - sent[0] >= 0.4
+    assert sent[1] - sent[0] >= 1.0
