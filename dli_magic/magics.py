@@ -132,10 +132,6 @@ def _parse_tokens(magic: Any, tokens: list[str], *, intermixed: bool = False):
     """argparse a magic's tokens; an unknown flag's UsageError suggests the close option."""
     _refuse_repeated_options(magic, tokens)
     parser = magic.parser
-    if intermixed and parser.usage is None:
-        # parse_intermixed_args formats the full usage line on every call when the parser has none
-        # (argparse does exactly this, then restores None); it never changes, so it is set once.
-        parser.usage = parser.format_usage()[len("usage: "):]
     try:
         return parser.parse_intermixed_args(tokens) if intermixed else parser.parse_args(tokens)
     except UsageError as error:

@@ -233,52 +233,15 @@ class BatchResult:
         return outcomes_frame(self.outcomes, attrs=self.attrs())
 
 
-def _masked_array(values: list[Any], dtype: str):
-    """An "Int64" or "boolean" column. When every value is a plain int (bool) or None, the array is
-    made from values + mask with pandas' public constructor (``IntegerArray``, ``BooleanArray``);
-    any other value goes through ``pd.array``, which converts it (6.0, numpy scalars) or refuses it
-    (5.5, "x") as pandas does."""
-    import numpy as np
-    import pandas as pd
-
-    kind, numpy_type, make = (int, "int64", pd.arrays.IntegerArray) if dtype == "Int64" else (
-        bool, "bool", pd.arrays.BooleanArray
-    )
-    if not all(value is None or type(value) is kind for value in values):
-        return pd.array(values, dtype=dtype)
-    mask = np.fromiter((value is None for value in values), dtype=bool, count=len(values))
-    return make(np.array([kind() if value is None else value for value in values], dtype=numpy_type), mask)
-
-
-def _string_array(values: list[Any], dtype: Any):
-    """A "string" column. With the default storage ("python") and only str or None values, it is
-    ``StringArray`` over the values; otherwise ``pd.array`` (another ``mode.string_storage``, or
-    values pandas converts to text)."""
-    import numpy as np
-    import pandas as pd
-
-    if dtype.storage != "python" or not all(value is None or type(value) is str for value in values):
-        return pd.array(values, dtype=dtype)
-    return pd.arrays.StringArray(np.array(values, dtype=object))
-
-
 def _typed_frame(records: Iterable[Any], columns: Iterable[tuple[str, str]]):
-    """A frame with one row per record (a JobOutcome or Job: its attributes are the column names).
-
-    Each column is built as its typed array with pandas' public constructors (``_masked_array``,
-    ``_string_array``), then one ``pd.DataFrame`` call takes them without a copy."""
+    """A frame with one row per record (a JobOutcome or Job: its attributes are the column names)."""
     import pandas as pd
 
     records = list(records)
-    string = pd.StringDtype()  # the storage mode.string_storage says, as dtype="string" gives
     data = {}
     for name, dtype in columns:
         values = [getattr(record, name) for record in records]
-        if dtype == "string":
-            data[name] = _string_array(values, string)
-        elif dtype in ("Int64", "boolean"):
-            data[name] = _masked_array(values, dtype)
-        elif dtype.startswith("datetime64"):  # epoch milliseconds, None = no time
+        if dtype.startswith("datetime64"):  # epoch milliseconds, None = no time
             data[name] = pd.to_datetime(pd.array(values, dtype="Int64"), unit="ms", utc=True).astype(dtype)
         elif dtype.startswith("timedelta64"):  # milliseconds, None = not known
             data[name] = pd.to_timedelta(pd.array(values, dtype="Int64"), unit="ms").astype(dtype)
