@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,6 +18,7 @@ from . import contract, runlog
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
 from .results import JobOutcome, jobs_frame, outcomes_frame
+from .batch import ReadPool
 from .waiting import WaitState, changed_reads_max, check_health, read_names, wait_for_jobs
 
 DRY_RUN_MESSAGE = "dry run: not sent"
@@ -179,16 +179,9 @@ def _start_names_lookup(client: Any, ids: list[int], wait: bool):
     unknown = [i for i in ids if i not in client.job_names]
     if not unknown or (wait and len(unknown) > changed_reads_max(client)):
         return None
-    future: concurrent.futures.Future = concurrent.futures.Future()
-
-    def look_up() -> None:  # a daemon thread: a lookup in flight never holds up Ctrl-C or the exit
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(read_names(client, unknown))
-            except BaseException as exc:  # handed to whoever takes the names
-                future.set_exception(exc)
-
-    threading.Thread(target=look_up, name="dli-names", daemon=True).start()
+    pool = ReadPool(max_workers=1, thread_name_prefix="dli-names")
+    future = pool.submit(read_names, client, unknown)
+    pool.shutdown(cancel_pending=False)  # the lookup runs; its thread ends after it
     return future
 
 

@@ -228,10 +228,11 @@ class ReadPool:
             except BaseException as exc:  # handed to whoever waits on the future
                 future.set_exception(exc)
 
-    def shutdown(self) -> None:
-        """Cancel what has not started; reads in flight finish on their own, unwaited."""
+    def shutdown(self, cancel_pending: bool = True) -> None:
+        """No more reads: with ``cancel_pending`` what has not started is cancelled, else it still
+        runs (a read whose future the caller takes later); reads in flight finish on their own."""
         self._closed = True
-        while True:
+        while cancel_pending:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
