@@ -11,7 +11,7 @@ import importlib
 import re
 import sys
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -282,6 +282,18 @@ def _stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _notices_after(live: Callable[[], "_LiveStatus | None"]) -> Callable[[str], None]:
+    """A notice on stderr that ends the live `\r` status line first, so it starts on its own line."""
+
+    def notify(text: str) -> None:
+        current = live()
+        if current is not None:
+            current.finish()
+        _stderr(text)
+
+    return notify
+
+
 def _close_when_idle(client: Any) -> None:
     """Close a client once no background wait uses it (now, if none does)."""
     background = sys.modules.get(f"{__package__}.background")  # no handle can exist before it is imported
@@ -420,10 +432,7 @@ class DliMagic(Magics, _SettingsTraits):
         live = (_LiveStatus(self.shell, action, self.live_status)
                 if wait and not background and self.live_status != "off" else None)
 
-        def notify(text: str) -> None:
-            if live is not None:
-                live.finish()  # end the `\r` status line first, so a notice starts on its own line
-            _stderr(text)
+        notify = _notices_after(lambda: live)
 
         try:
             frame = api.execute(
@@ -580,10 +589,7 @@ class DliMagic(Magics, _SettingsTraits):
         live = (_LiveStatus(self.shell, "wait", self.live_status)
                 if not args.background and self.live_status != "off" else None)
 
-        def notify(text: str) -> None:
-            if live is not None:
-                live.finish()
-            _stderr(text)
+        notify = _notices_after(lambda: live)
 
         try:
             result = api.wait_for(
@@ -795,10 +801,7 @@ class DliMagic(Magics, _SettingsTraits):
             if views:
                 views[-1](state)
 
-        def notify(text: str) -> None:
-            if views:
-                views[-1].finish()  # end the `\r` status line first, so a notice starts on its own line
-            _stderr(text)
+        notify = _notices_after(lambda: views[-1] if views else None)
 
         try:
             frame = call(args, validated, client=client, on_state=on_state, on_step=on_step, notify=notify,
