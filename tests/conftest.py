@@ -125,31 +125,37 @@ def magic(shell):
 
 
 @pytest.fixture
-def dli_env(emulator, monkeypatch):
-    """Settings through environment variables, as a user would set them; fast polling."""
+def environment_for(monkeypatch):
+    """``environment_for(emu, poll_interval, backoff_base=None)``: the settings of an emulator's
+    project as environment variables, as a user would set them (what the magics read)."""
     from dli_magic.emulator.testing import SENTINEL_TOKEN
 
-    monkeypatch.setenv("DLI_ENDPOINT", emulator.url)
-    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
-    monkeypatch.setenv("DLI_PROJECT_ID", emulator.project_id)
-    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.02")
-    monkeypatch.setenv("DLI_BACKOFF_BASE", "0.01")
-    return emulator
+    def point(emu, poll_interval: float, backoff_base: float | None = None):
+        monkeypatch.setenv("DLI_ENDPOINT", emu.url)
+        monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
+        monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
+        monkeypatch.setenv("DLI_POLL_INTERVAL", str(poll_interval))
+        if backoff_base is not None:
+            monkeypatch.setenv("DLI_BACKOFF_BASE", str(backoff_base))
+        return emu
+
+    return point
 
 
 @pytest.fixture
-def project_at(emulator_factory, monkeypatch):
+def dli_env(emulator, environment_for):
+    """Settings through environment variables, as a user would set them; fast polling."""
+    return environment_for(emulator, 0.02, 0.01)
+
+
+@pytest.fixture
+def project_at(emulator_factory, environment_for):
     """``project_at(speed, poll_interval, **emulator options)``: an empty project of its own (only
     the jobs a test creates) whose settings are in the environment, as a user would set them."""
     from dli_magic.emulator.testing import SENTINEL_TOKEN
 
     def make(speed: float, poll_interval: float, **options):
-        emu = emulator_factory(token=SENTINEL_TOKEN, speed=speed, **options)
-        monkeypatch.setenv("DLI_ENDPOINT", emu.url)
-        monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
-        monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
-        monkeypatch.setenv("DLI_POLL_INTERVAL", str(poll_interval))
-        return emu
+        return environment_for(emulator_factory(token=SENTINEL_TOKEN, speed=speed, **options), poll_interval)
 
     return make
 

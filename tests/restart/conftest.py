@@ -28,11 +28,6 @@ def client(settings):
 
 
 @pytest.fixture
-def env(emu, monkeypatch):
+def env(emu, environment_for):
     """The settings as environment variables (what the magics read)."""
-    monkeypatch.setenv("DLI_ENDPOINT", emu.url)
-    monkeypatch.setenv("DLI_AUTH_TOKEN", SENTINEL_TOKEN)
-    monkeypatch.setenv("DLI_PROJECT_ID", emu.project_id)
-    monkeypatch.setenv("DLI_POLL_INTERVAL", "0.02")
-    monkeypatch.setenv("DLI_BACKOFF_BASE", "0.01")
-    return emu
+    return environment_for(emu, 0.02, 0.01)
