@@ -63,11 +63,7 @@ TARGETS: dict[str, Target] = {
     "listing_speedup": Target(">= 4x", _at_least(4), ISSUE11),
     "listing_complete": Target("yes", _is("yes"), VALIDITY),
     # 5 waiting (50 ms per call)
-    "wait_round": Target("<= 3 round trips", _at_most(3), ISSUE11, enforced=False,
-                         pending="a margin: the round in which the jobs settle lists in two waves (the "
-                                 "waited-for status, then the statuses they settle in) and starts with the "
-                                 "emulator applying the 1,000 due status changes (~40 ms); 2.9-3.2 round "
-                                 "trips over six runs, met in three"),
+    "wait_round": Target("<= 3 round trips", _at_most(3), ISSUE11),
     "wait_rounds_attr": Target("= rounds in the log", _is("yes"), GUARD),
     "wait_settled": Target("yes", _is("yes"), VALIDITY),
     # 6 emulator (bare loopback)

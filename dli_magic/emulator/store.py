@@ -5,8 +5,9 @@ One connection guarded by one lock: requests run on the event loop thread and th
 read-modify-write, so concurrent run/stop calls never lose an update.
 
 Timed transitions are stored as a *plan*, a list of steps ``{"at": ms, "status", "set": {field: value},
-"every": ms}`` applied lazily by ``_settle`` before every read or write, from the emulator clock:
-deterministic under ``advance_clock`` and cheap (an indexed query on ``next_at``). A step with
+"every": ms}`` applied by ``_settle`` before every read or write, from the emulator clock:
+deterministic under ``advance_clock`` and cheap (an indexed query on ``next_at``). A served emulator
+also applies them when they fall due (``settle_due``), so a read does not pay for other jobs' changes. A step with
 ``every`` repeats (a crash loop: one more restart per period) and is applied in closed form, so a
 large clock advance costs one step, not one per period.
 
@@ -337,6 +338,18 @@ class JobStore:
             rows.append(self._row(job_id, status, data, plan))
         if rows:  # many jobs often settle together (a batch started at once): one statement
             self._db.executemany(self._UPDATE, rows)
+
+    def settle_due(self) -> None:
+        """Apply the transitions that are due now. The server calls it when they fall due, as the
+        service changes a job's status on its own; every read and write settles first as well, so
+        an answer never depends on whether this ran (``advance_clock`` jumps included)."""
+        with self._transaction():
+            self._settle(self._now())
+
+    def next_transition_at(self) -> int | None:
+        """When the next planned transition falls due (epoch ms on the store's clock), if any."""
+        with self._lock:
+            return self._db.execute("SELECT MIN(next_at) FROM jobs WHERE next_at IS NOT NULL").fetchone()[0]
 
     @staticmethod
     def _apply(data: dict, status: str, changes: dict, at: int) -> None:

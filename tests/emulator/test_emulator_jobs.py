@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
@@ -395,3 +396,23 @@ def test_unknown_route_and_wrong_method_are_gateway_404(api):
 def test_malformed_project_id_is_400(api):
     r = api.get("jobs", project_id="bad%20id")
     assert r.status_code == 400 and "project_id" in r.json()["error_msg"]
+
+
+def test_due_transitions_are_applied_when_due_without_a_read(emulator_factory, make_api):
+    """As on the service, a job changes status when its transition falls due, not when the next
+    request reads it: a read then pays for no one else's change."""
+    emu = emulator_factory(token="t", speed=1000, jobs=3)
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    ids = [job["job_id"] for job in api.get("jobs").json()["job_list"]["jobs"]]
+    run = api.post("jobs/run", json={"job_ids": ids})
+    assert [item["is_success"] for item in run.json()] == ["true"] * 3
+    planned = emu.store.next_transition_at()
+    assert planned is not None  # submitting -> running, a few ms ahead at this speed
+    deadline = time.monotonic() + 10
+    while emu.store.next_transition_at() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert emu.store.next_transition_at() is None
+    assert [e["method"] for e in emu.request_log()] == ["GET", "POST"]  # no read since the run
+    jobs = {job["job_id"]: job for job in api.get("jobs").json()["job_list"]["jobs"]}
+    assert {jobs[i]["status"] for i in ids} == {"job_running"}
+    assert {emu.get_job(i)["update_time"] for i in ids} == {planned}  # the planned time, not the read's
