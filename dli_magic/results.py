@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Iterable, Mapping
 
 from .contract import parse_is_success
@@ -233,18 +234,29 @@ class BatchResult:
         return outcomes_frame(self.outcomes, attrs=self.attrs())
 
 
+@cache
+def _pandas_dtype(name: str):
+    """A schema dtype name as a pandas dtype, looked up once: a name given to ``pd.array`` is
+    searched for in pandas' dtype registry on every call."""
+    from pandas.api.types import pandas_dtype
+
+    return pandas_dtype(name)
+
+
 def _typed_frame(records: Iterable[Any], columns: Iterable[tuple[str, str]]):
     """A frame with one row per record (a JobOutcome or Job: its attributes are the column names)."""
     import pandas as pd
 
     records = list(records)
     data = {}
-    for name, dtype in columns:
+    for name, dtype_name in columns:
         values = [getattr(record, name) for record in records]
-        if dtype.startswith("datetime64"):  # epoch milliseconds, None = no time
-            data[name] = pd.to_datetime(pd.array(values, dtype="Int64"), unit="ms", utc=True).astype(dtype)
-        elif dtype.startswith("timedelta64"):  # milliseconds, None = not known
-            data[name] = pd.to_timedelta(pd.array(values, dtype="Int64"), unit="ms").astype(dtype)
+        dtype = _pandas_dtype(dtype_name)
+        if dtype_name.startswith("datetime64"):  # epoch milliseconds, None = no time
+            data[name] = pd.to_datetime(pd.array(values, dtype=_pandas_dtype("Int64")), unit="ms",
+                                        utc=True).astype(dtype)
+        elif dtype_name.startswith("timedelta64"):  # milliseconds, None = not known
+            data[name] = pd.to_timedelta(pd.array(values, dtype=_pandas_dtype("Int64")), unit="ms").astype(dtype)
         else:
             data[name] = pd.array(values, dtype=dtype)
     # copy=False: the arrays were made for this frame (a dict is copied by default).
