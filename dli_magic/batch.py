@@ -3,6 +3,7 @@
 One function, ``send_in_chunks``, used for run and stop (and anything else that sends ids in
 chunks). It never hides a call that may have taken effect: one error (naming every id) only when
 no chunk succeeded and no failed chunk may have been processed; otherwise a row per id.
+Reads go on a ``ReadPool``; ``fetch_pages`` reads a paged listing with it (the job list).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from operator import attrgetter
+from typing import Any, Callable, Iterator, Sequence
 
 from .errors import DLIError, MAY_HAVE_TAKEN_EFFECT_TEXT, NotFoundError, RequestRejectedError
 from .results import JobOutcome
@@ -247,3 +249,45 @@ class ReadPool:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def fetch_pages(
+    fetch_page: Callable[[int], tuple[list, int | None]],
+    page_size: int,
+    expected: int,
+    workers: int,
+    key: Callable[[Any], Any] = attrgetter("job_id"),
+) -> Iterator:
+    """Every item of a paged listing, in order; ``fetch_page(offset)`` answers one page and the
+    listing's total (None when the answer had none). The first page gives the total; the other
+    pages are then fetched concurrently (``workers`` at most). ``expected``: about how many items
+    there are, when the caller knows: those pages go out together with the first. A consumer that
+    stops early cancels the pages not yet started."""
+    # Pages known to be needed go out together with the first one.
+    early = list(range(page_size, expected, page_size))[: workers - 1]
+    with ReadPool(max_workers=workers, thread_name_prefix="dli-page") as pool:
+        futures = {offset: pool.submit(fetch_page, offset) for offset in [0, *early]}
+        try:
+            first, total = futures[0].result()
+            if total is None:  # no total: one page after another until a short page
+                yield from first
+                offset, page = len(first), first
+                while page and len(page) >= page_size:
+                    page, _ = fetch_page(offset)
+                    offset += len(page)
+                    yield from page
+                return
+            seen = {key(item) for item in first}  # an item created meanwhile shifts the pages: none twice
+            yield from first  # a consumer that stops here costs no further page
+            offsets = list(range(page_size, total, page_size)) if first else []
+            for offset in offsets:
+                if offset not in futures:
+                    futures[offset] = pool.submit(fetch_page, offset)
+            for offset in offsets:
+                for item in futures[offset].result()[0]:
+                    if key(item) not in seen:
+                        seen.add(key(item))
+                        yield item
+        finally:
+            for future in futures.values():  # the consumer stopped early, or a page failed
+                future.cancel()

@@ -1,8 +1,9 @@
 """``DliClient``: the DLI Flink job endpoints, the project lookup and the job-names cache.
 
 No IPython and no pandas here: the magics, the panel and the Python API build on this. Sending,
-retries and the deadline are ``http.HttpSender``'s; chunking and workers are ``batch``'s; every
-answer-to-exception mapping is in ``errors``. A run/stop POST is never replayed after a failure
+retries and the deadline are ``http.HttpSender``'s; chunking, workers and concurrent list pages
+are ``batch``'s; reading an answer into typed results or an exception is done in ``errors``, the
+endpoint URL check in ``config``. A run/stop POST is never replayed after a failure
 that may have reached the service (see ``http``).
 """
 
@@ -12,67 +13,37 @@ import json
 import threading
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from . import contract, signing
 from .auth import AkSkAuth, PasswordAuth, TokenAuth, make_auth, secret_values
-from .batch import ChunkAnswered, ReadPool, chunked, send_in_chunks
-from .config import CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, env_var, is_loopback, resolve_settings, with_overrides
+from .batch import ChunkAnswered, chunked, fetch_pages, send_in_chunks
+from .config import (
+    CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, checked_base_url, env_var, resolve_settings, with_overrides,
+)
 from .errors import (
-    PLAIN_HTTP_HINT,
     BadInputError,
     ConfigError,
     MalformedResponseError,
-    RequestRejectedError,
     ServiceError,
-    bad_job_id_description,
+    answer_object,
+    chunk_outcomes,
+    created_job_id,
     error_from_http,
-    malformed_answer,
+    execute_graph,
+    iam_projects,
+    job_detail,
+    listed_jobs,
     mark_may_have_taken_effect,
-    ok_json,
-    request_id_of,
 )
 from .http import NO_AUTH, USER_AGENT, HttpSender
 from .ids import check_job_id, validate_job_ids
 from .redaction import get_logger, register_secrets, scrub
-from .results import BatchResult, ExecuteGraph, Job, JobOutcome
+from .results import BatchResult, ExecuteGraph, Job
 
 log = get_logger()
 
 _ORDERS = ("asc", "desc")
-
-
-def _validate_base_url(url: str | None, settings: Settings, name: str) -> str:
-    if not url:
-        raise ConfigError(
-            f"No DLI endpoint: set {env_var('endpoint')} (e.g. https://dli.eu-de.otc.t-systems.com) "
-            f"or {env_var('region')} (e.g. eu-de)."
-        )
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"Setting {name}={url!r} is not an http(s) URL.")
-    if parts.username or parts.password:
-        raise ConfigError(f"Setting {name} must not carry credentials in the URL; use the auth settings.")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"Setting {name}={url!r} must not have a query or fragment.")
-    try:
-        parts.port  # noqa: B018 -- raises for a port that is not a number from 0 to 65535
-    except ValueError:
-        raise ConfigError(
-            f"Setting {name}={url!r} has an invalid port: a port is a number from 1 to 65535."
-        ) from None
-    if parts.scheme == "http" and not settings.allow_http and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"Refusing plain http:// for {parts.hostname} ({name} from {settings.source(name)}): "
-            f"credentials would travel unencrypted. Use https://, or set allow_http=True "
-            f"({env_var('allow_http')}=1) for a trusted network.",
-            hint=PLAIN_HTTP_HINT.format(name=name, env=env_var(name)),
-        )
-    return url.rstrip("/")
-
-
-def _is_job_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_bool(name: str, value: object) -> bool:
@@ -108,8 +79,8 @@ class DliClient:
             settings = with_overrides(settings, overrides)
         self.settings = settings
         register_secrets(*secret_values(settings))
-        self.endpoint = _validate_base_url(settings.endpoint, settings, "endpoint")
-        self.iam_endpoint = _validate_base_url(settings.iam_endpoint or self.endpoint, settings, "iam_endpoint")
+        self.endpoint = checked_base_url(settings.endpoint, settings, "endpoint")
+        self.iam_endpoint = checked_base_url(settings.iam_endpoint or self.endpoint, settings, "iam_endpoint")
         self._project_id = settings.project_id
         self._auth: TokenAuth | AkSkAuth | PasswordAuth | None = None
         self._lock = threading.RLock()
@@ -185,10 +156,7 @@ class DliClient:
         response, attempts = self.http.send(
             "GET", url, auth=auth, idempotent=True, what="IAM project lookup", setting="iam_endpoint"
         )
-        data = ok_json(response, attempts, what="the IAM project lookup")
-        projects = data.get("projects") if isinstance(data, dict) else None
-        if not isinstance(projects, list):
-            raise malformed_answer(response, attempts, "the IAM project lookup", "no `projects` array")
+        projects = iam_projects(response, attempts)
         found = [p for p in projects if isinstance(p, dict) and p.get("id") and (not region or p.get("name") == region)]
         if len(found) == 1:
             log.debug("project id for region %s looked up via IAM: %s", found[0].get("name"), found[0]["id"])
@@ -227,25 +195,11 @@ class DliClient:
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8") if payload is not None else None
         response, attempts = self._send(method, url, body, idempotent=idempotent, job_ids=job_ids, what=what)
         try:
-            data = ok_json(response, attempts, what=f"the {what}", job_ids=job_ids)
-            if not isinstance(data, dict):
-                raise malformed_answer(response, attempts, f"the {what}", "JSON that is not an object", job_ids)
-            ok = contract.parse_is_success(data["is_success"]) if "is_success" in data else True
-            if ok is None:
-                raise malformed_answer(response, attempts, f"the {what}", "an unreadable is_success", job_ids)
+            return answer_object(response, attempts, what, job_ids), response
         except (ServiceError, MalformedResponseError) as error:
             if not idempotent:  # the service got the call (create / delete): it may have been processed
                 mark_may_have_taken_effect(error)
             raise
-        if not ok:
-            raise RequestRejectedError(
-                str(data.get("message") or f"DLI refused the {what}"),
-                status=response.status_code,
-                request_id=request_id_of(response),
-                job_ids=job_ids,
-                attempts=attempts,
-            )
-        return data, response
 
     # ---- run / stop
 
@@ -298,34 +252,10 @@ class DliClient:
         what = f"{action} request"
         response, attempts = self._send("POST", url, body, idempotent=False, job_ids=chunk, what=what)
         try:
-            return self._chunk_outcomes(response, attempts, what, chunk)
+            return ChunkAnswered(chunk_outcomes(response, attempts, what, chunk), attempts)
         except (ServiceError, MalformedResponseError) as error:
             # The service received this run/stop (a 5xx, or a 2xx we cannot read): it may have acted.
             raise mark_may_have_taken_effect(error)
-
-    @staticmethod
-    def _chunk_outcomes(response, attempts: int, what: str, chunk: list[int]) -> ChunkAnswered:
-        data = ok_json(response, attempts, what=f"the {what}", job_ids=chunk)
-        request_id = request_id_of(response)
-        if not isinstance(data, list):
-            raise malformed_answer(response, attempts, f"the {what}", "JSON that is not an array", chunk)
-        if len(data) != len(chunk):
-            # Never guess which element belongs to which job.
-            message = (
-                f"the service answered {len(data)} results for {len(chunk)} jobs; outcome unknown — "
-                "check %dli_jobs"
-            )
-            return ChunkAnswered([JobOutcome(j, None, message, request_id=request_id) for j in chunk], attempts)
-        outcomes = []
-        for job_id, element in zip(chunk, data):
-            ok = contract.parse_is_success(element.get("is_success")) if isinstance(element, dict) else None
-            if ok is None:
-                raise malformed_answer(
-                    response, attempts, f"the {what}", "an element without a readable is_success", chunk
-                )
-            message = element.get("message")
-            outcomes.append(JobOutcome(job_id, ok, "" if message is None else str(message), request_id=request_id))
-        return ChunkAnswered(outcomes, attempts)
 
     # ---- list / get
 
@@ -350,7 +280,8 @@ class DliClient:
         params = self._list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size)
         if expected is not None:
             _check_count("expected", expected, 0, contract.INT64_MAX)
-        return self._pages(params, page_size, expected or 0)
+        return fetch_pages(lambda offset: self._page(params, page_size, offset), page_size, expected or 0,
+                           self.page_workers)
 
     @property
     def page_workers(self) -> int:
@@ -363,45 +294,8 @@ class DliClient:
             "GET", "jobs", params=params + [("limit", page_size), ("offset", offset)],
             what="job list request", idempotent=True,
         )
-        listing = data.get("job_list")
-        jobs = listing.get("jobs") if isinstance(listing, dict) else None
-        if not isinstance(jobs, list) or not all(isinstance(j, dict) and "job_id" in j for j in jobs):
-            raise malformed_answer(response, 1, "the job list request", "no readable job_list.jobs")
-        for job in jobs:
-            if not _is_job_id(job["job_id"]):
-                raise malformed_answer(response, 1, "the job list request", bad_job_id_description(job))
-        total = listing.get("total_count")
-        return [self._remember(Job.from_api(job)) for job in jobs], total if _is_job_id(total) else None
-
-    def _pages(self, params: list[tuple[str, object]], page_size: int, expected: int) -> Iterator[Job]:
-        # Pages known to be needed go out together with the first one.
-        early = list(range(page_size, expected, page_size))[: self.page_workers - 1]
-        with ReadPool(max_workers=self.page_workers, thread_name_prefix="dli-page") as pool:
-            futures = {offset: pool.submit(self._page, params, page_size, offset) for offset in [0, *early]}
-            try:
-                first, total = futures[0].result()
-                if total is None:  # no total_count: one page after another until a short page
-                    yield from first
-                    offset, page = len(first), first
-                    while page and len(page) >= page_size:
-                        page, _ = self._page(params, page_size, offset)
-                        offset += len(page)
-                        yield from page
-                    return
-                seen = {job.job_id for job in first}  # a job created meanwhile shifts the pages: no row twice
-                yield from first  # a consumer that stops here costs no further page
-                offsets = list(range(page_size, total, page_size)) if first else []
-                for offset in offsets:
-                    if offset not in futures:
-                        futures[offset] = pool.submit(self._page, params, page_size, offset)
-                for offset in offsets:
-                    for job in futures[offset].result()[0]:
-                        if job.job_id not in seen:
-                            seen.add(job.job_id)
-                            yield job
-            finally:
-                for future in futures.values():  # the consumer stopped early, or a page failed
-                    future.cancel()
+        jobs, total = listed_jobs(data, response)
+        return [self._remember(job) for job in jobs], total
 
     @staticmethod
     def _list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size):
@@ -441,12 +335,7 @@ class DliClient:
         job_id = check_job_id(job_id)
         data, response = self._call("GET", f"jobs/{job_id}", what="job detail request", idempotent=True,
                                     job_ids=[job_id])
-        detail = data.get("job_detail")
-        if not isinstance(detail, dict) or "job_id" not in detail:
-            raise malformed_answer(response, 1, "the job detail request", "no readable job_detail", [job_id])
-        if not _is_job_id(detail["job_id"]):
-            raise malformed_answer(response, 1, "the job detail request", bad_job_id_description(detail), [job_id])
-        return self._remember(Job.from_api(detail))
+        return self._remember(job_detail(data, response, job_id))
 
     def get_execute_graph(self, job_id: int) -> ExecuteGraph:
         """Flink's own state of a job (``GET jobs/{id}/execute-graph``): RUNNING, RESTARTING, …"""
@@ -454,10 +343,7 @@ class DliClient:
         job_id = check_job_id(job_id)
         data, response = self._call("GET", f"jobs/{job_id}/execute-graph", what="execute-graph request",
                                     idempotent=True, job_ids=[job_id])
-        graph = data.get("execute_graph")
-        if not isinstance(graph, dict):
-            raise malformed_answer(response, 1, "the execute-graph request", "no readable execute_graph", [job_id])
-        return ExecuteGraph.from_api(job_id, graph)
+        return execute_graph(data, response, job_id)
 
     def trigger_savepoint(self, job_id: int, savepoint_path: str) -> str:
         """Trigger a savepoint of a running job without stopping it (``POST jobs/{id}/savepoint``,
@@ -487,14 +373,7 @@ class DliClient:
         payload = {"name": name, **fields}
         data, response = self._call("POST", path, payload=payload, what=f"create {kind} job request",
                                     idempotent=False)
-        job = data.get("job")
-        job_id = job.get("job_id") if isinstance(job, dict) else None
-        if not _is_job_id(job_id):
-            # The job may well exist now: say so rather than invite a second create.
-            raise mark_may_have_taken_effect(
-                malformed_answer(response, 1, f"the create {kind} job request", "no job.job_id")
-            )
-        return job_id
+        return created_job_id(data, response, kind)
 
     def create_sql_job(self, name: str, sql_body: str = "", **fields: Any) -> int:
         """Create a Flink SQL job (``POST sql-jobs``); returns its job id."""

@@ -8,7 +8,8 @@ below the layer that named it, so it wins over the environment (and a call's pro
 session's ``%config`` and ``%dli_login``) for every setting it defines. Every value remembers where it
 came from (``Settings.sources``) so ``%dli_config`` can answer "why is it using that endpoint?".
 Secrets never appear in a repr, and every secret value of every layer is registered with the one
-scrubber before anything is checked. No third-party imports.
+scrubber before anything is checked. ``checked_base_url`` checks an endpoint URL before a client
+uses it (its shape; plain http only to a loopback host or with ``allow_http``). No third-party imports.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from . import contract
-from .errors import PROFILE_FILE_HINT, UNKNOWN_SETTING_HINT, ConfigError
+from .errors import PLAIN_HTTP_HINT, PROFILE_FILE_HINT, UNKNOWN_SETTING_HINT, ConfigError
 from .redaction import REDACTED, register_secrets, scrub
 
 SECRET_FIELDS = frozenset({"auth_token", "sk", "password"})
@@ -495,6 +496,38 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def checked_base_url(url: str | None, settings: Settings, name: str) -> str:
+    """The endpoint setting ``name`` (``endpoint`` / ``iam_endpoint``) without its trailing slash;
+    ConfigError for a URL that is not a bare http(s) base, or plain http to a remote host
+    without ``allow_http``."""
+    if not url:
+        raise ConfigError(
+            f"No DLI endpoint: set {env_var('endpoint')} (e.g. https://dli.eu-de.otc.t-systems.com) "
+            f"or {env_var('region')} (e.g. eu-de)."
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"Setting {name}={url!r} is not an http(s) URL.")
+    if parts.username or parts.password:
+        raise ConfigError(f"Setting {name} must not carry credentials in the URL; use the auth settings.")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"Setting {name}={url!r} must not have a query or fragment.")
+    try:
+        parts.port  # noqa: B018 -- raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise ConfigError(
+            f"Setting {name}={url!r} has an invalid port: a port is a number from 1 to 65535."
+        ) from None
+    if parts.scheme == "http" and not settings.allow_http and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"Refusing plain http:// for {parts.hostname} ({name} from {settings.source(name)}): "
+            f"credentials would travel unencrypted. Use https://, or set allow_http=True "
+            f"({env_var('allow_http')}=1) for a trusted network.",
+            hint=PLAIN_HTTP_HINT.format(name=name, env=env_var(name)),
+        )
+    return url.rstrip("/")
 
 
 # Where a layer may hold a secret: the settings' names, their DLI_* variables and the SDK's.

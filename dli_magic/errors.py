@@ -1,4 +1,5 @@
-"""The one exception hierarchy, and the one mapping from an HTTP error answer to it.
+"""The one exception hierarchy, and every mapping to it: an HTTP error answer, a bad answer (read
+here into the typed results, or refused as malformed), a failed exchange.
 
 Every error carries what a user needs to act: HTTP status, ``error_code``, ``error_msg``, the
 service's ``X-Request-Id`` (what cloud support asks for), the job ids concerned and a next step.
@@ -15,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from . import contract
 from .redaction import scrub
+from .results import ExecuteGraph, Job, JobOutcome
 
 # Set by ``%config DliMagic.debug = True`` (or DLI_DEBUG=1): show the full traceback instead.
 SHOW_FULL_TRACEBACK = False
@@ -352,6 +354,108 @@ def bad_job_id_description(entry: Mapping[str, Any]) -> str:
     except (TypeError, ValueError):
         shown = repr(entry)
     return f"a job whose job_id is not an integer ({excerpt(shown, 120)})"
+
+
+# --- a DLI answer's body -> typed results, or the error it means ---------------------------------
+
+
+def _is_job_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def answer_object(response: Any, attempts: int, what: str, job_ids: Sequence[int] = ()) -> dict:
+    """The JSON object of an answer that carries ``is_success`` (list, detail, create, delete);
+    RequestRejectedError when it says false."""
+    data = ok_json(response, attempts, what=f"the {what}", job_ids=job_ids)
+    if not isinstance(data, dict):
+        raise malformed_answer(response, attempts, f"the {what}", "JSON that is not an object", job_ids)
+    ok = contract.parse_is_success(data["is_success"]) if "is_success" in data else True
+    if ok is None:
+        raise malformed_answer(response, attempts, f"the {what}", "an unreadable is_success", job_ids)
+    if not ok:
+        raise RequestRejectedError(
+            str(data.get("message") or f"DLI refused the {what}"),
+            status=response.status_code,
+            request_id=request_id_of(response),
+            job_ids=job_ids,
+            attempts=attempts,
+        )
+    return data
+
+
+def chunk_outcomes(response: Any, attempts: int, what: str, chunk: list[int]) -> list[JobOutcome]:
+    """A run/stop answer (an array, one element per job of ``chunk``): a row per job."""
+    data = ok_json(response, attempts, what=f"the {what}", job_ids=chunk)
+    request_id = request_id_of(response)
+    if not isinstance(data, list):
+        raise malformed_answer(response, attempts, f"the {what}", "JSON that is not an array", chunk)
+    if len(data) != len(chunk):
+        # Never guess which element belongs to which job.
+        message = (
+            f"the service answered {len(data)} results for {len(chunk)} jobs; outcome unknown — "
+            "check %dli_jobs"
+        )
+        return [JobOutcome(j, None, message, request_id=request_id) for j in chunk]
+    outcomes = []
+    for job_id, element in zip(chunk, data):
+        ok = contract.parse_is_success(element.get("is_success")) if isinstance(element, dict) else None
+        if ok is None:
+            raise malformed_answer(
+                response, attempts, f"the {what}", "an element without a readable is_success", chunk
+            )
+        message = element.get("message")
+        outcomes.append(JobOutcome(job_id, ok, "" if message is None else str(message), request_id=request_id))
+    return outcomes
+
+
+def iam_projects(response: Any, attempts: int) -> list:
+    """The ``projects`` array of an IAM project lookup."""
+    data = ok_json(response, attempts, what="the IAM project lookup")
+    projects = data.get("projects") if isinstance(data, dict) else None
+    if not isinstance(projects, list):
+        raise malformed_answer(response, attempts, "the IAM project lookup", "no `projects` array")
+    return projects
+
+
+def listed_jobs(data: Mapping[str, Any], response: Any) -> tuple[list[Job], int | None]:
+    """One page of the job list (``job_list.jobs``) and the list's ``total_count`` (None when absent)."""
+    listing = data.get("job_list")
+    jobs = listing.get("jobs") if isinstance(listing, dict) else None
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) and "job_id" in j for j in jobs):
+        raise malformed_answer(response, 1, "the job list request", "no readable job_list.jobs")
+    for job in jobs:
+        if not _is_job_id(job["job_id"]):
+            raise malformed_answer(response, 1, "the job list request", bad_job_id_description(job))
+    total = listing.get("total_count")
+    return [Job.from_api(job) for job in jobs], total if _is_job_id(total) else None
+
+
+def job_detail(data: Mapping[str, Any], response: Any, job_id: int) -> Job:
+    detail = data.get("job_detail")
+    if not isinstance(detail, dict) or "job_id" not in detail:
+        raise malformed_answer(response, 1, "the job detail request", "no readable job_detail", [job_id])
+    if not _is_job_id(detail["job_id"]):
+        raise malformed_answer(response, 1, "the job detail request", bad_job_id_description(detail), [job_id])
+    return Job.from_api(detail)
+
+
+def execute_graph(data: Mapping[str, Any], response: Any, job_id: int) -> ExecuteGraph:
+    graph = data.get("execute_graph")
+    if not isinstance(graph, dict):
+        raise malformed_answer(response, 1, "the execute-graph request", "no readable execute_graph", [job_id])
+    return ExecuteGraph.from_api(job_id, graph)
+
+
+def created_job_id(data: Mapping[str, Any], response: Any, kind: str) -> int:
+    """The ``job.job_id`` of a create answer."""
+    job = data.get("job")
+    job_id = job.get("job_id") if isinstance(job, dict) else None
+    if not _is_job_id(job_id):
+        # The job may well exist now: say so rather than invite a second create.
+        raise mark_may_have_taken_effect(
+            malformed_answer(response, 1, f"the create {kind} job request", "no job.job_id")
+        )
+    return job_id
 
 
 # --- a failed exchange -> an error ----------------------------------------------------------------

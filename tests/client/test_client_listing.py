@@ -119,3 +119,43 @@ def test_pages_a_caller_expects_go_out_with_the_first(emu, make_client):
     assert len(client.list_jobs()) == JOBS  # without a hint: the first page, then the rest
     sent = sorted(r["wall_time"] for r in emu.request_log() if r["method"] == "GET")
     assert sent[1] - sent[0] >= 1.0
+
+
+def _pages_of(items: list, total_given: bool = True):
+    """A paged listing over ``items`` for ``batch.fetch_pages``, recording the offsets asked for."""
+    asked: list[int] = []
+    lock = threading.Lock()
+
+    def fetch_page(offset: int):
+        with lock:
+            asked.append(offset)
+        return items[offset : offset + 2], (len(items) if total_given else None)
+
+    return fetch_page, asked
+
+
+def test_fetch_pages_keeps_order_and_drops_an_item_shifted_onto_the_next_page():
+    from dli_magic.batch import fetch_pages
+
+    items = ["a", "b", "b", "c", "d"]  # "b" again: a new item pushed it one page down
+    fetch_page, asked = _pages_of(items)
+    assert list(fetch_pages(fetch_page, 2, 0, 4, key=str)) == ["a", "b", "c", "d"]
+    assert sorted(asked) == [0, 2, 4]
+
+
+def test_fetch_pages_without_a_total_reads_one_page_after_another_until_a_short_one():
+    from dli_magic.batch import fetch_pages
+
+    fetch_page, asked = _pages_of(list("abcde"), total_given=False)
+    assert list(fetch_pages(fetch_page, 2, 0, 4, key=str)) == list("abcde")
+    assert asked == [0, 2, 4]
+
+
+def test_fetch_pages_asks_for_nothing_more_when_the_consumer_stops_on_the_first_page():
+    from dli_magic.batch import fetch_pages
+
+    fetch_page, asked = _pages_of(list("abcdef"))
+    pages = fetch_pages(fetch_page, 2, 0, 4, key=str)
+    assert next(pages) == "a"
+    pages.close()
+    assert asked == [0]
