@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import traceback
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import contract
 from .redaction import scrub
-from .results import ExecuteGraph, Job, JobOutcome
+
+if TYPE_CHECKING:
+    from .results import ExecuteGraph, Job, JobOutcome
 
 # Set by ``%config DliMagic.debug = True`` (or DLI_DEBUG=1): show the full traceback instead.
 SHOW_FULL_TRACEBACK = False
@@ -357,6 +359,7 @@ def bad_job_id_description(entry: Mapping[str, Any]) -> str:
 
 
 # --- a DLI answer's body -> typed results, or the error it means ---------------------------------
+# (results is imported inside each function: %load_ext imports this module and stays light)
 
 
 def _is_job_id(value: object) -> bool:
@@ -385,6 +388,7 @@ def answer_object(response: Any, attempts: int, what: str, job_ids: Sequence[int
 
 def chunk_outcomes(response: Any, attempts: int, what: str, chunk: list[int]) -> list[JobOutcome]:
     """A run/stop answer (an array, one element per job of ``chunk``): a row per job."""
+    from .results import JobOutcome
     data = ok_json(response, attempts, what=f"the {what}", job_ids=chunk)
     request_id = request_id_of(response)
     if not isinstance(data, list):
@@ -419,6 +423,7 @@ def iam_projects(response: Any, attempts: int) -> list:
 
 def listed_jobs(data: Mapping[str, Any], response: Any) -> tuple[list[Job], int | None]:
     """One page of the job list (``job_list.jobs``) and the list's ``total_count`` (None when absent)."""
+    from .results import Job
     listing = data.get("job_list")
     jobs = listing.get("jobs") if isinstance(listing, dict) else None
     if not isinstance(jobs, list) or not all(isinstance(j, dict) and "job_id" in j for j in jobs):
@@ -431,6 +436,7 @@ def listed_jobs(data: Mapping[str, Any], response: Any) -> tuple[list[Job], int 
 
 
 def job_detail(data: Mapping[str, Any], response: Any, job_id: int) -> Job:
+    from .results import Job
     detail = data.get("job_detail")
     if not isinstance(detail, dict) or "job_id" not in detail:
         raise malformed_answer(response, 1, "the job detail request", "no readable job_detail", [job_id])
@@ -440,6 +446,7 @@ def job_detail(data: Mapping[str, Any], response: Any, job_id: int) -> Job:
 
 
 def execute_graph(data: Mapping[str, Any], response: Any, job_id: int) -> ExecuteGraph:
+    from .results import ExecuteGraph
     graph = data.get("execute_graph")
     if not isinstance(graph, dict):
         raise malformed_answer(response, 1, "the execute-graph request", "no readable execute_graph", [job_id])
