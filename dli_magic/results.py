@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any, Iterable, Mapping
 
 from .contract import parse_is_success
@@ -234,13 +233,14 @@ class BatchResult:
         return outcomes_frame(self.outcomes, attrs=self.attrs())
 
 
-@cache
 def _pandas_dtype(name: str):
-    """A schema dtype name as a pandas dtype, looked up once: a name given to ``pd.array`` is
-    searched for in pandas' dtype registry on every call."""
-    from pandas.api.types import pandas_dtype
+    """A schema dtype name as a pandas dtype. The nullable types by their constructors: a name
+    given to ``pd.array`` is searched for in pandas' whole dtype registry on every call, and a
+    constructor still reads pandas' options (``mode.string_storage``) each time."""
+    import pandas as pd
 
-    return pandas_dtype(name)
+    constructor = {"Int64": pd.Int64Dtype, "string": pd.StringDtype, "boolean": pd.BooleanDtype}.get(name)
+    return constructor() if constructor is not None else pd.api.types.pandas_dtype(name)
 
 
 def _typed_frame(records: Iterable[Any], columns: Iterable[tuple[str, str]]):

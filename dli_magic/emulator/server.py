@@ -7,7 +7,6 @@ import socket
 import sqlite3
 import sys
 import threading
-import traceback
 from typing import Any
 
 import uvicorn
@@ -17,10 +16,11 @@ from .core import EmulatorCore
 
 _START_TIMEOUT = 10.0
 # The settler looks for the next due transition at least this often (a job created, run or
-# stopped since may have planned an earlier one), and pauses this long after applying some (a
-# crash loop at a high --speed is due again at once).
+# stopped since may have planned an earlier one), pauses this long after applying some (never a
+# busy loop), and after a failure tries again this much later.
 _SETTLE_LOOK_SECONDS = 0.1
 _SETTLE_PAUSE_SECONDS = 0.01
+_SETTLE_RETRY_SECONDS = 1.0
 
 
 async def _quick_shutdown(server: uvicorn.Server) -> None:
@@ -140,25 +140,31 @@ class Emulator(EmulatorCore):
         return self
 
     async def _settle_when_due(self) -> None:
-        """Apply planned status changes when they fall due, off the event loop: on the service a
-        job changes status on its own, so a read never pays for a thousand jobs that settled
-        since the last one."""
+        """Apply planned status changes when they fall due, on a worker thread (the store's lock
+        must never stall the event loop): on the service a job changes status on its own, so a
+        read does not pay for a thousand jobs that settled since the last one. A failure (a
+        locked --db file) is said once and tried again; reads settle on their own meanwhile."""
         store = self.store
-        try:
-            while True:
-                due = store.next_transition_at()
+        reported = None
+        while not store.closed:
+            try:
+                due = await asyncio.to_thread(store.next_change_at)
                 wait = _SETTLE_LOOK_SECONDS if due is None else (due - self.now_ms()) / 1000
                 if wait > 0:
                     await asyncio.sleep(min(wait, _SETTLE_LOOK_SECONDS))
                     continue
                 await asyncio.to_thread(store.settle_due)
+                reported = None
                 await asyncio.sleep(_SETTLE_PAUSE_SECONDS)
-        except asyncio.CancelledError:
-            raise
-        except sqlite3.ProgrammingError:  # the store was closed: the emulator is shutting down
-            return
-        except Exception:  # a bug: said loudly; reads still settle on their own
-            traceback.print_exc(file=sys.stderr)
+            except sqlite3.ProgrammingError:
+                if store.closed:  # the emulator is shutting down
+                    return
+                raise
+            except sqlite3.Error as exc:
+                if repr(exc) != reported:
+                    print(f"dli-emulator: applying due status changes failed, trying again: {exc}", file=sys.stderr)
+                    reported = repr(exc)
+                await asyncio.sleep(_SETTLE_RETRY_SECONDS)
 
     def stop(self) -> None:
         server, thread, loop, event = self._server, self._thread, self._loop, self._stop_event

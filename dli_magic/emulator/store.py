@@ -7,7 +7,8 @@ read-modify-write, so concurrent run/stop calls never lose an update.
 Timed transitions are stored as a *plan*, a list of steps ``{"at": ms, "status", "set": {field: value},
 "every": ms}`` applied by ``_settle`` before every read or write, from the emulator clock:
 deterministic under ``advance_clock`` and cheap (an indexed query on ``next_at``). A served emulator
-also applies them when they fall due (``settle_due``), so a read does not pay for other jobs' changes. A step with
+also applies a status change when it falls due (``settle_due``), so a read does not pay for the
+changes that fell due while nobody was reading. A step with
 ``every`` repeats (a crash loop: one more restart per period) and is applied in closed form, so a
 large clock advance costs one step, not one per period.
 
@@ -238,6 +239,7 @@ class JobStore:
         self._now = now_ms
         self.speed = float(speed)
         self._lock = threading.Lock()
+        self.closed = False
         try:
             self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:  # e.g. a missing directory
@@ -273,6 +275,7 @@ class JobStore:
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -340,16 +343,21 @@ class JobStore:
             self._db.executemany(self._UPDATE, rows)
 
     def settle_due(self) -> None:
-        """Apply the transitions that are due now. The server calls it when they fall due, as the
-        service changes a job's status on its own; every read and write settles first as well, so
-        an answer never depends on whether this ran (``advance_clock`` jumps included)."""
+        """Apply the transitions that are due now. The server calls it when a status change falls
+        due, as the service changes a job's status on its own; every read and write settles first
+        as well, so an answer does not depend on whether this ran (a backward ``advance_clock``
+        does not undo a change already applied, by this or by a read)."""
         with self._transaction():
             self._settle(self._now())
 
-    def next_transition_at(self) -> int | None:
-        """When the next planned transition falls due (epoch ms on the store's clock), if any."""
+    def next_change_at(self) -> int | None:
+        """When the next planned status change falls due (epoch ms on the store's clock), if any.
+        A repeating step (a crash loop's next restart) is not one: it only counts restarts, which
+        the next read applies in closed form, so an idle emulator does not rewrite such jobs."""
         with self._lock:
-            return self._db.execute("SELECT MIN(next_at) FROM jobs WHERE next_at IS NOT NULL").fetchone()[0]
+            return self._db.execute(
+                "SELECT MIN(next_at) FROM jobs WHERE next_at IS NOT NULL AND json_extract(plan, '$[0].every') IS NULL"
+            ).fetchone()[0]
 
     @staticmethod
     def _apply(data: dict, status: str, changes: dict, at: int) -> None:

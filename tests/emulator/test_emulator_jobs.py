@@ -401,18 +401,54 @@ def test_malformed_project_id_is_400(api):
 def test_due_transitions_are_applied_when_due_without_a_read(emulator_factory, make_api):
     """As on the service, a job changes status when its transition falls due, not when the next
     request reads it: a read then pays for no one else's change."""
-    emu = emulator_factory(token="t", speed=1000, jobs=3)
+    emu = emulator_factory(token="t", speed=10, jobs=3)  # submitting lasts 200 ms
     api = make_api(emu, headers={"X-Auth-Token": "t"})
     ids = [job["job_id"] for job in api.get("jobs").json()["job_list"]["jobs"]]
     run = api.post("jobs/run", json={"job_ids": ids})
     assert [item["is_success"] for item in run.json()] == ["true"] * 3
-    planned = emu.store.next_transition_at()
-    assert planned is not None  # submitting -> running, a few ms ahead at this speed
+    planned = emu.store.next_change_at()
+    assert planned is not None  # submitting -> running
     deadline = time.monotonic() + 10
-    while emu.store.next_transition_at() is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert emu.store.next_transition_at() is None
+    while emu.store.next_change_at() is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert emu.store.next_change_at() is None
     assert [e["method"] for e in emu.request_log()] == ["GET", "POST"]  # no read since the run
     jobs = {job["job_id"]: job for job in api.get("jobs").json()["job_list"]["jobs"]}
     assert {jobs[i]["status"] for i in ids} == {"job_running"}
     assert {emu.get_job(i)["update_time"] for i in ids} == {planned}  # the planned time, not the read's
+
+
+def test_a_crash_loop_is_not_a_due_change_but_reads_count_its_restarts(emulator_factory):
+    """A crash loop's next restart is always due at a high speed: the emulator leaves it to the
+    reads (closed form) instead of rewriting the job in the background all the time."""
+    emu = emulator_factory(token="t", speed=1_000_000)
+    job_id = emu.create_job("looping", status="job_running_exception",
+                            behaviour={"kind": "crash_loop", "every": 5})
+    assert emu.store.next_change_at() is None
+    first = emu.get_job(job_id)["restart_times"]
+    time.sleep(0.05)
+    assert emu.get_job(job_id)["restart_times"] > first
+
+
+def test_the_settler_outlives_a_locked_database_file(emulator_factory, make_api, tmp_path, capsys):
+    """Another process holding the --db file's write lock past the busy timeout fails an attempt,
+    said once on stderr; the due change is applied once the file is free, still without a read."""
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite"
+    emu = emulator_factory(token="t", speed=10, jobs=1, db=str(path))
+    api = make_api(emu, headers={"X-Auth-Token": "t"})
+    (job_id,) = [job["job_id"] for job in api.get("jobs").json()["job_list"]["jobs"]]
+    assert api.post("jobs/run", json={"job_ids": [job_id]}).json()[0]["is_success"] == "true"
+    holder = sqlite3.connect(str(path), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the change falls due (200 ms) while the file is locked
+    time.sleep(5.6)  # past the store's 5 s busy timeout
+    assert emu.store.next_change_at() is not None
+    holder.execute("ROLLBACK")
+    holder.close()
+    deadline = time.monotonic() + 10
+    while emu.store.next_change_at() is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emu.store.next_change_at() is None
+    assert [e["method"] for e in emu.request_log()] == ["GET", "POST"]
+    assert capsys.readouterr().err.count("applying due status changes failed, trying again") == 1
