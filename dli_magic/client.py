@@ -189,13 +189,14 @@ class DliClient:
                               job_ids=job_ids, what=what)
 
     def _call(self, method: str, path: str, *, params=None, payload=None, what: str, idempotent: bool,
-              job_ids: Sequence[int] = ()) -> tuple[dict, Any]:
-        """A JSON-object call whose body carries ``is_success`` (list, detail, create, delete)."""
+              job_ids: Sequence[int] = ()) -> tuple[dict, Any, int]:
+        """A JSON-object call whose body carries ``is_success`` (list, detail, create, delete): the
+        body, the response and the HTTP attempts it took (retries included)."""
         url = self._api_url(path, params)
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8") if payload is not None else None
         response, attempts = self._send(method, url, body, idempotent=idempotent, job_ids=job_ids, what=what)
         try:
-            return answer_object(response, attempts, what, job_ids), response
+            return answer_object(response, attempts, what, job_ids), response, attempts
         except (ServiceError, MalformedResponseError) as error:
             if not idempotent:  # the service got the call (create / delete): it may have been processed
                 mark_may_have_taken_effect(error)
@@ -290,11 +291,11 @@ class DliClient:
         return 2 * self.settings.max_workers
 
     def _page(self, params: list[tuple[str, object]], page_size: int, offset: int) -> tuple[list[Job], Any]:
-        data, response = self._call(
+        data, response, attempts = self._call(
             "GET", "jobs", params=params + [("limit", page_size), ("offset", offset)],
             what="job list request", idempotent=True,
         )
-        jobs, total = listed_jobs(data, response)
+        jobs, total = listed_jobs(data, response, attempts)
         return [self._remember(job) for job in jobs], total
 
     @staticmethod
@@ -333,17 +334,17 @@ class DliClient:
     def get_job(self, job_id: int) -> Job:
         self.http.check_open()
         job_id = check_job_id(job_id)
-        data, response = self._call("GET", f"jobs/{job_id}", what="job detail request", idempotent=True,
+        data, response, attempts = self._call("GET", f"jobs/{job_id}", what="job detail request", idempotent=True,
                                     job_ids=[job_id])
-        return self._remember(job_detail(data, response, job_id))
+        return self._remember(job_detail(data, response, attempts, job_id))
 
     def get_execute_graph(self, job_id: int) -> ExecuteGraph:
         """Flink's own state of a job (``GET jobs/{id}/execute-graph``): RUNNING, RESTARTING, …"""
         self.http.check_open()
         job_id = check_job_id(job_id)
-        data, response = self._call("GET", f"jobs/{job_id}/execute-graph", what="execute-graph request",
+        data, response, attempts = self._call("GET", f"jobs/{job_id}/execute-graph", what="execute-graph request",
                                     idempotent=True, job_ids=[job_id])
-        return execute_graph(data, response, job_id)
+        return execute_graph(data, response, attempts, job_id)
 
     def trigger_savepoint(self, job_id: int, savepoint_path: str) -> str:
         """Trigger a savepoint of a running job without stopping it (``POST jobs/{id}/savepoint``,
@@ -353,7 +354,7 @@ class DliClient:
         job_id = check_job_id(job_id)
         if not isinstance(savepoint_path, str) or not savepoint_path.strip():
             raise BadInputError("savepoint_path must be an OBS path such as obs://bucket/dir/.")
-        data, _ = self._call("POST", f"jobs/{job_id}/savepoint", what="savepoint request", idempotent=False,
+        data, _, _ = self._call("POST", f"jobs/{job_id}/savepoint", what="savepoint request", idempotent=False,
                              payload={"action": "TRIGGER", "savepoint_path": savepoint_path}, job_ids=[job_id])
         return str(data.get("message") or "")
 
@@ -371,9 +372,9 @@ class DliClient:
         if isinstance(tags, Mapping):
             fields["tags"] = [{"key": str(k), "value": str(v)} for k, v in tags.items()]
         payload = {"name": name, **fields}
-        data, response = self._call("POST", path, payload=payload, what=f"create {kind} job request",
+        data, response, attempts = self._call("POST", path, payload=payload, what=f"create {kind} job request",
                                     idempotent=False)
-        return created_job_id(data, response, kind)
+        return created_job_id(data, response, attempts, kind)
 
     def create_sql_job(self, name: str, sql_body: str = "", **fields: Any) -> int:
         """Create a Flink SQL job (``POST sql-jobs``); returns its job id."""

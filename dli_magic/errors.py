@@ -421,46 +421,46 @@ def iam_projects(response: Any, attempts: int) -> list:
     return projects
 
 
-def listed_jobs(data: Mapping[str, Any], response: Any) -> tuple[list[Job], int | None]:
+def listed_jobs(data: Mapping[str, Any], response: Any, attempts: int) -> tuple[list[Job], int | None]:
     """One page of the job list (``job_list.jobs``) and the list's ``total_count`` (None when absent)."""
     from .results import Job
     listing = data.get("job_list")
     jobs = listing.get("jobs") if isinstance(listing, dict) else None
     if not isinstance(jobs, list) or not all(isinstance(j, dict) and "job_id" in j for j in jobs):
-        raise malformed_answer(response, 1, "the job list request", "no readable job_list.jobs")
+        raise malformed_answer(response, attempts, "the job list request", "no readable job_list.jobs")
     for job in jobs:
         if not _is_job_id(job["job_id"]):
-            raise malformed_answer(response, 1, "the job list request", bad_job_id_description(job))
+            raise malformed_answer(response, attempts, "the job list request", bad_job_id_description(job))
     total = listing.get("total_count")
     return [Job.from_api(job) for job in jobs], total if _is_job_id(total) else None
 
 
-def job_detail(data: Mapping[str, Any], response: Any, job_id: int) -> Job:
+def job_detail(data: Mapping[str, Any], response: Any, attempts: int, job_id: int) -> Job:
     from .results import Job
     detail = data.get("job_detail")
     if not isinstance(detail, dict) or "job_id" not in detail:
-        raise malformed_answer(response, 1, "the job detail request", "no readable job_detail", [job_id])
+        raise malformed_answer(response, attempts, "the job detail request", "no readable job_detail", [job_id])
     if not _is_job_id(detail["job_id"]):
-        raise malformed_answer(response, 1, "the job detail request", bad_job_id_description(detail), [job_id])
+        raise malformed_answer(response, attempts, "the job detail request", bad_job_id_description(detail), [job_id])
     return Job.from_api(detail)
 
 
-def execute_graph(data: Mapping[str, Any], response: Any, job_id: int) -> ExecuteGraph:
+def execute_graph(data: Mapping[str, Any], response: Any, attempts: int, job_id: int) -> ExecuteGraph:
     from .results import ExecuteGraph
     graph = data.get("execute_graph")
     if not isinstance(graph, dict):
-        raise malformed_answer(response, 1, "the execute-graph request", "no readable execute_graph", [job_id])
+        raise malformed_answer(response, attempts, "the execute-graph request", "no readable execute_graph", [job_id])
     return ExecuteGraph.from_api(job_id, graph)
 
 
-def created_job_id(data: Mapping[str, Any], response: Any, kind: str) -> int:
+def created_job_id(data: Mapping[str, Any], response: Any, attempts: int, kind: str) -> int:
     """The ``job.job_id`` of a create answer."""
     job = data.get("job")
     job_id = job.get("job_id") if isinstance(job, dict) else None
     if not _is_job_id(job_id):
         # The job may well exist now: say so rather than invite a second create.
         raise mark_may_have_taken_effect(
-            malformed_answer(response, 1, f"the create {kind} job request", "no job.job_id")
+            malformed_answer(response, attempts, f"the create {kind} job request", "no job.job_id")
         )
     return job_id
 

@@ -45,7 +45,7 @@ def test_every_page_in_order_and_each_job_once(emu, make_client):
     one_page_at_a_time = []
     with make_client(emu, max_workers=1) as client:
         for offset in range(0, JOBS, 50):  # independent reference: small pages, one after another
-            data, _ = client._call("GET", "jobs", params=[("order", "desc"), ("limit", 50), ("offset", offset)],
+            data, _, _ = client._call("GET", "jobs", params=[("order", "desc"), ("limit", 50), ("offset", offset)],
                                    what="reference page", idempotent=True)
             one_page_at_a_time.extend(job["job_id"] for job in data["job_list"]["jobs"])
     ids = [job.job_id for job in parallel]

@@ -70,6 +70,19 @@ def test_list_without_job_list_is_malformed(crafted, client):
         client.list_jobs()
 
 
+def test_a_malformed_answer_after_a_retry_counts_both_attempts(crafted, client):
+    crafted.add(429, b"", {"Retry-After": "0"})
+    crafted.add(200, {"is_success": "true", "message": ""})
+    with pytest.raises(MalformedResponseError, match="job_list") as info:
+        client.list_jobs()
+    assert info.value.attempts == 2 and "attempts: 2" in str(info.value)
+    crafted.add(503, b"")
+    crafted.add(200, {"is_success": "true", "job_detail": {"job_id": "seven"}})
+    with pytest.raises(MalformedResponseError, match="job_id") as info:
+        client.get_job(7)
+    assert info.value.attempts == 2 and info.value.job_ids == [7]
+
+
 def test_list_is_success_false_is_rejected(crafted, client):
     crafted.add(200, {"is_success": "false", "message": "Queue busy"})
     with pytest.raises(RequestRejectedError, match="Queue busy"):
