@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import contract, runlog
+from .checks import check_bool, check_positive, suggestion
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
 from .results import JobOutcome, jobs_frame, outcomes_frame
@@ -115,12 +116,8 @@ def _coerce_ids(job_ids: Any):
 
 
 def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
-    if value is None:
-        return
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
-        kind = "a positive integer" if integer else "a positive number of seconds"
-        raise BadInputError(f"{name} must be {kind}, not {value!r}.")
+    if value is not None:  # None: not given
+        check_positive(name, value, integer=integer)
 
 
 def _check_type(name: str, value: Any, kinds: tuple[type, ...], wanted: str) -> None:
@@ -260,8 +257,7 @@ def execute(
     notify = _scrubbed(notify or (lambda text: None))
     for name, value in ((spec.option, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run),
                         ("background", background)):
-        if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
-            raise BadInputError(f"{name} must be True or False, not {value!r}.")
+        check_bool(name, value)
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
     stable = _check_stable(stable)
@@ -689,11 +685,7 @@ def list_jobs(
 
     _check_type("tags", tags, (str, Mapping), "a string k=v,k2=v2 or a dict")
     if status is not None and status not in contract.JOB_STATUSES:
-        import difflib
-
-        close = difflib.get_close_matches(status, contract.JOB_STATUSES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise BadInputError(f"Unknown job status {status!r}.{hint}")
+        raise BadInputError(f"Unknown job status {status!r}." + suggestion(status, contract.JOB_STATUSES))
     client, owned = client_for(client, profile, settings)
     try:
         jobs = client.iter_jobs(
@@ -760,8 +752,7 @@ def wait_for(
 
     notify = _scrubbed(notify or (lambda text: None))
     for name, value in (("strict", strict), ("background", background)):
-        if not isinstance(value, bool):
-            raise BadInputError(f"{name} must be True or False, not {value!r}.")
+        check_bool(name, value)
     _check_number("timeout", timeout)
     client, owned = client_for(client, profile, settings)
     handed_over = False
@@ -854,8 +845,7 @@ __all__ = [
 
 def _operation_flags(**flags: Any) -> None:
     for name, value in flags.items():
-        if not isinstance(value, bool):  # "false" is truthy: never guess what a string meant
-            raise BadInputError(f"{name} must be True or False, not {value!r}.")
+        check_bool(name, value)
 
 
 def _operation_frame(action: str, outcome: Any, client: Any, *, strict: bool, source: str, duplicates: list[int],

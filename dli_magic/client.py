@@ -18,6 +18,7 @@ from urllib.parse import quote
 from . import contract, signing
 from .auth import AkSkAuth, PasswordAuth, TokenAuth, make_auth, secret_values
 from .batch import ChunkAnswered, chunked, fetch_pages, send_in_chunks
+from .checks import check_bool, check_count, suggestion
 from .config import (
     CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, checked_base_url, env_var, resolve_settings, with_overrides,
 )
@@ -44,25 +45,6 @@ from .results import BatchResult, ExecuteGraph, Job
 log = get_logger()
 
 _ORDERS = ("asc", "desc")
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise BadInputError(f"{name} must be True or False, not {value!r}.")
-    return value
-
-
-def _check_count(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadInputError(f"{name} must be an integer from {low} to {high}, not {value!r}.")
-    return value
-
-
-def _suggest(value: str, choices: Sequence[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(value, choices, n=1)
-    return f" Did you mean {close[0]!r}?" if close else f" Choose from: {', '.join(choices)}."
 
 
 class DliClient:
@@ -219,7 +201,7 @@ class DliClient:
             spec = contract.action(action)
         except ValueError as exc:
             raise BadInputError(f"{exc}.") from None
-        options = {spec.option: _check_bool(spec.option, option)}
+        options = {spec.option: check_bool(spec.option, option)}
         self.http.check_open()
         ids = validate_job_ids(job_ids).ids
         size, workers = self._chunking(chunk_size, max_workers)
@@ -244,8 +226,8 @@ class DliClient:
         size = self.settings.chunk_size if chunk_size is None else chunk_size
         workers = self.settings.max_workers if max_workers is None else max_workers
         return (
-            _check_count("chunk_size", size, 1, CHUNK_SIZE_MAX),
-            _check_count("max_workers", workers, 1, MAX_WORKERS_MAX),
+            check_count("chunk_size", size, 1, CHUNK_SIZE_MAX),
+            check_count("max_workers", workers, 1, MAX_WORKERS_MAX),
         )
 
     def _send_chunk(self, url: str, action: str, chunk: list[int], options: dict) -> ChunkAnswered:
@@ -280,7 +262,7 @@ class DliClient:
         self.http.check_open()
         params = self._list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size)
         if expected is not None:
-            _check_count("expected", expected, 0, contract.INT64_MAX)
+            check_count("expected", expected, 0, contract.INT64_MAX)
         return fetch_pages(lambda offset: self._page(params, page_size, offset), page_size, expected or 0,
                            self.page_workers)
 
@@ -303,11 +285,11 @@ class DliClient:
         params: list[tuple[str, object]] = []
         if status is not None:
             if status not in contract.JOB_STATUSES:
-                raise BadInputError(f"Unknown job status {status!r}." + _suggest(str(status), contract.JOB_STATUSES))
+                raise BadInputError(f"Unknown job status {status!r}." + suggestion(str(status), contract.JOB_STATUSES))
             params.append(("status", status))
         if job_type is not None:
             if job_type not in contract.JOB_TYPES:
-                raise BadInputError(f"Unknown job type {job_type!r}." + _suggest(str(job_type), contract.JOB_TYPES))
+                raise BadInputError(f"Unknown job type {job_type!r}." + suggestion(str(job_type), contract.JOB_TYPES))
             params.append(("job_type", job_type))
         if name is not None:
             if not isinstance(name, str) or len(name) > contract.JOB_NAME_MAX:
@@ -322,9 +304,9 @@ class DliClient:
         if order not in _ORDERS:
             raise BadInputError(f"order must be 'asc' or 'desc', not {order!r}.")
         params.append(("order", order))
-        if _check_bool("show_detail", show_detail):
+        if check_bool("show_detail", show_detail):
             params.append(("show_detail", True))
-        _check_count("page_size", page_size, 1, contract.LIST_PAGE_MAX)
+        check_count("page_size", page_size, 1, contract.LIST_PAGE_MAX)
         return params
 
     def list_jobs(self, **filters: Any) -> list[Job]:
@@ -405,7 +387,7 @@ class DliClient:
             raise BadInputError(
                 f"Unknown option(s) for {spec.name}: {', '.join(sorted(unknown))}; only {spec.option}."
             )
-        value = _check_bool(spec.option, options.get(spec.option, False))
+        value = check_bool(spec.option, options.get(spec.option, False))
         ids = validate_job_ids(job_ids).ids
         size, _ = self._chunking(chunk_size, None)
         chunks = chunked(ids, size)

@@ -12,6 +12,7 @@ from itertools import islice
 from numbers import Integral
 from typing import Any, Iterable
 
+from .checks import check_bool
 from .contract import INT64_MAX
 from .errors import BadInputError
 
@@ -155,8 +156,7 @@ def check_request_count(id_count: int, chunk_size: int, yes: Any, how_to_confirm
     """Refuse a call of more than ``MAX_REQUESTS_UNCONFIRMED`` requests unless ``yes`` is True.
 
     ``how_to_confirm`` completes "…: <how> to send them", e.g. "add --yes" or "pass yes=True"."""
-    if not isinstance(yes, bool):
-        raise BadInputError(f"yes must be True or False, not {describe_value(yes)}.")
+    check_bool("yes", yes, show=describe_value)
     requests = -(-id_count // chunk_size)
     if requests > MAX_REQUESTS_UNCONFIRMED and not yes:
         raise BadInputError(

@@ -35,6 +35,7 @@ import ipywidgets as widgets
 import traitlets
 
 from . import api, contract
+from .checks import check_bool, check_positive
 from .contract import JOB_STATUSES
 from .errors import BadInputError, DLIError
 from .ids import validate_job_ids
@@ -523,15 +524,12 @@ class DliPanel(widgets.VBox):
     ) -> None:
         _check_interval(refresh_interval)
         # Checked now, as the API checks them: a value refused only at the first Run would be too late.
-        if not isinstance(wait, bool):
-            raise BadInputError(f"wait must be True or False, not {wait!r}.")
-        if not isinstance(auto_refresh, bool):
-            raise BadInputError(f"auto_refresh must be True or False, not {auto_refresh!r}.")
+        check_bool("wait", wait)
+        check_bool("auto_refresh", auto_refresh)
         api.check_wait_options(timeout=timeout, stable=stable)
         if stable is not None and not wait:
             raise BadInputError("stable= checks the started jobs' health, which needs wait=True.")
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise BadInputError(f"max_jobs must be a positive integer, not {max_jobs!r}.")
+        check_positive("max_jobs", max_jobs, integer=True)
         # A client from settings is built here, so bad settings fail the cell at once (ConfigError,
         # one line) and the settings (secrets included) live only inside the client, never in the panel.
         self._client, self._owns_client = api.client_for(client, profile, settings)
