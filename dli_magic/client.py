@@ -316,16 +316,16 @@ class DliClient:
     def get_job(self, job_id: int) -> Job:
         self.http.check_open()
         job_id = check_job_id(job_id)
-        data, response, attempts = self._call("GET", f"jobs/{job_id}", what="job detail request", idempotent=True,
-                                    job_ids=[job_id])
+        data, response, attempts = self._call("GET", f"jobs/{job_id}", what="job detail request",
+                                              idempotent=True, job_ids=[job_id])
         return self._remember(job_detail(data, response, attempts, job_id))
 
     def get_execute_graph(self, job_id: int) -> ExecuteGraph:
         """Flink's own state of a job (``GET jobs/{id}/execute-graph``): RUNNING, RESTARTING, …"""
         self.http.check_open()
         job_id = check_job_id(job_id)
-        data, response, attempts = self._call("GET", f"jobs/{job_id}/execute-graph", what="execute-graph request",
-                                    idempotent=True, job_ids=[job_id])
+        data, response, attempts = self._call("GET", f"jobs/{job_id}/execute-graph",
+                                              what="execute-graph request", idempotent=True, job_ids=[job_id])
         return execute_graph(data, response, attempts, job_id)
 
     def trigger_savepoint(self, job_id: int, savepoint_path: str) -> str:
@@ -337,7 +337,7 @@ class DliClient:
         if not isinstance(savepoint_path, str) or not savepoint_path.strip():
             raise BadInputError("savepoint_path must be an OBS path such as obs://bucket/dir/.")
         data, _, _ = self._call("POST", f"jobs/{job_id}/savepoint", what="savepoint request", idempotent=False,
-                             payload={"action": "TRIGGER", "savepoint_path": savepoint_path}, job_ids=[job_id])
+                                payload={"action": "TRIGGER", "savepoint_path": savepoint_path}, job_ids=[job_id])
         return str(data.get("message") or "")
 
     def _remember(self, job: Job) -> Job:
@@ -355,7 +355,7 @@ class DliClient:
             fields["tags"] = [{"key": str(k), "value": str(v)} for k, v in tags.items()]
         payload = {"name": name, **fields}
         data, response, attempts = self._call("POST", path, payload=payload, what=f"create {kind} job request",
-                                    idempotent=False)
+                                              idempotent=False)
         return created_job_id(data, response, attempts, kind)
 
     def create_sql_job(self, name: str, sql_body: str = "", **fields: Any) -> int:

@@ -65,3 +65,14 @@ def test_a_client_and_settings_together_are_refused_before_sending(dli_env, clie
     finally:
         client.close()
     assert dli_env.request_log() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("job_runing", "Did you mean 'job_running'?"), ("zzz", "Choose from: job_init, ")],
+)
+def test_list_jobs_names_a_status_it_does_not_know_before_sending(dli_env, status, expected):
+    with pytest.raises(BadInputError) as info:
+        dli_magic.list_jobs(status=status)
+    assert info.value.message.startswith(f"Unknown job status {status!r}.") and expected in info.value.message
+    assert dli_env.request_log() == []
