@@ -273,6 +273,14 @@ class JobStore:
                 raise
             self._db.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def _settled(self) -> Iterator[int]:
+        """A transaction on the store with every due transition applied; yields that time (ms)."""
+        with self._transaction():
+            now = self._now()
+            self._settle(now)
+            yield now
+
     def close(self) -> None:
         with self._lock:
             self.closed = True
@@ -347,8 +355,8 @@ class JobStore:
         due, as the service changes a job's status on its own; every read and write settles first
         as well, so an answer does not depend on whether this ran (a backward ``advance_clock``
         does not undo a change already applied, by this or by a read)."""
-        with self._transaction():
-            self._settle(self._now())
+        with self._settled():
+            pass
 
     def next_change_at(self) -> int | None:
         """When the next planned status change falls due (epoch ms on the store's clock), if any.
@@ -398,6 +406,12 @@ class JobStore:
 
     def _fetch(self, project_id: str, job_id: int) -> tuple | None:
         return self._db.execute(self._SELECT + " WHERE job_id=? AND project_id=?", (job_id, project_id)).fetchone()
+
+    def _fetch_known(self, project_id: str, job_id: int) -> tuple:
+        row = self._fetch(project_id, job_id)
+        if row is None:
+            raise JobNotFound(job_id)
+        return row
 
     _UPDATE = "UPDATE jobs SET status=?, data=?, plan=?, next_at=? WHERE job_id=?"
 
@@ -565,12 +579,8 @@ class JobStore:
 
     def get(self, project_id: str, job_id: int, detail: bool = True) -> dict:
         """The job as the API shows it; JobNotFound."""
-        with self._transaction():
-            now = self._now()
-            self._settle(now)
-            row = self._fetch(project_id, job_id)
-            if row is None:
-                raise JobNotFound(job_id)
+        with self._settled() as now:
+            row = self._fetch_known(project_id, job_id)
             return self._row_to_job(row, now, detail)
 
     def existing(self, project_id: str, job_ids: Iterable[int]) -> set[int]:
@@ -616,9 +626,7 @@ class JobStore:
             args.extend((key, value))
         clause = " WHERE " + " AND ".join(where)
         direction = "ASC" if order == "asc" else "DESC"
-        with self._transaction():
-            now = self._now()
-            self._settle(now)
+        with self._settled() as now:
             total = self._db.execute("SELECT COUNT(*) FROM jobs" + clause, args).fetchone()[0]
             rows = self._db.execute(
                 self._SELECT + clause + f" ORDER BY create_time {direction}, job_id {direction} LIMIT ? OFFSET ?",
@@ -629,9 +637,7 @@ class JobStore:
     def run(self, project_id: str, job_ids: list[int], resume_savepoint: bool) -> list[StoreError | None]:
         """Per id, in order: None (accepted: the job starts its submit plan) or why not."""
         out: list[StoreError | None] = []
-        with self._transaction():
-            now = self._now()
-            self._settle(now)
+        with self._settled() as now:
             for job_id in job_ids:
                 row = self._fetch(project_id, job_id)
                 if row is None:
@@ -667,9 +673,7 @@ class JobStore:
     def stop(self, project_id: str, job_ids: list[int], trigger_savepoint: bool) -> list[StoreError | None]:
         """Per id, in order: None (accepted: the job starts its stop plan) or why not."""
         out: list[StoreError | None] = []
-        with self._transaction():
-            now = self._now()
-            self._settle(now)
+        with self._settled() as now:
             for job_id in job_ids:
                 row = self._fetch(project_id, job_id)
                 if row is None:
@@ -704,12 +708,8 @@ class JobStore:
     def trigger_savepoint(self, project_id: str, job_id: int, directory: str | None = None) -> None:
         """A savepoint of a running job (job_savepointing, then job_running again with the new
         ``savepoint_path`` under ``directory``, by default the job's bucket); JobNotFound, JobInWrongStatus."""
-        with self._transaction():
-            now = self._now()
-            self._settle(now)
-            row = self._fetch(project_id, job_id)
-            if row is None:
-                raise JobNotFound(job_id)
+        with self._settled() as now:
+            row = self._fetch_known(project_id, job_id)
             status, data = row[4], json.loads(row[8])
             if status != "job_running":
                 raise JobInWrongStatus(job_id, status)
@@ -731,12 +731,8 @@ class JobStore:
 
     def execution_graph(self, project_id: str, job_id: int) -> dict[str, Any]:
         """Flink's view of the job (execute-graph); JobNotFound."""
-        with self._transaction():
-            now = self._now()
-            self._settle(now)
-            row = self._fetch(project_id, job_id)
-            if row is None:
-                raise JobNotFound(job_id)
+        with self._settled() as now:
+            row = self._fetch_known(project_id, job_id)
             job = self._row_to_job(row, now, detail=True)
             data = json.loads(row[8])
         state = data.get("flink_state") or FLINK_STATE_OF_STATUS[job["status"]]
@@ -760,12 +756,8 @@ class JobStore:
         follows it from now on (a crash loop or failure ``after`` seconds from now); other jobs
         at their next request."""
         parsed = parse_behaviour(behaviour)
-        with self._transaction():
-            now = self._now()
-            self._settle(now)
-            row = self._fetch(project_id, job_id)
-            if row is None:
-                raise JobNotFound(job_id)
+        with self._settled() as now:
+            row = self._fetch_known(project_id, job_id)
             status, data = row[4], json.loads(row[8])
             data["behaviour"] = parsed.to_json()
             plan = self._health_steps(parsed, now) if status == "job_running" else self._plan_of(job_id)
@@ -774,9 +766,7 @@ class JobStore:
 
     def behaviour(self, project_id: str, job_id: int) -> dict[str, Any]:
         with self._lock:
-            row = self._fetch(project_id, job_id)
-            if row is None:
-                raise JobNotFound(job_id)
+            row = self._fetch_known(project_id, job_id)
             return stored_behaviour(json.loads(row[8]).get("behaviour")).to_json()
 
     def delete(self, project_id: str, job_ids: list[int]) -> list[StoreError | None]:
