@@ -83,6 +83,12 @@ def argument(*names: str, **kwargs: Any):
     return decorate
 
 
+# Declarations several magics share, written once.
+_IDS_ARGUMENT = argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
+_PROFILE_OPTION = argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+_OUT_OPTION = argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
+
+
 def _with_suggestions(error: UsageError, magic: Any) -> UsageError:
     """argparse's "unrecognized arguments: --resume-savepiont" + "Did you mean --resume-savepoint?"
     (difflib over this magic's own option strings)."""
@@ -198,7 +204,7 @@ def _job_arguments(action: str):
     spec = contract.ACTIONS[action]
     pending = "/".join(status for status in contract.JOB_STATUSES if status in spec.pending)
     declarations = [
-        argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}."),
+        _IDS_ARGUMENT,
         argument(spec.option_flag, dest=spec.option, action="store_true", help=_OPTION_HELP[action]),
         argument("--wait", action="store_true", help=f"Wait until every accepted job left {pending}."),
         *(
@@ -210,11 +216,11 @@ def _job_arguments(action: str):
         argument("--background", action="store_true",
                  help="Send the request, then wait on a worker thread: returns a handle at once (implies --wait)."),
         argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout, 600)."),
-        argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing."),
+        _OUT_OPTION,
         argument("--dry-run", action="store_true", help="Check everything and show the request; send nothing."),
         argument("--strict", action="store_true", help="Raise JobsFailedError if any job failed or is unknown."),
         argument("--chunk-size", type=_count, metavar="N", help="Job ids per request (default: chunk_size, 100)."),
-        argument("--profile", metavar="P", help="Use the settings of profile P of the profile file."),
+        _PROFILE_OPTION,
         argument("--yes", action="store_true", help="Send a call of more than 300 requests (ids / chunk size)."),
     ]
 
@@ -510,7 +516,7 @@ class DliMagic(Magics, _SettingsTraits):
     @argument("--name", metavar="N", help="Only jobs whose name matches N.")
     @argument("--type", dest="job_type", metavar="T", help="Only jobs of this type, e.g. flink_sql_job.")
     @argument("--queue", dest="queue_name", metavar="Q", help="Only jobs on this queue.")
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_PROFILE_OPTION
     @argument("--out", metavar="VAR", help="Store the DataFrame in VAR and display nothing.")
     @output_can_be_silenced
     @line_magic
@@ -538,7 +544,7 @@ class DliMagic(Magics, _SettingsTraits):
 
     @magic_arguments()
     @argument("job_id", help="The job's id.")
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_PROFILE_OPTION
     @argument("--out", metavar="VAR", help="Store the view in VAR and display nothing.")
     @output_can_be_silenced
     @line_magic
@@ -568,7 +574,7 @@ class DliMagic(Magics, _SettingsTraits):
     @argument("--strict", action="store_true", help="Raise JobsFailedError if any job failed or is unhealthy.")
     @argument("--background", action="store_true", help="Wait on a worker thread: returns a handle at once.")
     @argument("--out", metavar="VAR", help="Store the result (or the handle) in VAR and display nothing.")
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_PROFILE_OPTION
     @output_can_be_silenced
     @line_magic
     def dli_wait(self, line: str = ""):
@@ -742,7 +748,7 @@ class DliMagic(Magics, _SettingsTraits):
         return self._store(args.out, frame)
 
     @magic_arguments()
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_PROFILE_OPTION
     @argument("--no-wait", action="store_true", help="Return after the run/stop call without polling.")
     @argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout).")
     @argument("--stable", type=_seconds, metavar="S", help="Check the health of started jobs for S seconds.")
@@ -816,7 +822,7 @@ class DliMagic(Magics, _SettingsTraits):
         return None if silenced else result
 
     @magic_arguments()
-    @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
+    @_IDS_ARGUMENT
     @argument("--stable", type=_seconds, metavar="S",
               help="Then watch the restarted jobs for S seconds: a job that leaves job_running, restarts or "
                    "whose Flink state is not RUNNING at the end is unhealthy.")
@@ -833,8 +839,8 @@ class DliMagic(Magics, _SettingsTraits):
                    "h.stop_waiting()).")
     @argument("--chunk-size", type=_count, metavar="N", help="Job ids per stop/run request (default: chunk_size, 100).")
     @argument("--yes", action="store_true", help="Send a call of more than 300 stop requests (ids / chunk size).")
-    @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_OUT_OPTION
+    @_PROFILE_OPTION
     @needs_local_scope
     @no_var_expand
     @line_magic
@@ -864,15 +870,15 @@ class DliMagic(Magics, _SettingsTraits):
         ))
 
     @magic_arguments()
-    @argument("ids", nargs="*", help="Job ids: 131 130, 1,2,3, ranges 130-138, $variable or {expression}.")
+    @_IDS_ARGUMENT
     @argument("--path", metavar="OBS_DIR",
               help="Where the savepoints go: obs://bucket/dir/ (default: each job's OBS bucket, /{job_id}/savepoint/).")
     @argument("--timeout", type=_seconds, metavar="S",
               help="Seconds to wait at most for the savepoints (default: wait_timeout, 600).")
     @argument("--dry-run", action="store_true", help="Read the jobs and show the requests; send none.")
     @argument("--strict", action="store_true", help="Raise JobsFailedError if a savepoint failed or is unknown.")
-    @argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
-    @argument("--profile", metavar="P", help="Use the settings of profile P of the profile file.")
+    @_OUT_OPTION
+    @_PROFILE_OPTION
     @needs_local_scope
     @no_var_expand
     @line_magic
