@@ -285,8 +285,9 @@ def fetch_pages(
                     futures[offset] = pool.submit(fetch_page, offset)
             for offset in offsets:
                 for item in futures[offset].result()[0]:
-                    if key(item) not in seen:
-                        seen.add(key(item))
+                    identity = key(item)
+                    if identity not in seen:
+                        seen.add(identity)
                         yield item
         finally:
             for future in futures.values():  # the consumer stopped early, or a page failed
