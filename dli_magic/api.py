@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import contract, runlog
-from .checks import check_bool, check_positive, suggestion
-from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError, DLIError, _format_ids
+from .checks import check_bool, check_positive, list_query
+from .errors import BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .batch import ReadPool
 from .waiting import WaitState, changed_reads_max, check_health, read_names, wait_for_jobs
-
-DRY_RUN_MESSAGE = "dry run: not sent"
 
 
 class JobsFailedError(DLIError):
@@ -273,7 +271,9 @@ def execute(
         if validated.notice():
             notify(validated.notice())
         if dry_run:
-            return _dry_run(client, action, ids, spec.option, option, chunk_size, echo, validated.duplicates)
+            from .dryrun import dry_run_frame  # here: dryrun imports http (requests), this module does not
+
+            return dry_run_frame(client, action, ids, spec.option, option, chunk_size, echo, validated.duplicates)
         check_request_count(  # a call of hundreds of requests is confirmed (ids.MAX_REQUESTS_UNCONFIRMED)
             len(ids), chunk_size or client.settings.chunk_size, yes,
             "add --yes" if source == "magic" else "pass yes=True",
@@ -567,32 +567,6 @@ def _finish_outcome(outcome: JobOutcome, state: WaitState, spec: contract.Action
     )
 
 
-def _dry_run(client, action, ids, option_name, option, chunk_size, echo, duplicates):
-    """Validate settings and credentials, show the exact request, send nothing."""
-    from .display import format_request
-
-    if client.settings.auth_method() is None:
-        from .auth import missing_credentials_message
-
-        raise ConfigError(
-            f"{missing_credentials_message(client.settings)} Nothing was sent.", hint=MISSING_CREDENTIALS_HINT
-        )
-    request = client.describe_request(action, ids, **{option_name: option, "chunk_size": chunk_size})
-    if echo is not None:
-        echo(format_request(request))
-    outcomes = [JobOutcome(job_id=i, is_success=None, message=DRY_RUN_MESSAGE) for i in ids]
-    attrs = {
-        "action": action,
-        "endpoint": client.endpoint,
-        "project_id": client.settings.project_id,
-        option_name: option,
-        "dry_run": True,
-        "request": request,
-        "duplicates": list(duplicates),
-    }
-    return outcomes_frame(outcomes, attrs=attrs)
-
-
 def run_jobs(
     job_ids: Any,
     resume_savepoint: bool = False,
@@ -684,8 +658,8 @@ def list_jobs(
     from collections.abc import Mapping
 
     _check_type("tags", tags, (str, Mapping), "a string k=v,k2=v2 or a dict")
-    if status is not None and status not in contract.JOB_STATUSES:
-        raise BadInputError(f"Unknown job status {status!r}." + suggestion(status, contract.JOB_STATUSES))
+    # Every filter is checked before a client exists: a bad one sends nothing.
+    list_query(status=status, name=name, job_type=job_type, queue_name=queue_name, tags=tags, order=order)
     client, owned = client_for(client, profile, settings)
     try:
         jobs = client.iter_jobs(

@@ -1,15 +1,19 @@
 """Argument checks shared by the client, the Python API and the panel: each failure a one-line
-``BadInputError`` naming the argument.
+``BadInputError`` naming the argument. Also the filters of a job listing (``list_query``).
 
-Only ``errors`` is imported (difflib where a suggestion is made), so ``import dli_magic`` and
-``%load_ext dli_magic`` stay light and every module may use these without an import circle.
+Only ``contract`` and ``errors`` are imported (difflib where a suggestion is made), so
+``import dli_magic`` and ``%load_ext dli_magic`` stay light and every module may use these without
+an import circle.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from . import contract
 from .errors import BadInputError
+
+_ORDERS = ("asc", "desc")
 
 
 def check_bool(name: str, value: Any, show: Callable[[Any], str] = repr) -> bool:
@@ -41,3 +45,45 @@ def suggestion(value: str, choices: Sequence[str]) -> str:
 
     close = difflib.get_close_matches(value, choices, n=1)
     return f" Did you mean {close[0]!r}?" if close else f" Choose from: {', '.join(choices)}."
+
+
+def list_query(
+    *,
+    status: str | None = None,
+    name: str | None = None,
+    job_type: str | None = None,
+    queue_name: str | None = None,
+    tags: str | Mapping[str, str] | None = None,
+    order: str = "desc",
+    show_detail: bool = False,
+    page_size: int = contract.LIST_PAGE_MAX,
+) -> list[tuple[str, object]]:
+    """The query parameters of a job listing (``GET jobs``, without ``limit``/``offset``), each
+    filter checked against ``contract`` first: the client sends them, the API checks them before a
+    client exists."""
+    params: list[tuple[str, object]] = []
+    if status is not None:
+        if status not in contract.JOB_STATUSES:
+            raise BadInputError(f"Unknown job status {status!r}." + suggestion(str(status), contract.JOB_STATUSES))
+        params.append(("status", status))
+    if job_type is not None:
+        if job_type not in contract.JOB_TYPES:
+            raise BadInputError(f"Unknown job type {job_type!r}." + suggestion(str(job_type), contract.JOB_TYPES))
+        params.append(("job_type", job_type))
+    if name is not None:
+        if not isinstance(name, str) or len(name) > contract.JOB_NAME_MAX:
+            raise BadInputError(f"name must be a string of at most {contract.JOB_NAME_MAX} characters.")
+        params.append(("name", name))
+    if queue_name is not None:
+        params.append(("queue_name", str(queue_name)))
+    if tags:
+        if isinstance(tags, Mapping):
+            tags = ",".join(f"{k}={v}" for k, v in tags.items())
+        params.append(("tags", str(tags)))
+    if order not in _ORDERS:
+        raise BadInputError(f"order must be 'asc' or 'desc', not {order!r}.")
+    params.append(("order", order))
+    if check_bool("show_detail", show_detail):
+        params.append(("show_detail", True))
+    check_count("page_size", page_size, 1, contract.LIST_PAGE_MAX)
+    return params

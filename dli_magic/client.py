@@ -3,8 +3,9 @@
 No IPython and no pandas here: the magics, the panel and the Python API build on this. Sending,
 retries and the deadline are ``http.HttpSender``'s; chunking, workers and concurrent list pages
 are ``batch``'s; reading an answer into typed results or an exception is done in ``errors``, the
-endpoint URL check in ``config``. A run/stop POST is never replayed after a failure
-that may have reached the service (see ``http``).
+endpoint URL check in ``config``, the checks of the list filters in ``checks.list_query``; what a
+run/stop would send (a dry run) is described in ``dryrun``. A run/stop POST is never replayed after
+a failure that may have reached the service (see ``http``).
 """
 
 from __future__ import annotations
@@ -15,36 +16,23 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
-from . import contract, signing
+from . import contract, dryrun, signing
 from .auth import AkSkAuth, PasswordAuth, TokenAuth, make_auth, secret_values
-from .batch import ChunkAnswered, chunked, fetch_pages, send_in_chunks
-from .checks import check_bool, check_count, suggestion
+from .batch import ChunkAnswered, fetch_pages, send_in_chunks
+from .checks import check_bool, check_count, list_query
 from .config import (
     CHUNK_SIZE_MAX, MAX_WORKERS_MAX, Settings, checked_base_url, env_var, resolve_settings, with_overrides,
 )
 from .errors import (
-    BadInputError,
-    ConfigError,
-    MalformedResponseError,
-    ServiceError,
-    answer_object,
-    chunk_outcomes,
-    created_job_id,
-    error_from_http,
-    execute_graph,
-    iam_projects,
-    job_detail,
-    listed_jobs,
-    mark_may_have_taken_effect,
+    BadInputError, ConfigError, MalformedResponseError, ServiceError, answer_object, chunk_outcomes, created_job_id,
+    error_from_http, execute_graph, iam_projects, job_detail, listed_jobs, mark_may_have_taken_effect,
 )
-from .http import NO_AUTH, USER_AGENT, HttpSender
+from .http import NO_AUTH, HttpSender
 from .ids import check_job_id, validate_job_ids
-from .redaction import get_logger, register_secrets, scrub
+from .redaction import get_logger, register_secrets
 from .results import BatchResult, ExecuteGraph, Job
 
 log = get_logger()
-
-_ORDERS = ("asc", "desc")
 
 
 class DliClient:
@@ -260,7 +248,8 @@ class DliClient:
         ``expected``: about how many jobs match, when the caller knows (e.g. the jobs it waits for):
         their pages are requested together with the first, saving a round trip."""
         self.http.check_open()
-        params = self._list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size)
+        params = list_query(status=status, name=name, job_type=job_type, queue_name=queue_name, tags=tags,
+                            order=order, show_detail=show_detail, page_size=page_size)
         if expected is not None:
             check_count("expected", expected, 0, contract.INT64_MAX)
         return fetch_pages(lambda offset: self._page(params, page_size, offset), page_size, expected or 0,
@@ -279,35 +268,6 @@ class DliClient:
         )
         jobs, total = listed_jobs(data, response, attempts)
         return [self._remember(job) for job in jobs], total
-
-    @staticmethod
-    def _list_params(status, name, job_type, queue_name, tags, order, show_detail, page_size):
-        params: list[tuple[str, object]] = []
-        if status is not None:
-            if status not in contract.JOB_STATUSES:
-                raise BadInputError(f"Unknown job status {status!r}." + suggestion(str(status), contract.JOB_STATUSES))
-            params.append(("status", status))
-        if job_type is not None:
-            if job_type not in contract.JOB_TYPES:
-                raise BadInputError(f"Unknown job type {job_type!r}." + suggestion(str(job_type), contract.JOB_TYPES))
-            params.append(("job_type", job_type))
-        if name is not None:
-            if not isinstance(name, str) or len(name) > contract.JOB_NAME_MAX:
-                raise BadInputError(f"name must be a string of at most {contract.JOB_NAME_MAX} characters.")
-            params.append(("name", name))
-        if queue_name is not None:
-            params.append(("queue_name", str(queue_name)))
-        if tags:
-            if isinstance(tags, Mapping):
-                tags = ",".join(f"{k}={v}" for k, v in tags.items())
-            params.append(("tags", str(tags)))
-        if order not in _ORDERS:
-            raise BadInputError(f"order must be 'asc' or 'desc', not {order!r}.")
-        params.append(("order", order))
-        if check_bool("show_detail", show_detail):
-            params.append(("show_detail", True))
-        check_count("page_size", page_size, 1, contract.LIST_PAGE_MAX)
-        return params
 
     def list_jobs(self, **filters: Any) -> list[Job]:
         """All matching jobs (every page); same filters as ``iter_jobs``."""
@@ -375,36 +335,4 @@ class DliClient:
 
     def describe_request(self, action: str, job_ids, **options: Any) -> dict:
         """What ``run_jobs``/``stop_jobs`` would send (first chunk), secrets redacted; sends nothing."""
-        self.http.check_open()
-        try:
-            spec = contract.action(action)
-        except ValueError as exc:
-            raise BadInputError(f"{exc}.") from None
-        chunk_size = options.pop("chunk_size", None)
-        options.pop("max_workers", None)
-        unknown = set(options) - {spec.option}
-        if unknown:
-            raise BadInputError(
-                f"Unknown option(s) for {spec.name}: {', '.join(sorted(unknown))}; only {spec.option}."
-            )
-        value = check_bool(spec.option, options.get(spec.option, False))
-        ids = validate_job_ids(job_ids).ids
-        size, _ = self._chunking(chunk_size, None)
-        chunks = chunked(ids, size)
-        project = self._project_id or "{project_id}"
-        url = f"{self.endpoint}{contract.API_PREFIX.format(project_id=project)}/jobs/{spec.name}"
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Project-Id": project}
-        try:
-            headers.update(self.auth.describe_headers())
-        except ConfigError as exc:
-            headers["X-Auth-Token"] = f"(no credentials configured: {exc.message})"
-        described = {
-            "method": "POST",
-            "url": url,
-            "headers": {k: scrub(v) for k, v in headers.items()},
-            "json": {"job_ids": chunks[0], spec.option: value},
-            "requests": len(chunks),
-        }
-        if not self._project_id:
-            described["note"] = "the project id is looked up via IAM when the call is made"
-        return described
+        return dryrun.describe_request(self, action, job_ids, **options)

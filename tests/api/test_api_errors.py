@@ -76,3 +76,29 @@ def test_list_jobs_names_a_status_it_does_not_know_before_sending(dli_env, statu
         dli_magic.list_jobs(status=status)
     assert info.value.message.startswith(f"Unknown job status {status!r}.") and expected in info.value.message
     assert dli_env.request_log() == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"order": "ascending"}, "order must be 'asc' or 'desc', not 'ascending'."),
+        ({"job_type": "flink_sql_jobb"}, "Unknown job type 'flink_sql_jobb'. Did you mean 'flink_sql_job'?"),
+        ({"name": "x" * 58}, "name must be a string of at most 57 characters."),
+    ],
+    ids=["order", "job_type", "name"],
+)
+def test_list_jobs_refuses_a_bad_filter_before_settings_or_a_request(dli_env, filters, expected):
+    """Every filter is checked before the settings are resolved: max_workers=0 would be a
+    ConfigError there, and nothing reaches the emulator."""
+    with pytest.raises(BadInputError) as info:
+        dli_magic.list_jobs(**filters, max_workers=0)
+    assert info.value.message == expected
+    assert dli_env.request_log() == []
+
+
+def test_list_jobs_refuses_a_bad_filter_before_using_the_client(dli_env, client_settings):
+    client = dli_magic.connect(**client_settings(dli_env))
+    client.close()  # a closed client raises ConfigError on use: the filter is named first
+    with pytest.raises(BadInputError, match="order must be 'asc' or 'desc'"):
+        dli_magic.list_jobs(order="up", client=client)
+    assert dli_env.request_log() == []
