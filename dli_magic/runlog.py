@@ -22,7 +22,6 @@ import sqlite3
 import sys
 import threading
 import time
-import uuid
 import warnings
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -154,12 +153,16 @@ _PACKAGE = __name__.partition(".")[0]
 
 def default_path(settings: Any = None, environ: Mapping[str, str] | None = None) -> Path:
     """settings.history_path, else $DLI_HISTORY_PATH, else the XDG user data dir."""
+    return Path(_default_file(settings, environ))
+
+
+def _default_file(settings: Any = None, environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     configured = getattr(settings, "history_path", None) or environ.get(HISTORY_ENV)
     if configured:
-        return Path(configured).expanduser()
+        return os.path.expanduser(configured)
     data_home = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(data_home) / "dli-magic" / "history.sqlite"
+    return os.path.join(data_home, "dli-magic", "history.sqlite")
 
 
 def enabled(settings: Any = None) -> bool:
@@ -538,10 +541,10 @@ def record_rows(
         raise ValueError(f"wait_state must be one of {WAIT_STATES}, not {wait_state!r}")
     options = {name: attrs[name] for name in _OPTION_KEYS if name in attrs}
     replace = run_id is not None
-    run_id = run_id or f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+    run_id = run_id or f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.urandom(6).hex()}"
     # Copied now: later changes to rows or attrs cannot reach a run that is written later.
     run = _Run(
-        os.path.abspath(path if path is not None else default_path(settings)),  # _target's, as text
+        os.path.abspath(path if path is not None else _default_file(settings)),  # _target's, as text
         (
             run_id,
             attrs.get("action"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +33,8 @@ def _frame(action="run", ids=(1, 2), ok=(True, False), **attrs):
 def test_record_and_load_round_trip(tmp_path):
     path = tmp_path / "h.sqlite"
     run_id = runlog.record(_frame(), path=path)
-    assert run_id
+    assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{12}", run_id)  # UTC time of recording, 48 random bits
+    assert runlog.record(_frame(), path=tmp_path / "other.sqlite") != run_id
     frame = runlog.load(path)
     assert [(c, str(t)) for c, t in frame.dtypes.items()] == [(c, t) for c, t in HISTORY_COLUMNS]
     assert frame["run_id"].tolist() == [run_id, run_id]
@@ -87,6 +89,7 @@ def test_default_path_follows_settings_env_and_xdg(tmp_path):
     assert runlog.default_path(S(), {}) == tmp_path / "explicit.sqlite"
     assert runlog.default_path(None, {"DLI_HISTORY_PATH": "/a/b.sqlite"}) == Path("/a/b.sqlite")
     assert runlog.default_path(None, {"XDG_DATA_HOME": "/xdg"}) == Path("/xdg/dli-magic/history.sqlite")
+    assert runlog.default_path(None, {"DLI_HISTORY_PATH": "~/h.sqlite"}) == Path.home() / "h.sqlite"
 
 
 def test_a_run_is_in_the_file_for_another_process_when_the_call_returns(tmp_path, record):
