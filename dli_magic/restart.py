@@ -160,40 +160,68 @@ def _pending_when(state: WaitState, timeout: float, read_error: str | None = Non
     return f"after the {timeout:g} s wait timeout"
 
 
-class Restart:
-    """One restart over a connected client (see the module docstring): ``read()``, then
-    ``plan_text()`` for a dry run or ``run()``, then ``result()``."""
+class _Operation:
+    """What a restart and a savepoint call share: the jobs, the waiting settings, the callbacks and
+    the counts of what was sent and read."""
 
-    def __init__(self, client: Any, ids: list[int], *, stable: float | None, allow_no_savepoint: bool,
-                 start_stopped: bool, timeout: float | None, chunk_size: int | None,
-                 on_state: Callback | None, on_step: Callable[[str], None] | None,
-                 notify: Callable[[str], None]) -> None:
+    action = ""  # "restart" / "savepoint": the run log's action
+
+    def __init__(self, client: Any, ids: list[int], *, timeout: float | None, on_state: Callback | None,
+                 on_step: Callable[[str], None] | None, notify: Callable[[str], None]) -> None:
         self.client = client
         self.ids = ids
-        self.stable = stable
-        self.allow_no_savepoint = allow_no_savepoint
-        self.start_stopped = start_stopped
         settings = client.settings
         self.timeout = timeout if timeout is not None else settings.wait_timeout
         self.poll_interval = settings.poll_interval
         self.grace = effect_grace(self.poll_interval)
         self.sleep: Callable[[float], None] = time.sleep  # a background handle's ends at stop_waiting()
-        self.chunk_size = chunk_size
         self.on_state = on_state
         self.on_step = on_step or (lambda label: None)
         self.notify = notify
+        self.interrupted = False
+        self.requests = 0  # POSTs sent
+        self.read_rounds = 0
+        self.errors: list[str] = []
+        self.started = datetime.now(timezone.utc)
+
+    def _base_attrs(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "endpoint": self.client.endpoint,
+            "project_id": self.client.project_id,
+            "started": self.started.isoformat(),
+            "finished": datetime.now(timezone.utc).isoformat(),
+            **self._own_attrs(),
+            "timeout": self.timeout,
+            "dry_run": False,
+        }
+
+    def _own_attrs(self) -> dict[str, Any]:
+        return {}
+
+
+class Restart(_Operation):
+    """One restart over a connected client (see the module docstring): ``read()``, then
+    ``plan_text()`` for a dry run or ``run()``, then ``result()``."""
+
+    action = "restart"
+
+    def __init__(self, client: Any, ids: list[int], *, stable: float | None, allow_no_savepoint: bool,
+                 start_stopped: bool, timeout: float | None, chunk_size: int | None,
+                 on_state: Callback | None, on_step: Callable[[str], None] | None,
+                 notify: Callable[[str], None]) -> None:
+        super().__init__(client, ids, timeout=timeout, on_state=on_state, on_step=on_step, notify=notify)
+        self.stable = stable
+        self.allow_no_savepoint = allow_no_savepoint
+        self.start_stopped = start_stopped
+        self.chunk_size = chunk_size
         self.tracks: dict[int, _Track] = {}
         self.names: dict[int, str | None] = {}
         self.halted: str | None = None  # why sending stopped (Ctrl-C, an error)
-        self.interrupted = False
-        self.requests = 0  # run/stop POSTs sent
         self.attempts = 0
-        self.read_rounds = 0
         self.timed_out: list[str] = []  # the waits that reached the timeout
-        self.errors: list[str] = []
         self.health: WaitState | None = None
         self.read_error: str | None = None  # why the latest wait stopped reading, if it failed
-        self.started = datetime.now(timezone.utc)
         # Every job's latest read across the steps: what a background handle shows. Its stop_reason
         # is what interrupted the waiting (a handle's stop_waiting() sets it).
         self.live = WaitState(job_ids=list(ids))
@@ -777,18 +805,8 @@ class Restart:
             attrs["errors"] = list(self.errors)
         return Outcome(outcomes, attrs, failures)
 
-    def _base_attrs(self) -> dict[str, Any]:
-        attrs: dict[str, Any] = {
-            "action": "restart",
-            "endpoint": self.client.endpoint,
-            "project_id": self.client.project_id,
-            "started": self.started.isoformat(),
-            "finished": datetime.now(timezone.utc).isoformat(),
-            "allow_no_savepoint": self.allow_no_savepoint,
-            "start_stopped": self.start_stopped,
-            "timeout": self.timeout,
-            "dry_run": False,
-        }
+    def _own_attrs(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"allow_no_savepoint": self.allow_no_savepoint, "start_stopped": self.start_stopped}
         if self.stable is not None:
             attrs["stable"] = self.stable
         if self.chunk_size is not None:
@@ -911,37 +929,25 @@ def savepoint_directory(path: Any, what: str = "path") -> str:
     return f"{match.group(1)}{rest.rstrip('/')}/"
 
 
-class Savepoints:
+class Savepoints(_Operation):
     """Savepoints of running jobs without stopping them: ``read()``, then ``plan_text()`` for a dry
     run or ``run()``, then ``result()``. Each job's savepoint goes to ``directory`` (documented form
     ``bucket/dir/``), by default ``{job_config.obs_bucket}/{job_id}/savepoint/`` read from its detail."""
 
+    action = "savepoint"
+
     def __init__(self, client: Any, ids: list[int], *, directory: str | None, timeout: float | None,
                  on_state: Callback | None, on_step: Callable[[str], None] | None,
                  notify: Callable[[str], None]) -> None:
-        self.client = client
-        self.ids = ids
+        super().__init__(client, ids, timeout=timeout, on_state=on_state, on_step=on_step, notify=notify)
         self.directory = directory
-        settings = client.settings
-        self.timeout = timeout if timeout is not None else settings.wait_timeout
-        self.poll_interval = settings.poll_interval
-        self.grace = effect_grace(self.poll_interval)
-        self.sleep: Callable[[float], None] = time.sleep
-        self.workers = settings.max_workers
-        self.on_state = on_state
-        self.on_step = on_step or (lambda label: None)
-        self.notify = notify
+        self.workers = client.settings.max_workers
         self.before: dict[int, Job] = {}
         self.targets: dict[int, str] = {}  # running job → the directory its savepoint goes to
         self.sent: dict[int, JobOutcome] = {}
         self.state: WaitState | None = None
         self.changed: set[int] = set()  # read differing from self.before after the request
-        self.requests = 0
-        self.read_rounds = 0
-        self.interrupted = False
-        self.errors: list[str] = []
         self.steps: dict[int, list[dict[str, Any]]] = {job_id: [] for job_id in ids}
-        self.started = datetime.now(timezone.utc)
 
     def read(self) -> None:
         """The jobs' statuses (and, without a directory, their OBS bucket from the detail); an
@@ -1150,17 +1156,8 @@ class Savepoints:
             attrs["errors"] = list(self.errors)
         return Outcome(outcomes, attrs, failures)
 
-    def _base_attrs(self) -> dict[str, Any]:
-        return {
-            "action": "savepoint",
-            "endpoint": self.client.endpoint,
-            "project_id": self.client.project_id,
-            "started": self.started.isoformat(),
-            "finished": datetime.now(timezone.utc).isoformat(),
-            "savepoint_dir": self.directory,
-            "timeout": self.timeout,
-            "dry_run": False,
-        }
+    def _own_attrs(self) -> dict[str, Any]:
+        return {"savepoint_dir": self.directory}
 
     def dry_run_result(self, requests: dict[str, Any]) -> Outcome:
         outcomes = []
