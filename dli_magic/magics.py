@@ -420,6 +420,19 @@ class DliMagic(Magics, _SettingsTraits):
         self.shell.user_ns[name] = value
         return None
 
+    def _keeping_rows(self, out: str | None, view: Callable[[], Any], call: Callable[[], Any]) -> Any:
+        """``call()``; when --strict makes it raise JobsFailedError, the rows stay reachable
+        (``_keep_rows``). The live view (``view()``: the current one, or None) is finished either way."""
+        try:
+            return call()
+        except api.JobsFailedError as exc:
+            self._keep_rows(exc, out)
+            raise
+        finally:
+            shown = view()
+            if shown is not None:
+                shown.finish()
+
     def _keep_rows(self, exc: Any, out: str | None) -> None:
         """--strict failed: a notebook user has no name for the exception, so say where the rows
         are, and with --out store them there."""
@@ -454,32 +467,27 @@ class DliMagic(Magics, _SettingsTraits):
         live = (_LiveStatus(self.shell, action, self.live_status)
                 if wait and not background and self.live_status != "off" else None)
 
-        notify = _notices_after(lambda: live)
+        def view() -> "_LiveStatus | None":
+            return live
 
-        try:
-            frame = api.execute(
-                action,
-                validated,
-                getattr(args, contract.ACTIONS[action].option),
-                wait=wait,
-                timeout=args.timeout,
-                **({"stable": stable} if stable is not None else {}),
-                strict=args.strict,
-                dry_run=args.dry_run,
-                yes=args.yes,
-                background=background,
-                chunk_size=args.chunk_size,
-                client=client,
-                on_state=live,
-                notify=notify,
-                source="magic",
-            )
-        except api.JobsFailedError as exc:
-            self._keep_rows(exc, args.out)
-            raise
-        finally:
-            if live is not None:
-                live.finish()
+        notify = _notices_after(view)
+        frame = self._keeping_rows(args.out, view, lambda: api.execute(
+            action,
+            validated,
+            getattr(args, contract.ACTIONS[action].option),
+            wait=wait,
+            timeout=args.timeout,
+            **({"stable": stable} if stable is not None else {}),
+            strict=args.strict,
+            dry_run=args.dry_run,
+            yes=args.yes,
+            background=background,
+            chunk_size=args.chunk_size,
+            client=client,
+            on_state=live,
+            notify=notify,
+            source="magic",
+        ))
         result = self._store(args.out, frame)  # --out stores even when `;` silences the display
         return None if silenced else result
 
@@ -611,19 +619,14 @@ class DliMagic(Magics, _SettingsTraits):
         live = (_LiveStatus(self.shell, "wait", self.live_status)
                 if not args.background and self.live_status != "off" else None)
 
-        notify = _notices_after(lambda: live)
+        def view() -> "_LiveStatus | None":
+            return live
 
-        try:
-            result = api.wait_for(
-                args.run_id, timeout=args.timeout, stable=args.stable, strict=args.strict,
-                background=args.background, client=client, on_state=live, notify=notify, source="magic",
-            )
-        except api.JobsFailedError as exc:
-            self._keep_rows(exc, args.out)
-            raise
-        finally:
-            if live is not None:
-                live.finish()
+        notify = _notices_after(view)
+        result = self._keeping_rows(args.out, view, lambda: api.wait_for(
+            args.run_id, timeout=args.timeout, stable=args.stable, strict=args.strict,
+            background=args.background, client=client, on_state=live, notify=notify, source="magic",
+        ))
         return self._store(args.out, result)
 
     @magic_arguments()
@@ -823,17 +826,13 @@ class DliMagic(Magics, _SettingsTraits):
             if views:
                 views[-1](state)
 
-        notify = _notices_after(lambda: views[-1] if views else None)
+        def view() -> "_LiveStatus | None":  # the current step's
+            return views[-1] if views else None
 
-        try:
-            frame = call(args, validated, client=client, on_state=on_state, on_step=on_step, notify=notify,
-                         source="magic")
-        except api.JobsFailedError as exc:
-            self._keep_rows(exc, args.out)
-            raise
-        finally:
-            if views:
-                views[-1].finish()
+        notify = _notices_after(view)
+        frame = self._keeping_rows(args.out, view, lambda: call(
+            args, validated, client=client, on_state=on_state, on_step=on_step, notify=notify, source="magic",
+        ))
         result = self._store(args.out, frame)  # --out stores even when `;` silences the display
         return None if silenced else result
 
