@@ -167,3 +167,17 @@ def test_counts_say_only_what_a_read_found():
     assert state.counts() == {"job_running": 1, "unknown": 2, "refused": 1}
     state.missing.update({2, 3})  # a read of them did not find them
     assert state.counts() == {"job_running": 1, "not listed": 2, "refused": 1}
+
+
+def test_wait_on_a_recorded_run_with_strict_keeps_the_rows_in_out(shell, dli_env):
+    failing = dli_env.create_job(name="etl_fail")  # accepted, then fails while submitting
+    shell.run_cell(f"%dli_run 138 {failing} --background --out h")
+    run_id = shell.user_ns["h"].run_id
+    shell.user_ns["h"].result(timeout=30)
+    result = shell.run_cell(f"%dli_wait {run_id} --strict --out rows")
+    error = result.error_in_exec
+    assert isinstance(error, api.JobsFailedError) and error.job_ids == [failing]
+    assert error.hint.startswith("Every row is in `rows`.")
+    rows = shell.user_ns["rows"]
+    assert rows["job_id"].tolist() == [138, failing]
+    assert rows.set_index("job_id").loc[failing, "status"] == "job_submit_fail"
