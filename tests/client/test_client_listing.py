@@ -159,3 +159,26 @@ def test_fetch_pages_asks_for_nothing_more_when_the_consumer_stops_on_the_first_
     assert next(pages) == "a"
     pages.close()
     assert asked == [0]
+
+
+@pytest.mark.parametrize(("expected", "workers", "early"), [(20, 3, [2, 4]), (5, 8, [2, 4]), (0, 4, [])])
+def test_fetch_pages_sends_the_expected_pages_with_the_first_one_within_the_workers(expected, workers, early):
+    from dli_magic.batch import fetch_pages
+
+    first_answered = threading.Event()
+    before_first: list[int] = []
+    fetch_all, asked = _pages_of(list("abcdefghijklmnopqrst"))
+
+    def fetch_page(offset: int):
+        if not first_answered.is_set():
+            before_first.append(offset)
+        if offset == 0:  # the first answer waits until every early page had its chance to go out
+            time.sleep(0.2)
+            first_answered.set()
+        return fetch_all(offset)
+
+    assert list(fetch_pages(fetch_page, 2, expected, workers, key=str)) == list("abcdefghijklmnopqrst")
+    # The pages the caller expects go out beside the first, at most workers - 1 of them (one worker
+    # stays for the first page): never a page the total would not ask for.
+    assert sorted(before_first) == [0, *early]
+    assert sorted(asked) == list(range(0, 20, 2))
