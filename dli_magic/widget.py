@@ -526,6 +526,7 @@ class DliPanel(widgets.VBox):
         # Checked now, as the API checks them: a value refused only at the first Run would be too late.
         check_bool("wait", wait)
         check_bool("auto_refresh", auto_refresh)
+        check_bool("load", load)
         api.check_wait_options(timeout=timeout, stable=stable)
         if stable is not None and not wait:
             raise BadInputError("stable= checks the started jobs' health, which needs wait=True.")

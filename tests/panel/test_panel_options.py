@@ -15,6 +15,7 @@ from dli_magic.errors import BadInputError
     ({"wait": "no"}, "wait"),
     ({"wait": False, "stable": 30}, "stable"),
     ({"auto_refresh": "yes"}, "auto_refresh"),
+    ({"load": "no"}, "load"),  # a string is truthy: the panel would load the jobs
 ])
 def test_a_bad_option_is_refused_at_open_and_sends_nothing(emulator, client_settings, options, named):
     from dli_magic.client import DliClient
