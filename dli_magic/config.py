@@ -365,7 +365,8 @@ def _profile_file(environ: Mapping[str, str] | None = None) -> str:
     base = environ.get("XDG_CONFIG_HOME") or os.path.join(
         environ.get("HOME") or os.path.expanduser("~"), ".config"
     )
-    return os.path.join(base, "dli-magic", "config.toml")
+    # Tidied (`//`, `/./`) so that the settings and every message name the file as Path() does.
+    return os.path.normpath(os.path.join(base, "dli-magic", "config.toml"))
 
 
 _PROFILE_MAX_BYTES = 2**20
@@ -634,7 +635,7 @@ def _resolve(explicit, login, magic_config, environ, profile, profile_path) -> S
                 raise _unknown_key(key, origin)
 
     profile_name, named_by = _named_profile(profile, explicit, magic_config, environ)
-    path = os.fspath(profile_path) if profile_path is not None else _profile_file(environ)
+    path = Path(profile_path) if profile_path is not None else _profile_file(environ)
     profile_values = load_profile(profile_name, path, required=profile_name is not None)
     register_layer_secrets(profile_values)
     profile_label = f"profile {profile_name or 'default'} ({path})"

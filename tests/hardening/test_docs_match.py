@@ -82,6 +82,14 @@ def test_the_profile_file_path_in_the_readme(monkeypatch, tmp_path):
     assert config.default_profile_path() == tmp_path / ".config" / "dli-magic" / "config.toml"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "x"))
     assert config.default_profile_path() == tmp_path / "x" / "dli-magic" / "config.toml"
+    # The settings name the file as every message does, however the variable spells the directory.
+    environ = {"XDG_CONFIG_HOME": f"{tmp_path}//x/./"}
+    (tmp_path / "x" / "dli-magic").mkdir(parents=True)
+    (tmp_path / "x" / "dli-magic" / "config.toml").write_text('[default]\npoll_interval = 3\n')
+    settings = config.resolve_settings(environ=environ)
+    assert settings.poll_interval == 3
+    assert settings.sources["poll_interval"] == f"profile default ({tmp_path / 'x' / 'dli-magic' / 'config.toml'})"
+    assert str(config.default_profile_path(environ)) == str(tmp_path / "x" / "dli-magic" / "config.toml")
 
 
 def test_proxies_are_read_on_every_call_as_the_readme_says(dli_env, client_settings, monkeypatch, closed_port):
