@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from . import contract
 from .errors import PLAIN_HTTP_HINT, PROFILE_FILE_HINT, UNKNOWN_SETTING_HINT, ConfigError
-from .redaction import REDACTED, register_secrets, scrub
+from .redaction import REDACTED, add_secret_finder, register_secrets, scrub
 
 SECRET_FIELDS = frozenset({"auth_token", "sk", "password"})
 
@@ -565,6 +565,11 @@ def register_secrets_in_use(login: Mapping[str, Any] | None = None, environ: Map
     except ConfigError:
         return
     register_layer_secrets(*(section for section in sections if isinstance(section, dict)))
+
+
+# An error raised before any settings were read still masks the secrets of the environment and
+# of the profile file (redaction.find_secrets).
+add_secret_finder(register_secrets_in_use)
 
 
 def resolve_settings(

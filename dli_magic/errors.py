@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import contract
-from .redaction import scrub
+from .redaction import find_secrets, scrub
 
 if TYPE_CHECKING:
     from .results import ExecuteGraph, Job, JobOutcome
@@ -55,8 +55,9 @@ class DLIError(Exception):
         attempts: int | None = None,
         may_have_taken_effect: bool = False,
     ) -> None:
-        # Every message passes the one scrubber: a secret pasted into another setting, or echoed
-        # by a server or an expression, never reaches a user.
+        # Every message passes the one scrubber: a secret pasted into another setting or argument,
+        # or echoed by a server or an expression, never reaches a user.
+        find_secrets()
         message = scrub(str(message))
         super().__init__(message)
         self.message = message

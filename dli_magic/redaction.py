@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
 REDACTED = "***"
 
@@ -58,9 +59,40 @@ class SecretScrubber(logging.Filter):
 
 SCRUBBER = SecretScrubber()
 
+# How to find the secrets a call may use before any settings were read (the environment, the
+# profile file): config adds its finder when it is imported. Error messages ask first, so an
+# argument refused before the settings were read cannot echo a secret pasted into it either.
+_SECRET_FINDERS: list[Callable[[], None]] = []
+
 
 def register_secrets(*values: str | None) -> None:
     SCRUBBER.add(*values)
+
+
+def add_secret_finder(find: Callable[[], None]) -> None:
+    """``find()`` registers the secrets it finds (``register_secrets``); called before an error
+    message is scrubbed."""
+    if find not in _SECRET_FINDERS:
+        _SECRET_FINDERS.append(find)
+
+
+_finding = threading.local()
+
+
+def find_secrets() -> None:
+    """Run every secret finder; one that fails hides nothing less than before and raises nothing.
+    An error built while a finder runs (an unreadable profile file) does not start another search."""
+    if getattr(_finding, "active", False):
+        return
+    _finding.active = True
+    try:
+        for find in list(_SECRET_FINDERS):
+            try:
+                find()
+            except Exception:  # noqa: BLE001 -- an error being built must not become another error
+                pass
+    finally:
+        _finding.active = False
 
 
 def scrub(text: str) -> str:

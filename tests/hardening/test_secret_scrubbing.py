@@ -156,6 +156,52 @@ def test_a_login_secret_is_scrubbed_from_expression_failures(
     assert_no_secrets(text, extra=(secret,))
 
 
+# --- a secret pasted into an argument, refused before any settings are read ------------------------
+
+
+@pytest.mark.parametrize("layer", ["env", "profile"])
+@pytest.mark.parametrize("call", [
+    lambda s: dli_magic.run_jobs([138], wait=s),
+    lambda s: dli_magic.stop_jobs([138], chunk_size=s),
+    lambda s: dli_magic.list_jobs(status=s),
+    lambda s: dli_magic.list_jobs(order=s),
+    lambda s: dli_magic.restart_jobs([138], timeout=s),
+    lambda s: dli_magic.panel(load=s),
+], ids=["run wait", "stop chunk_size", "list status", "list order", "restart timeout", "panel load"])
+def test_an_argument_holding_a_secret_in_use_is_refused_unechoed(
+    dli_env, monkeypatch, assert_no_secrets, secret, layer, call
+):
+    if layer == "env":
+        monkeypatch.setenv("DLI_SK", secret)
+    else:  # a profile this call does not even use
+        path = config.default_profile_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'[prod]\nsk = "{secret}"\n')
+    with pytest.raises(BadInputError) as caught:
+        call(secret)  # nothing has read the settings yet: the secret is in no list of this process
+    error = caught.value
+    assert "***" in str(error)
+    assert_no_secrets(str(error), "\n".join(error._render_traceback_()), repr(error), extra=(secret,))
+    assert dli_env.request_log() == []
+
+
+def test_an_unreadable_profile_file_while_looking_for_secrets_changes_no_error(dli_env, monkeypatch, secret):
+    # Looking for the secrets in use reads the profile file, whose own error must not start another look.
+    monkeypatch.setenv("DLI_SK", secret)
+    path = config.default_profile_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[prod\nsk = "x')
+    reads = []
+    load_toml = config._load_toml
+    monkeypatch.setattr(config, "_load_toml", lambda p: reads.append(p) or load_toml(p))
+    with pytest.raises(BadInputError, match=r"^wait must be True or False, not '\*\*\*'\.$"):
+        dli_magic.run_jobs([138], wait=secret)
+    assert len(reads) == 1  # one look for the secrets in use, not one more per error it meets
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        dli_magic.run_jobs([138])
+    assert dli_env.request_log() == []
+
+
 # --- notices on stderr -------------------------------------------------------------------------------
 
 
