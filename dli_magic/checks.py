@@ -1,16 +1,18 @@
 """Argument checks shared by the client, the Python API and the panel: each failure a one-line
 ``BadInputError`` naming the argument. Also the filters of a job listing (``list_query``).
 
-Only ``contract`` and ``errors`` are imported (difflib where a suggestion is made), so
-``import dli_magic`` and ``%load_ext dli_magic`` stay light and every module may use these without
-an import circle.
+Only ``contract``, ``errors`` and ``config`` are imported (difflib where a suggestion is made), so
+``import dli_magic`` and ``%load_ext dli_magic`` stay light and every module but those three may use
+these without an import circle.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from . import contract
+# config is imported for its secret finder (redaction.find_secrets): an argument refused here may
+# hold a secret pasted in before any settings were read, and the error must mask it.
+from . import config, contract  # noqa: F401
 from .errors import BadInputError
 
 _ORDERS = ("asc", "desc")

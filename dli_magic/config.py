@@ -357,22 +357,17 @@ def _unset(value: object) -> bool:
 
 
 def default_profile_path(environ: Mapping[str, str] | None = None) -> Path:
-    return Path(_profile_file(environ))
-
-
-def _profile_file(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     base = environ.get("XDG_CONFIG_HOME") or os.path.join(
         environ.get("HOME") or os.path.expanduser("~"), ".config"
     )
-    # Tidied (`//`, `/./`) so that the settings and every message name the file as Path() does.
-    return os.path.normpath(os.path.join(base, "dli-magic", "config.toml"))
+    return Path(base, "dli-magic", "config.toml")
 
 
 _PROFILE_MAX_BYTES = 2**20
 
 
-def _load_toml(path: str | os.PathLike) -> dict[str, Any]:
+def _load_toml(path: Path) -> dict[str, Any]:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -426,9 +421,9 @@ def _not_utf8_text(data: bytes) -> str | None:
     return None
 
 
-def load_profile(name: str | None, path: str | os.PathLike, *, required: bool) -> dict[str, Any]:
+def load_profile(name: str | None, path: Path, *, required: bool) -> dict[str, Any]:
     """The settings of one profile section (``[default]`` when name is None); {} when absent."""
-    if not os.path.exists(path):
+    if not path.exists():
         if required:
             raise ConfigError(
                 f"Profile {name!r} was requested but the profile file {path} does not exist.", hint=PROFILE_FILE_HINT
@@ -560,8 +555,8 @@ def register_secrets_in_use(login: Mapping[str, Any] | None = None, environ: Map
     environ = os.environ if environ is None else environ
     register_layer_secrets(login, environ)
     try:
-        path = _profile_file(environ)
-        sections = _load_toml(path).values() if os.path.isfile(path) else ()
+        path = default_profile_path(environ)
+        sections = _load_toml(path).values() if path.is_file() else ()
     except ConfigError:
         return
     register_layer_secrets(*(section for section in sections if isinstance(section, dict)))
@@ -640,7 +635,7 @@ def _resolve(explicit, login, magic_config, environ, profile, profile_path) -> S
                 raise _unknown_key(key, origin)
 
     profile_name, named_by = _named_profile(profile, explicit, magic_config, environ)
-    path = Path(profile_path) if profile_path is not None else _profile_file(environ)
+    path = Path(profile_path) if profile_path is not None else default_profile_path(environ)
     profile_values = load_profile(profile_name, path, required=profile_name is not None)
     register_layer_secrets(profile_values)
     profile_label = f"profile {profile_name or 'default'} ({path})"

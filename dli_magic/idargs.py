@@ -22,6 +22,7 @@ from .ids import (
     too_many_ids,
     validate_job_ids,
 )
+from .redaction import find_secrets, scrub
 
 # The one cap of ids.py, for a range as for every other form (kept under its old name).
 MAX_RANGE_SIZE = MAX_JOB_IDS
@@ -64,9 +65,15 @@ def split_tokens(text: str) -> list[str]:
     return tokens
 
 
-def _shown(token: str) -> str:
+def _cut(token: str) -> str:
     """A token for an error message, cut short: a pasted secret must not be echoed whole."""
     return repr(token) if len(token) <= 24 else repr(token[:16] + "…")
+
+
+def _shown(token: str) -> str:
+    """``_cut`` of a refused token, a secret in use masked first (once cut, it would not be recognised)."""
+    find_secrets()
+    return _cut(scrub(token))
 
 
 def _literal_ids(token: str) -> list[int]:
@@ -76,7 +83,7 @@ def _literal_ids(token: str) -> list[int]:
             "error?); type job ids with 0-9."
         )
     if _INT.fullmatch(token):
-        return [check_job_id(int(token), shown=_shown(token), describe=False)]
+        return [check_job_id(int(token), shown=_cut(token), describe=False)]  # digits: no secret to mask
     match = _RANGE.fullmatch(token)
     if match:
         start_text = match.group(1) or match.group(3)

@@ -32,6 +32,7 @@ from .config import SECRET_FIELDS, Settings, env_var, register_secrets_in_use, r
 from .errors import ConfigError
 from .idargs import collect_ids, split_tokens
 from .ids import validate_job_ids
+from .redaction import find_secrets, scrub
 
 if TYPE_CHECKING:
     from .waiting import WaitState
@@ -89,13 +90,20 @@ _PROFILE_OPTION = argument("--profile", metavar="P", help="Use the settings of p
 _OUT_OPTION = argument("--out", metavar="VAR", help="Store the result DataFrame in VAR and display nothing.")
 
 
+def _usage_error(text: str) -> UsageError:
+    """A UsageError whose text passed the one scrubber: a line's values (`$var`, `{expr}`, or
+    pasted) may hold a secret in use, and argparse quotes what it refuses."""
+    find_secrets()
+    return UsageError(scrub(text))
+
+
 def _with_suggestions(error: UsageError, magic: Any) -> UsageError:
     """argparse's "unrecognized arguments: --resume-savepiont" + "Did you mean --resume-savepoint?"
-    (difflib over this magic's own option strings)."""
+    (difflib over this magic's own option strings); every argparse refusal scrubbed."""
     text = str(error)
     prefix = "unrecognized arguments:"
     if not text.startswith(prefix):
-        return error
+        return _usage_error(text)
     import difflib  # here: only a mistyped option needs it, %load_ext does not
 
     options = sorted(getattr(magic, "option_strings", ()))
@@ -108,10 +116,10 @@ def _with_suggestions(error: UsageError, magic: Any) -> UsageError:
         if close and close[0] != flag:
             pairs.append((flag, close[0]))
     if not pairs:
-        return UsageError(f"{text}. Options: {', '.join(options)}." if options else text)
+        return _usage_error(f"{text}. Options: {', '.join(options)}." if options else text)
     if len(pairs) == 1:
-        return UsageError(f"{text}. Did you mean {pairs[0][1]}?")
-    return UsageError(f"{text}. Did you mean " + ", ".join(f"{good} for {bad}" for bad, good in pairs) + "?")
+        return _usage_error(f"{text}. Did you mean {pairs[0][1]}?")
+    return _usage_error(f"{text}. Did you mean " + ", ".join(f"{good} for {bad}" for bad, good in pairs) + "?")
 
 
 def _refuse_repeated_options(magic: Any, tokens: list[str]) -> None:
@@ -130,7 +138,7 @@ def _refuse_repeated_options(magic: Any, tokens: list[str]) -> None:
             continue  # unknown or ambiguous: argparse says so
         option = matches[0]
         if option in seen:
-            raise UsageError(f"{option} is given twice ({seen[option]} and {token}); give it once.")
+            raise _usage_error(f"{option} is given twice ({seen[option]} and {token}); give it once.")
         seen[option] = token
 
 
@@ -412,7 +420,7 @@ class DliMagic(Magics, _SettingsTraits):
     @staticmethod
     def _check_out(name: str | None) -> None:
         if name is not None and not _IDENTIFIER.match(name):
-            raise UsageError(f"--out needs a Python variable name, not {name!r}.")
+            raise _usage_error(f"--out needs a Python variable name, not {name!r}.")
 
     def _store(self, name: str | None, value: Any) -> Any:
         if name is None:
@@ -587,7 +595,7 @@ class DliMagic(Magics, _SettingsTraits):
         self._check_out(args.out)
         ids = validate_job_ids(collect_ids([args.job_id], self.shell.user_ns, None)).ids
         if len(ids) != 1:
-            raise UsageError(f"%dli_job shows one job; {args.job_id!r} names {len(ids)}. Use %dli_jobs for several.")
+            raise _usage_error(f"%dli_job shows one job; {args.job_id!r} names {len(ids)}. Use %dli_jobs for several.")
         view = api.job(ids[0], client=self.client(args.profile))
         return self._store(args.out, view)
 
@@ -661,7 +669,7 @@ class DliMagic(Magics, _SettingsTraits):
             name, sep, text = item.partition("=")
             name = name.strip()
             if not sep:
-                raise UsageError(f"{item!r}: write NAME=VALUE, e.g. wait_timeout=900.")
+                raise _usage_error(f"{item!r}: write NAME=VALUE, e.g. wait_timeout=900.")
             if name in SECRET_FIELDS:
                 raise UsageError(f"{name}: {_SECRET_HELP}")
             if name not in SETTING_TRAITS:

@@ -10,13 +10,19 @@ as rendered, DataFrames and their attrs, reprs.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
 import dli_magic
 from dli_magic import config
 from dli_magic.errors import BadInputError, ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -182,6 +188,42 @@ def test_an_argument_holding_a_secret_in_use_is_refused_unechoed(
     error = caught.value
     assert "***" in str(error)
     assert_no_secrets(str(error), "\n".join(error._render_traceback_()), repr(error), extra=(secret,))
+    assert dli_env.request_log() == []
+
+
+@pytest.mark.parametrize("call", ["dli_magic.panel(load=s)", "dli_magic.panel(refresh_interval=s)",
+                                  "dli_magic.run_jobs([138], wait=s)", "dli_magic.list_jobs(order=s)"])
+def test_a_fresh_process_refusing_an_argument_that_holds_a_secret_does_not_echo_it(tmp_path, secret, call):
+    # A process in which nothing has imported the settings module yet (the test process has).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "XDG_", "HUAWEICLOUD_SDK_"))}
+    env.update(HOME=str(tmp_path), DLI_SK=secret, PYTHONPATH=str(ROOT))
+    script = (f"import os, sys, dli_magic\nassert 'dli_magic.config' not in sys.modules\ns = os.environ['DLI_SK']\n"
+              f"try:\n    {call}\nexcept Exception as error:\n    print(type(error).__name__, error)\n")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("BadInputError ") and "***" in done.stdout
+    assert secret not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "%dli_jobs $s",  # unrecognized arguments
+    "%dli_jobs --status=$s --status job_running",  # given twice
+    "%dli_wait 20261130T101500-0123456789ab --timeout $s",  # argparse: invalid float value
+    "%dli_history --limit $s",  # argparse: invalid int value
+    "%dli_config $s",  # not NAME=VALUE
+    "%dli_jobs --out {s}+",  # not a variable name
+    "%dli_job {s}",
+])
+def test_a_magic_refusing_a_value_that_holds_a_secret_does_not_echo_it(
+    shell, dli_env, monkeypatch, capsys, assert_no_secrets, secret, line
+):
+    monkeypatch.setenv("DLI_SK", secret)
+    shell.user_ns["s"] = secret  # e.g. s = os.environ["DLI_SK"], then a line that uses $s
+    result = shell.run_cell(line)
+    assert result.error_in_exec is not None
+    text = _everything(result, capsys)
+    assert "***" in text
+    assert_no_secrets(text, extra=(secret,))
     assert dli_env.request_log() == []
 
 
