@@ -39,6 +39,7 @@ from .checks import check_bool, check_positive
 from .contract import JOB_STATUSES
 from .errors import BadInputError, DLIError
 from .ids import validate_job_ids
+from .redaction import find_secrets, scrub
 from .results import Job
 
 # ---------------------------------------------------------------- settings
@@ -387,13 +388,15 @@ def _isna(value: Any) -> bool:
 
 
 def error_lines(exc: BaseException) -> list[str]:
-    """The short message of an error: DLIError's own rendering, else ``Type: message``."""
+    """The short message of an error: DLIError's own rendering, else ``Type: message`` scrubbed
+    (an unexpected error may quote anything, the panel's state is saved with the notebook)."""
     if isinstance(exc, DLIError):
         try:
             return list(exc._render_traceback_())
         except Exception:  # pragma: no cover - rendering must never hide the error
             pass
-    return [f"{type(exc).__name__}: {exc}"]
+    find_secrets()
+    return [scrub(f"{type(exc).__name__}: {exc}")]
 
 
 def progress_text(action: str, counts: dict[str, int], seconds: float, pending: int = 0) -> str:

@@ -180,6 +180,11 @@ def test_error_lines_use_the_short_rendering():
     assert error_lines(RuntimeError("boom")) == ["RuntimeError: boom"]
 
 
+def test_error_lines_of_an_unexpected_error_mask_a_secret_in_use(monkeypatch):
+    monkeypatch.setenv("DLI_AUTH_TOKEN", "Panel-Token-5d1e7a")  # in use, never registered by this test
+    assert error_lines(KeyError("Panel-Token-5d1e7a")) == ["KeyError: '***'"]
+
+
 def test_detail_is_the_job_view_with_the_sql_left_out():
     from dli_magic.jobview import JobView
     from dli_magic.results import ExecuteGraph
