@@ -141,10 +141,14 @@ def _check_call_args(profile: Any = None, client: Any = None, progress: Any = No
 
 def _scrubbed(notify: Callable[[str], None]) -> Callable[[str], None]:
     """A notice passes the one scrubber: it may quote an exception's text (a path, a server's
-    answer) that holds a secret value."""
-    from .redaction import scrub
+    answer) that holds a secret value, of any layer in use."""
+    from .redaction import find_secrets, scrub
 
-    return lambda text: notify(scrub(text))
+    def scrubbed(text: str) -> None:
+        find_secrets()
+        notify(scrub(text))
+
+    return scrubbed
 
 
 def check_wait_options(*, timeout: Any = None, stable: Any = None) -> None:

@@ -28,7 +28,7 @@ from traitlets import Bool, Enum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
 from . import contract, errors
-from .config import SECRET_FIELDS, Settings, env_var, register_secrets_in_use, resolve_settings
+from .config import SECRET_FIELDS, Settings, env_var, register_layer_secrets, resolve_settings
 from .errors import ConfigError
 from .idargs import collect_ids, split_tokens
 from .ids import validate_job_ids
@@ -407,9 +407,8 @@ class DliMagic(Magics, _SettingsTraits):
 
     def _parse(self, magic: Any, line: str) -> Any:
         """Split a line with our tokenizer (keeps `{expr}` whole), refuse secrets, then argparse.
-        The secrets in use are registered first: an `{expr}` of the line, evaluated before the
-        settings are read, may fail with one of them in its message."""
-        register_secrets_in_use(self._secrets)
+        An error about the line (an `{expr}` that failed, a refused value), raised before the
+        settings are read, masks the secrets in use all the same (``redaction.find_secrets``)."""
         line = line.strip()
         if line.endswith(";"):  # the `;` only silences the output
             line = line[:-1].rstrip()
@@ -751,6 +750,7 @@ class DliMagic(Magics, _SettingsTraits):
         if not secret or not secret.strip():
             raise UsageError("Nothing entered; credentials unchanged.")
         self._secrets = {field: secret.strip() if field == "auth_token" else secret}
+        register_layer_secrets(self._secrets)  # masked from now on, in errors raised before any settings are read
         self.close_clients()
         what = "token" if field == "auth_token" else "password"
         print(f"The {what} is kept in memory for this session only (not in the notebook or on disk).")

@@ -247,6 +247,20 @@ def test_an_unreadable_profile_file_while_looking_for_secrets_changes_no_error(d
 # --- notices on stderr -------------------------------------------------------------------------------
 
 
+def test_notices_mask_a_secret_of_a_profile_the_call_does_not_use(dli_env, capfd, assert_no_secrets, secret):
+    path = config.default_profile_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'[other]\npassword = "{secret}"\n')  # this call's settings come from the environment
+
+    def progress(counts):
+        raise RuntimeError(f"progress failed with {secret}")
+
+    dli_magic.run_jobs([138], wait=True, timeout=5, progress=progress)
+    out = capfd.readouterr()
+    assert "Stopped waiting: RuntimeError: progress failed with ***" in out.err
+    assert_no_secrets(out.out, out.err, extra=(secret,))
+
+
 def test_notices_of_the_python_api_are_scrubbed(dli_env, monkeypatch, capfd, assert_no_secrets, secret):
     monkeypatch.setenv("DLI_PASSWORD", secret)  # a secret in use in the kernel (no user: the token is used)
 
