@@ -72,6 +72,23 @@ def test_a_value_the_column_cannot_hold_is_refused_not_coerced(job_id):
         outcomes_frame([JobOutcome(job_id, True, "")])
 
 
+@pytest.mark.parametrize("is_success", ["true", 1, 0.0])
+def test_a_flag_that_is_not_true_or_false_is_refused_not_read_as_one(is_success):
+    with pytest.raises((TypeError, ValueError)):
+        outcomes_frame([JobOutcome(1, True, ""), JobOutcome(2, is_success, "")])
+
+
+def test_int_and_flag_columns_are_what_pd_array_makes_of_the_same_values():
+    outcomes = [JobOutcome(2**63 - 1, True, "", healthy=False), JobOutcome(1, None, ""), JobOutcome(7, False, "")]
+    frame = outcomes_frame(outcomes)
+    for column, values, dtype in [("job_id", [2**63 - 1, 1, 7], "Int64"), ("is_success", [True, None, False], "boolean"),
+                                  ("healthy", [False, None, None], "boolean")]:
+        pd.testing.assert_extension_array_equal(frame[column].array, pd.array(values, dtype=dtype))
+    jobs = jobs_frame([Job(1, restart_times=None, has_savepoint=False), Job(2, restart_times=0, has_savepoint=None)])
+    pd.testing.assert_extension_array_equal(jobs["restart_times"].array, pd.array([None, 0], dtype="Int64"))
+    pd.testing.assert_extension_array_equal(jobs["has_savepoint"].array, pd.array([False, None], dtype="boolean"))
+
+
 @pytest.mark.parametrize(
     "raw, expected",
     [(True, True), (False, False), ("true", True), (" FALSE ", False), ("yes", None), (1, None), (None, None)],
