@@ -26,6 +26,7 @@ import warnings
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -508,7 +509,7 @@ def record_outcomes(
     run_id: str | None = None,
 ) -> str | None:
     """``record`` for ``JobOutcome`` objects: what the API uses (no frame needed)."""
-    rows = (tuple(getattr(o, name) for name in _OUTCOME_FIELDS) for o in outcomes)
+    rows = map(attrgetter(*_OUTCOME_FIELDS), outcomes)  # each outcome's values, as a tuple
     return record_rows(rows, attrs, settings=settings, path=path, source=source, wait_state=wait_state,
                        run_id=run_id)
 
