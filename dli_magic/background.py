@@ -19,6 +19,7 @@ import weakref
 from typing import Any, Callable
 
 from .display import StatusView, status_line
+from .redaction import find_secrets, scrub
 from .waiting import WaitState
 
 _RUNNING: "weakref.WeakSet[RunHandle]" = weakref.WeakSet()
@@ -152,7 +153,8 @@ class RunHandle:
         if not self.done():
             return status_line(self.action, self.state)
         if self._error is not None:
-            return f"{self.action}: ended with {type(self._error).__name__}: {self._error}"
+            find_secrets()
+            return scrub(f"{self.action}: ended with {type(self._error).__name__}: {self._error}")
         frame = self._frame
         ok = int(frame["is_success"].fillna(False).sum())
         line = f"{self.action}: done, {ok} of {len(frame)} accepted"

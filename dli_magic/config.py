@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from . import contract
 from .errors import PLAIN_HTTP_HINT, PROFILE_FILE_HINT, UNKNOWN_SETTING_HINT, ConfigError
-from .redaction import REDACTED, add_secret_finder, register_secrets, scrub
+from .redaction import REDACTED, add_secret_finder, find_secrets, register_secrets, scrub
 
 SECRET_FIELDS = frozenset({"auth_token", "sk", "password"})
 
@@ -125,7 +125,8 @@ class Settings:
 
     def describe(self) -> list[tuple[str, str, str]]:
         """``(name, redacted value, source)`` rows for ``%dli_config``."""
-        # scrub: a secret pasted into a non-secret setting (a region, a project id) is shown as *** too
+        # scrub: a secret of any layer pasted into a non-secret setting (a region, a project id) shows as *** too
+        find_secrets()
         return [
             (name, "" if value is None else scrub(str(value)), self.sources.get(name, "default"))
             for name, value in self.redacted().items()
@@ -152,6 +153,7 @@ class Settings:
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items() if v is not None)
+        find_secrets()
         return scrub(f"Settings({shown})")
 
     __str__ = __repr__

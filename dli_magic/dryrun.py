@@ -17,7 +17,7 @@ from .checks import check_bool
 from .errors import MISSING_CREDENTIALS_HINT, BadInputError, ConfigError
 from .http import USER_AGENT
 from .ids import validate_job_ids
-from .redaction import scrub
+from .redaction import find_secrets, scrub
 from .results import JobOutcome, outcomes_frame
 
 DRY_RUN_MESSAGE = "dry run: not sent"
@@ -48,9 +48,10 @@ def describe_request(client: Any, action: str, job_ids, **options: Any) -> dict:
         headers.update(client.auth.describe_headers())
     except ConfigError as exc:
         headers["X-Auth-Token"] = f"(no credentials configured: {exc.message})"
+    find_secrets()  # every layer's: a value pasted into the wrong setting shows as *** here too
     described = {
         "method": "POST",
-        "url": url,
+        "url": scrub(url),
         "headers": {k: scrub(v) for k, v in headers.items()},
         "json": {"job_ids": chunks[0], spec.option: value},
         "requests": len(chunks),

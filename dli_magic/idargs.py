@@ -11,7 +11,7 @@ import re
 from numbers import Integral
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import BadInputError
+from .errors import BadInputError, DLIError
 from .ids import (
     MAX_JOB_IDS,
     ValidatedIds,
@@ -59,7 +59,8 @@ def split_tokens(text: str) -> list[str]:
             continue
         current.append(char)
     if quote or stack:
-        raise BadInputError(f"Unbalanced brackets or quotes in {text.strip()!r}.")
+        # Never quotes the line: whatever the open quote or bracket holds may be a secret.
+        raise BadInputError("Unbalanced brackets or quotes on this line: close them or remove them.")
     if current:
         tokens.append("".join(current))
     return tokens
@@ -125,6 +126,13 @@ def ids_from_object(value: Any, label: str) -> list[int]:
     except TypeError:
         raise BadInputError(
             f"{label} is a {type(value).__name__}, not a job id or a collection of job ids."
+        ) from None
+    except DLIError:
+        raise
+    except Exception as exc:  # a generator or map() that fails while it is read: its text may quote anything
+        raise BadInputError(
+            f"Reading the job ids of {label} failed: {type(exc).__name__} (its message is not shown: it "
+            "may quote a value of the line)."
         ) from None
     # A missing value first: NaN turns a Series of ints into floats, and the first float would be
     # reported in its place.

@@ -7,6 +7,7 @@ secret pasted into the wrong setting is hidden too. A leaf module: no other dli_
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Callable
@@ -33,8 +34,14 @@ class SecretScrubber(logging.Filter):
         self._lock = threading.Lock()
 
     def add(self, *values: str | None) -> None:
+        """Each value, and the forms a message may quote it in: escaped as Python's repr and JSON
+        write it, and without the backslashes a shell-like split of a line removes."""
+        forms = set()
+        for value in values:
+            if isinstance(value, str):
+                forms.update((value, repr(value)[1:-1], json.dumps(value)[1:-1], value.replace("\\", "")))
         with self._lock:
-            self._secrets.update(v for v in values if isinstance(v, str) and len(v) >= self.MIN_LENGTH)
+            self._secrets.update(v for v in forms if len(v) >= self.MIN_LENGTH)
 
     def clear(self) -> None:
         """Forget every value (a test starts afresh; a kernel keeps them for its life)."""

@@ -21,6 +21,7 @@ import pytest
 import dli_magic
 from dli_magic import config
 from dli_magic.errors import BadInputError, ConfigError
+from dli_magic.redaction import SCRUBBER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -225,6 +226,63 @@ def test_a_magic_refusing_a_value_that_holds_a_secret_does_not_echo_it(
     assert "***" in text
     assert_no_secrets(text, extra=(secret,))
     assert dli_env.request_log() == []
+
+
+@pytest.mark.parametrize("line", [
+    "%dli_run 138 --chunk-size {secret}",  # argparse quotes it with repr: the backslash doubled
+    "%dli_run 138 --out {secret}",
+    "%dli_history --limit $s",  # IPython's split of the line drops the backslash
+    "%dli_run {{map(int, [s])}}",  # fails while the ids are read, after the expression was evaluated
+    "%dli_run {{({{}})[s]}}",  # KeyError quotes it with repr
+])
+def test_a_secret_with_a_backslash_is_masked_in_the_forms_a_message_quotes_it(
+    shell, dli_env, monkeypatch, capsys, secret, line
+):
+    password = f"Pw\\{secret}"  # an IAM password may hold any character
+    monkeypatch.setenv("DLI_PASSWORD", password)
+    shell.user_ns["s"] = password
+    result = shell.run_cell(line.format(secret=password))
+    assert result.error_in_exec is not None
+    text = _everything(result, capsys)
+    assert secret[-12:] not in text  # no form of it: as given, escaped, or without the backslash
+    assert dli_env.request_log() == []
+
+
+def _profile(text: str) -> None:
+    path = config.default_profile_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_a_dry_run_and_dli_config_mask_a_value_that_is_another_profiles_secret(
+    shell, dli_env, monkeypatch, capsys, assert_no_secrets, secret
+):
+    # project_id of the settings in use is the password of a profile this call does not use
+    monkeypatch.setenv("DLI_PROJECT_ID", secret)
+    _profile(f'[other]\npassword = "{secret}"\n')
+    table = shell.run_cell("%dli_config").result  # first: nothing has looked for secrets yet
+    assert table.set_index("setting").loc["project_id", "value"] == "***"
+    SCRUBBER.clear()  # the dry run on its own
+    dry = shell.run_cell("%dli_run 138 --dry-run")
+    shown = capsys.readouterr().out  # the request it would send
+    assert "X-Project-Id: ***" in shown and "/v1.0/***/streaming" in shown
+    assert_no_secrets(shown, str(dry.result.attrs["request"]), table.to_string(), extra=(secret,))
+    assert dli_env.request_log() == []
+
+
+def test_a_restart_stopped_by_a_failing_callback_records_its_text_masked(dli_env, capfd, secret):
+    _profile(f'[other]\npassword = "{secret}"\n')  # a profile this call does not use
+
+    def on_step(label):
+        raise RuntimeError(f"step failed with {secret}")
+
+    dli_magic.run_jobs([138], wait=True)
+    frame = dli_magic.restart_jobs([138], on_step=on_step)
+    recorded = dli_magic.history()
+    texts = [str(frame.attrs), frame.to_string(), recorded.to_string(), str(recorded["options"].tolist()),
+             capfd.readouterr().err]
+    assert "RuntimeError: step failed with ***" in str(frame.attrs["errors"])
+    assert all(secret not in text for text in texts)
 
 
 def test_an_unreadable_profile_file_while_looking_for_secrets_changes_no_error(dli_env, monkeypatch, secret):
