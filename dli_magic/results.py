@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from .contract import parse_is_success
+from .contract import INT64_MAX, parse_is_success
 
 # The schema of a run/stop/restart result: one row per requested job, in request order.
 # ``status``/``status_desc`` are what the service said when dli-magic last read the job (<NA> when
@@ -104,7 +104,7 @@ class Job:
             job_type=_text(data.get("job_type")),
             queue_name=_text(data.get("queue_name")),
             restart_times=_count(data.get("restart_times")),
-            duration=_count(data.get("duration")),
+            duration=_duration_ms(data.get("duration")),
             has_savepoint=parse_is_success(data.get("has_savepoint")),
             savepoint_path=_text(data.get("savepoint_path")) or None,
             create_time=_epoch_ms(data.get("create_time")),
@@ -145,7 +145,7 @@ class ExecuteGraph:
             stoppable=parse_is_success(data.get("isStoppable")),
             start_time=_moment(data.get("start-time")),
             end_time=_moment(end),
-            duration=_count(data.get("duration")),
+            duration=_duration_ms(data.get("duration")),
             raw=dict(data),
         )
 
@@ -157,10 +157,16 @@ def _moment(value: Any) -> int | None:
 
 
 def _count(value: Any) -> int | None:
-    """A non-negative integer field (restarts, a duration in ms); anything else is not one."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """A non-negative integer field (restarts) an Int64 column holds; anything else is not one."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
         return None
     return value
+
+
+def _duration_ms(value: Any) -> int | None:
+    """A duration in ms, up to what a time column holds (see _EPOCH_MS_MAX); anything else is not one."""
+    value = _count(value)
+    return value if value is not None and value < _EPOCH_MS_MAX else None
 
 
 def _text(value: Any) -> str | None:
@@ -171,7 +177,8 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-# What datetime64[ms] can hold (about ±292 million years); anything else is not a time.
+# What a time or duration column holds once pandas converts it (through nanoseconds: about ±292
+# years around 1970); anything else is not a time.
 _EPOCH_MS_MAX = 2**63 // 1_000_000
 
 

@@ -95,3 +95,12 @@ def test_int_and_flag_columns_are_what_pd_array_makes_of_the_same_values():
 )
 def test_has_savepoint_reads_true_and_false_as_the_api_writes_them(raw, expected):
     assert Job.from_api({"job_id": 1, "has_savepoint": raw}).has_savepoint is expected
+
+
+@pytest.mark.parametrize("field, value", [("duration", 2**53), ("duration", 9_300_000_000_000_000),
+                                          ("restart_times", 2**64), ("restart_times", -1)])
+def test_a_number_no_column_can_hold_is_not_read_and_the_listing_still_builds(field, value):
+    job = Job.from_api({"job_id": 1, field: value})
+    assert getattr(job, field) is None
+    frame = jobs_frame([job, Job.from_api({"job_id": 2, field: 5})])
+    assert pd.isna(frame[field][0]) and not pd.isna(frame[field][1])
