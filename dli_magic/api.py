@@ -18,6 +18,7 @@ from . import contract, runlog
 from .checks import check_bool, check_positive, list_query
 from .errors import BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
+from .redaction import exception_line
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .batch import ReadPool
 from .waiting import WaitState, changed_reads_max, check_health, read_names, wait_for_jobs
@@ -142,13 +143,9 @@ def _check_call_args(profile: Any = None, client: Any = None, progress: Any = No
 def _scrubbed(notify: Callable[[str], None]) -> Callable[[str], None]:
     """A notice passes the one scrubber: it may quote an exception's text (a path, a server's
     answer) that holds a secret value, of any layer in use."""
-    from .redaction import find_secrets, scrub
+    from .redaction import scrub_in_use
 
-    def scrubbed(text: str) -> None:
-        find_secrets()
-        notify(scrub(text))
-
-    return scrubbed
+    return lambda text: notify(scrub_in_use(text))
 
 
 def check_wait_options(*, timeout: Any = None, stable: Any = None) -> None:
@@ -192,7 +189,7 @@ def _take_names(call: "_Call", lookup, timeout: float | None) -> None:
     except (concurrent.futures.TimeoutError, KeyboardInterrupt):  # the rows come back without the names
         pass
     except Exception as exc:
-        call.notify(f"Could not read the job names: {_brief(exc)}")
+        call.notify(f"Could not read the job names: {exception_line(exc)}")
 
 
 @dataclass
@@ -369,8 +366,8 @@ def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = Non
     except KeyboardInterrupt:
         state.interrupted = True
     except Exception as exc:  # polling failed: keep the call's result, say why waiting stopped
-        call.notify(f"Stopped waiting: {_brief(exc)}")
-        call.extra_attrs["wait_error"] = _brief(exc)
+        call.notify(f"Stopped waiting: {exception_line(exc)}")
+        call.extra_attrs["wait_error"] = exception_line(exc)
 
 
 def _wait_state(call: _Call) -> str:
@@ -498,14 +495,6 @@ def _strict_message(action: str, failing: list[tuple[JobOutcome, str]], total: i
     if more > 0:
         reasons += f"; and {more} more"
     return f"{action}: {len(failing)} of {total} jobs failed, are unhealthy or have an unknown outcome — {reasons}"
-
-
-def _brief(exc: Exception) -> str:
-    """An exception in one line for a notice or a run attribute, through the one scrubber (a
-    callback's or a library's message may quote a secret)."""
-    from .redaction import scrub
-
-    return scrub(f"{type(exc).__name__}: {exc}")
 
 
 def _fan_out(progress, on_state):
@@ -973,7 +962,7 @@ def _restart_in_background(restart: Any, client: Any, owned: bool, *, strict: bo
     except KeyboardInterrupt:  # nothing more is sent; the worker reads where the jobs were left
         restart._halt("interrupted (Ctrl-C)", interrupted=True)
     except Exception as exc:
-        restart.notify(f"Could not record the restart in the history before waiting: {_brief(exc)}")
+        restart.notify(f"Could not record the restart in the history before waiting: {exception_line(exc)}")
     exiting: list[bool] = []
     updates = restart.on_state
 

@@ -19,7 +19,7 @@ import weakref
 from typing import Any, Callable
 
 from .display import StatusView, status_line
-from .redaction import find_secrets, scrub
+from .redaction import exception_line
 from .waiting import WaitState
 
 _RUNNING: "weakref.WeakSet[RunHandle]" = weakref.WeakSet()
@@ -153,8 +153,7 @@ class RunHandle:
         if not self.done():
             return status_line(self.action, self.state)
         if self._error is not None:
-            find_secrets()
-            return scrub(f"{self.action}: ended with {type(self._error).__name__}: {self._error}")
+            return f"{self.action}: ended with {exception_line(self._error)}"
         frame = self._frame
         ok = int(frame["is_success"].fillna(False).sum())
         line = f"{self.action}: done, {ok} of {len(frame)} accepted"

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from . import contract
 from .errors import PLAIN_HTTP_HINT, PROFILE_FILE_HINT, UNKNOWN_SETTING_HINT, ConfigError
-from .redaction import REDACTED, add_secret_finder, find_secrets, register_secrets, scrub
+from .redaction import REDACTED, add_secret_finder, find_secrets, register_secrets, scrub, scrub_in_use
 
 SECRET_FIELDS = frozenset({"auth_token", "sk", "password"})
 
@@ -153,8 +153,7 @@ class Settings:
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items() if v is not None)
-        find_secrets()
-        return scrub(f"Settings({shown})")
+        return scrub_in_use(f"Settings({shown})")
 
     __str__ = __repr__
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import contract
-from .redaction import find_secrets, scrub
+from .redaction import scrub, scrub_in_use
 
 if TYPE_CHECKING:
     from .results import ExecuteGraph, Job, JobOutcome
@@ -57,8 +57,7 @@ class DLIError(Exception):
     ) -> None:
         # Every message passes the one scrubber: a secret pasted into another setting or argument,
         # or echoed by a server or an expression, never reaches a user.
-        find_secrets()
-        message = scrub(str(message))
+        message = scrub_in_use(str(message))
         super().__init__(message)
         self.message = message
         self.status = status

@@ -22,7 +22,7 @@ from .ids import (
     too_many_ids,
     validate_job_ids,
 )
-from .redaction import find_secrets, scrub
+from .redaction import scrub_in_use
 
 # The one cap of ids.py, for a range as for every other form (kept under its old name).
 MAX_RANGE_SIZE = MAX_JOB_IDS
@@ -73,8 +73,7 @@ def _cut(token: str) -> str:
 
 def _shown(token: str) -> str:
     """``_cut`` of a refused token, a secret in use masked first (once cut, it would not be recognised)."""
-    find_secrets()
-    return _cut(scrub(token))
+    return _cut(scrub_in_use(token))
 
 
 def _literal_ids(token: str) -> list[int]:

@@ -32,7 +32,7 @@ from .config import SECRET_FIELDS, Settings, env_var, register_layer_secrets, re
 from .errors import ConfigError
 from .idargs import collect_ids, split_tokens
 from .ids import validate_job_ids
-from .redaction import find_secrets, scrub
+from .redaction import scrub_in_use
 
 if TYPE_CHECKING:
     from .waiting import WaitState
@@ -93,8 +93,7 @@ _OUT_OPTION = argument("--out", metavar="VAR", help="Store the result DataFrame 
 def _usage_error(text: str) -> UsageError:
     """A UsageError whose text passed the one scrubber: a line's values (`$var`, `{expr}`, or
     pasted) may hold a secret in use, and argparse quotes what it refuses."""
-    find_secrets()
-    return UsageError(scrub(text))
+    return UsageError(scrub_in_use(text))
 
 
 def _with_suggestions(error: UsageError, magic: Any) -> UsageError:

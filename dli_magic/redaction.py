@@ -106,6 +106,19 @@ def scrub(text: str) -> str:
     return SCRUBBER.scrub(text)
 
 
+def scrub_in_use(text: str) -> str:
+    """``scrub`` after looking for the secrets in use (``find_secrets``): for a message that may be
+    written before any settings were read."""
+    find_secrets()
+    return scrub(text)
+
+
+def exception_line(exc: BaseException) -> str:
+    """An exception in one line, ``Type: message``, the secrets in use masked: a callback's or a
+    library's text may quote anything."""
+    return scrub_in_use(f"{type(exc).__name__}: {exc}")
+
+
 def get_logger() -> logging.Logger:
     """The package logger: silent by default, secrets scrubbed from every record logged on it."""
     logger = logging.getLogger(LOGGER_NAME)

@@ -36,7 +36,7 @@ from typing import Any, Callable
 from . import contract
 from .batch import INTERRUPTED_IN_FLIGHT, NOT_SENT_INTERRUPTED, failure_row_message
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
-from .redaction import find_secrets, scrub
+from .redaction import exception_line
 from .results import Job, JobOutcome
 from .waiting import WaitState, check_health, effect_grace, read_jobs, wait_for_jobs
 
@@ -159,13 +159,6 @@ def _pending_when(state: WaitState, timeout: float, read_error: str | None = Non
     if read_error:
         return f"when reading the statuses failed ({read_error})"
     return f"after the {timeout:g} s wait timeout"
-
-
-def _said(exc: BaseException) -> str:
-    """An exception as the rows, ``df.attrs``, the history and the notices say it: its type and
-    text, the secrets in use masked (a callback's or a server's text may quote anything)."""
-    find_secrets()
-    return scrub(f"{type(exc).__name__}: {exc}")
 
 
 class _Operation:
@@ -363,7 +356,7 @@ class Restart(_Operation):
         except KeyboardInterrupt:
             self._halt(self._interrupted(), interrupted=True)
         except Exception as exc:  # whatever failed part-way, the rows must say where each job is
-            reason = _said(exc)
+            reason = exception_line(exc)
             self._halt(reason)
             self.errors.append(reason)
             self.notify(f"The restart stopped part-way: {reason}")
@@ -617,8 +610,8 @@ class Restart(_Operation):
             check_health(self.client, state, started, stable=self.stable, poll_interval=self.poll_interval,
                          on_update=self._show, sleep=self.sleep)
         except DLIError as exc:  # reading failed round after round: health unknown, the rows stay
-            self.errors.append(f"health check: {_said(exc)}")
-            self.notify(f"Stopped the health check: {_said(exc)}")
+            self.errors.append(f"health check: {exception_line(exc)}")
+            self.notify(f"Stopped the health check: {exception_line(exc)}")
             for job_id in started:
                 if state.healthy.get(job_id) is None:
                     state.healthy[job_id] = None
@@ -664,8 +657,8 @@ class Restart(_Operation):
                     sleep=self.sleep)
         except DLIError as exc:  # reading failed round after round: say so, keep what was read
             self.read_error = type(exc).__name__
-            self.errors.append(f"waiting after the {spec.name}: {_said(exc)}")
-            self.notify(f"Stopped waiting: {_said(exc)}")
+            self.errors.append(f"waiting after the {spec.name}: {exception_line(exc)}")
+            self.notify(f"Stopped waiting: {exception_line(exc)}")
             self._halt(f"reading the job statuses failed ({type(exc).__name__})")
         finally:
             self.read_rounds += state.rounds
@@ -1092,8 +1085,8 @@ class Savepoints(_Operation):
                              timeout=self.timeout, grace=self.grace, poll_interval=self.poll_interval,
                              expected=(SAVEPOINTING,), on_update=self.on_state, sleep=self.sleep)
         except DLIError as exc:
-            self.errors.append(f"waiting: {_said(exc)}")
-            self.notify(f"Stopped waiting: {_said(exc)}")
+            self.errors.append(f"waiting: {exception_line(exc)}")
+            self.notify(f"Stopped waiting: {exception_line(exc)}")
         self.read_rounds += state.rounds
         self.interrupted = self.interrupted or state.interrupted
         if state.timed_out:

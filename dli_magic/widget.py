@@ -39,7 +39,7 @@ from .checks import check_bool, check_positive
 from .contract import JOB_STATUSES
 from .errors import BadInputError, DLIError
 from .ids import validate_job_ids
-from .redaction import find_secrets, scrub
+from .redaction import exception_line
 from .results import Job
 
 # ---------------------------------------------------------------- settings
@@ -395,8 +395,7 @@ def error_lines(exc: BaseException) -> list[str]:
             return list(exc._render_traceback_())
         except Exception:  # pragma: no cover - rendering must never hide the error
             pass
-    find_secrets()
-    return [scrub(f"{type(exc).__name__}: {exc}")]
+    return [exception_line(exc)]
 
 
 def progress_text(action: str, counts: dict[str, int], seconds: float, pending: int = 0) -> str:
