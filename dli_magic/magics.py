@@ -234,23 +234,7 @@ def _job_arguments(action: str):
     def decorate(func: Any) -> Any:
         for declare in reversed(declarations):  # as stacked decorators apply: bottom first
             func = declare(func)
-        return _intermixed_magic_arguments()(func)
-
-    return decorate
-
-
-def _intermixed_magic_arguments():
-    """``magic_arguments()`` for a magic whose ids may stand between its options (``_parse``:
-    ``parse_intermixed_args``). That parse writes the parser's usage on every call when it has
-    none, for error messages IPython does not show: here the parser gets it once."""
-
-    def decorate(func: Any) -> Any:
-        func = magic_arguments()(func)
-        parser = func.parser
-        text = parser.format_usage()
-        # Without IPython's "::" prefix; argparse fills in %(prog)s, so a literal % is doubled.
-        parser.usage = text[text.index(parser.prog):].rstrip("\n").replace("%", "%%")
-        return func
+        return magic_arguments()(func)
 
     return decorate
 
@@ -843,7 +827,7 @@ class DliMagic(Magics, _SettingsTraits):
         result = self._store(args.out, frame)  # --out stores even when `;` silences the display
         return None if silenced else result
 
-    @_intermixed_magic_arguments()
+    @magic_arguments()
     @_IDS_ARGUMENT
     @argument("--stable", type=_seconds, metavar="S",
               help="Then watch the restarted jobs for S seconds: a job that leaves job_running, restarts or "
@@ -891,7 +875,7 @@ class DliMagic(Magics, _SettingsTraits):
             background=args.background, **kw,
         ))
 
-    @_intermixed_magic_arguments()
+    @magic_arguments()
     @_IDS_ARGUMENT
     @argument("--path", metavar="OBS_DIR",
               help="Where the savepoints go: obs://bucket/dir/ (default: each job's OBS bucket, /{job_id}/savepoint/).")

@@ -259,30 +259,15 @@ def _typed_frame(records: Iterable[Any], columns: Iterable[tuple[str, str]]):
     for name, dtype_name in columns:
         values = [getattr(record, name) for record in records]
         if dtype_name.startswith("datetime64"):  # epoch milliseconds, None = no time
-            data[name] = pd.to_datetime(_column(values, "Int64"), unit="ms", utc=True).astype(_pandas_dtype(dtype_name))
+            data[name] = pd.to_datetime(pd.array(values, dtype=_pandas_dtype("Int64")), unit="ms",
+                                        utc=True).astype(_pandas_dtype(dtype_name))
         elif dtype_name.startswith("timedelta64"):  # milliseconds, None = not known
-            data[name] = pd.to_timedelta(_column(values, "Int64"), unit="ms").astype(_pandas_dtype(dtype_name))
+            data[name] = pd.to_timedelta(pd.array(values, dtype=_pandas_dtype("Int64")),
+                                         unit="ms").astype(_pandas_dtype(dtype_name))
         else:
-            data[name] = _column(values, dtype_name)
+            data[name] = pd.array(values, dtype=_pandas_dtype(dtype_name))
     # copy=False: the arrays were made for this frame (a dict is copied by default).
     return pd.DataFrame(data, index=pd.RangeIndex(len(records)), copy=False)
-
-
-def _column(values: list, dtype_name: str):
-    """One column's array. Plain ints or True/False (None = <NA>), as the typed results hold them, go
-    straight to pandas' masked-array constructors: ``pd.array`` would first work out what the values
-    are, the largest part of a run's frame on a CPU that has just waited for the answer. Any other
-    value goes through ``pd.array``, which checks and converts it as always."""
-    import numpy as np
-    import pandas as pd
-
-    if dtype_name == "Int64" and all(v is None or type(v) is int for v in values):
-        filled = np.array([0 if v is None else v for v in values], dtype=np.int64)
-        return pd.arrays.IntegerArray(filled, np.array([v is None for v in values], dtype=bool))
-    if dtype_name == "boolean" and all(v is None or type(v) is bool for v in values):
-        filled = np.array([v is True for v in values], dtype=bool)
-        return pd.arrays.BooleanArray(filled, np.array([v is None for v in values], dtype=bool))
-    return pd.array(values, dtype=_pandas_dtype(dtype_name))
 
 
 def outcomes_frame(outcomes: Iterable[JobOutcome], attrs: Mapping[str, Any] | None = None):

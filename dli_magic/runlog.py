@@ -154,16 +154,12 @@ _PACKAGE = __name__.partition(".")[0]
 
 def default_path(settings: Any = None, environ: Mapping[str, str] | None = None) -> Path:
     """settings.history_path, else $DLI_HISTORY_PATH, else the XDG user data dir."""
-    return Path(_default_file(settings, environ))
-
-
-def _default_file(settings: Any = None, environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     configured = getattr(settings, "history_path", None) or environ.get(HISTORY_ENV)
     if configured:
-        return os.path.expanduser(configured)
+        return Path(configured).expanduser()
     data_home = environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(data_home, "dli-magic", "history.sqlite")
+    return Path(data_home) / "dli-magic" / "history.sqlite"
 
 
 def enabled(settings: Any = None) -> bool:
@@ -545,7 +541,7 @@ def record_rows(
     run_id = run_id or f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.urandom(6).hex()}"
     # Copied now: later changes to rows or attrs cannot reach a run that is written later.
     run = _Run(
-        os.path.abspath(path if path is not None else _default_file(settings)),  # _target's, as text
+        os.path.abspath(path if path is not None else default_path(settings)),  # _target's, as text
         (
             run_id,
             attrs.get("action"),

@@ -53,20 +53,3 @@ def test_unknown_flags_get_a_suggestion(shell, dli_env, capsys, line, suggestion
     assert suggestion in str(result.error_in_exec)
     assert dli_env.request_log() == []
 
-
-@pytest.mark.parametrize("name", ["dli_run", "dli_stop", "dli_restart", "dli_savepoint"])
-def test_magics_parsed_intermixed_keep_the_usage_argparse_writes(shell, name):
-    # Their parsers carry their usage (parse_intermixed_args would otherwise write it on every
-    # call); `%dli_run -h` and the error texts must read exactly as argparse writes them.
-    parser = shell.find_line_magic(name).parser
-    assert parser.usage is not None
-    given = parser.usage
-    try:
-        parser.usage = None
-        written_usage, written_help = parser.format_usage(), parser.format_help()
-    finally:
-        parser.usage = given
-    assert parser.format_usage() == written_usage
-    assert parser.format_help() == written_help
-    assert parser.parse_intermixed_args(["131", "--dry-run", "130"]).ids == ["131", "130"]
-    assert parser.usage is given

@@ -78,25 +78,6 @@ def test_a_flag_that_is_not_true_or_false_is_refused_not_read_as_one(is_success)
         outcomes_frame([JobOutcome(1, True, ""), JobOutcome(2, is_success, "")])
 
 
-def test_int_and_flag_columns_are_what_pd_array_makes_of_the_same_values():
-    outcomes = [JobOutcome(2**63 - 1, True, "", healthy=False), JobOutcome(1, None, ""), JobOutcome(7, False, "")]
-    frame = outcomes_frame(outcomes)
-    for column, values, dtype in [("job_id", [2**63 - 1, 1, 7], "Int64"), ("is_success", [True, None, False], "boolean"),
-                                  ("healthy", [False, None, None], "boolean")]:
-        pd.testing.assert_extension_array_equal(frame[column].array, pd.array(values, dtype=dtype))
-    jobs = jobs_frame([Job(1, restart_times=None, has_savepoint=False), Job(2, restart_times=0, has_savepoint=None)])
-    pd.testing.assert_extension_array_equal(jobs["restart_times"].array, pd.array([None, 0], dtype="Int64"))
-    pd.testing.assert_extension_array_equal(jobs["has_savepoint"].array, pd.array([False, None], dtype="boolean"))
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [(True, True), (False, False), ("true", True), (" FALSE ", False), ("yes", None), (1, None), (None, None)],
-)
-def test_has_savepoint_reads_true_and_false_as_the_api_writes_them(raw, expected):
-    assert Job.from_api({"job_id": 1, "has_savepoint": raw}).has_savepoint is expected
-
-
 @pytest.mark.parametrize("field, value", [("duration", 2**53), ("duration", 9_300_000_000_000_000),
                                           ("restart_times", 2**64), ("restart_times", -1)])
 def test_a_number_no_column_can_hold_is_not_read_and_the_listing_still_builds(field, value):
