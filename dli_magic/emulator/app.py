@@ -193,7 +193,13 @@ class GatewayApp:
 
     def _admin_checks(self, scope: dict, method: str, headers: dict[str, str]) -> None:
         """A web page must not reach the admin routes: refuse another origin and non-JSON bodies (a
-        form or a cross-site fetch sends one of these) before anything is done."""
+        form or a cross-site fetch sends one of these), and a Host that is not this server's (a page
+        whose own name was made to resolve to 127.0.0.1 sends its name, and no Origin on a GET)
+        before anything is done."""
+        host = headers.get("host")
+        if host is not None and _host_name(host) not in self._own_hosts(scope):
+            raise ApiError(403, "EMULATOR.FOREIGN_HOST",
+                           f"The admin routes answer only to this server's own address, not {host[:80]!r}.")
         origin = headers.get("origin")
         if origin is not None and origin.lower() not in self._own_origins(scope):
             raise ApiError(403, "EMULATOR.CROSS_ORIGIN",
@@ -209,11 +215,16 @@ class GatewayApp:
                                f"The admin routes take application/json bodies only, not {content_type[:60]!r}.")
 
     @staticmethod
-    def _own_origins(scope: dict) -> set[str]:
-        """http://HOST:PORT for each name this server answers to on loopback, and the address it listens on."""
-        host, port = (scope.get("server") or ("127.0.0.1", 0))[:2]
-        host = f"[{host}]" if ":" in str(host) else str(host)
-        return {f"http://{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]", host.lower())}
+    def _own_hosts(scope: dict) -> set[str]:
+        """Each name this server answers to: the loopback names and the address it listens on."""
+        host = str((scope.get("server") or ("127.0.0.1", 0))[0])
+        return {"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host.lower()}
+
+    @classmethod
+    def _own_origins(cls, scope: dict) -> set[str]:
+        """http://HOST:PORT for each of the server's own names (``_own_hosts``)."""
+        port = (scope.get("server") or ("127.0.0.1", 0))[1]
+        return {f"http://{name}:{port}" for name in cls._own_hosts(scope)}
 
     def _gateway_checks(
         self, scope: dict, method: str, path: str, headers: dict[str, str], body: bytes, entry: dict | None,
@@ -299,6 +310,14 @@ class GatewayApp:
 class _Dropped(Exception):
     pass
 
+
+
+def _host_name(host: str) -> str:
+    """A Host header's name without its port, lower case ("[::1]:80" -> "[::1]")."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if ":" in host else host
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
     sent = False

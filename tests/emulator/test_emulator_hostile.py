@@ -69,6 +69,28 @@ def test_admin_routes_answer_their_own_origin(emu):
     assert requests.get(f"{emu.url}/_emulator/clock", headers={"Sec-Fetch-Site": "none"}, timeout=5).ok
 
 
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:{port}", "127.0.0.1.attacker.example:{port}",
+                                  "[::2]:{port}"])
+def test_admin_routes_refuse_a_foreign_host_name_reads_included(emu, host):
+    """DNS rebinding: a page whose own name resolves to 127.0.0.1 is same-origin to the browser, and
+    its GETs carry no Origin; only the Host header names the page's site."""
+    job = emu.create_job(name="target")
+    requests.get(f"{emu.url}/v1.0/{emu.project_id}/streaming/jobs", headers=H, timeout=5)
+    before = state_of(emu)
+    for method, url, body in [*admin_calls(emu, job), ("GET", f"{emu.url}/_emulator/jobs/{job}", None)]:
+        r = _call(method, url, body, {"Content-Type": "application/json", "Host": host.format(port=emu.port)})
+        assert r.status_code == 403, (method, url, r.text)
+        assert r.json()["error_code"] == "EMULATOR.FOREIGN_HOST"
+        assert "target" not in r.text
+    assert state_of(emu) == before
+
+
+def test_admin_routes_answer_their_own_host_names(emu):
+    for host in (f"127.0.0.1:{emu.port}", f"localhost:{emu.port}", "LOCALHOST", "127.0.0.1"):
+        r = requests.get(f"{emu.url}/_emulator/clock", headers={"Host": host}, timeout=5)
+        assert r.status_code == 200, (host, r.text)
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
                      "multipart/form-data; boundary=x", "application/jsonp"],
