@@ -366,8 +366,11 @@ def _settle(call: _Call, updates, *, sleep: Callable[[float], None] | None = Non
     except KeyboardInterrupt:
         state.interrupted = True
     except Exception as exc:  # polling failed: keep the call's result, say why waiting stopped
-        call.notify(f"Stopped waiting: {exception_line(exc)}")
-        call.extra_attrs["wait_error"] = exception_line(exc)
+        why = exception_line(exc)
+        call.notify(f"Stopped waiting: {why}")
+        call.extra_attrs["wait_error"] = why
+        if call.stable is not None:
+            state.health_not_checked(call.accepted, why)
 
 
 def _wait_state(call: _Call) -> str:

@@ -122,6 +122,15 @@ class WaitState:
         self.health_notes[job_id] = reason
         self.watched.discard(job_id)
 
+    def health_not_checked(self, job_ids: Iterable[int], why: str) -> None:
+        """The health check stopped (a read failed) before judging these jobs: health unknown, with
+        why, so that --strict counts them as failed rather than passing unchecked jobs."""
+        for job_id in job_ids:
+            if job_id not in self.healthy:
+                self.healthy[job_id] = None
+                self.health_notes[job_id] = f"health not checked: {why}"
+        self.watched.clear()
+
 
 # --- reading ---------------------------------------------------------------------------------------
 

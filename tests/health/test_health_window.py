@@ -110,3 +110,34 @@ def test_stable_does_not_apply_to_stop(env):
     with pytest.raises(BadInputError, match="not stop"):
         dli_magic.stop_jobs([1], stable=5)
     assert env.request_log() == []
+
+
+def _refuse_reads_once_the_window_starts(env, fault):
+    """on_state for api.execute: from the stability window on, every GET gets ``fault``."""
+    armed = []
+
+    def on_state(state):
+        if state.phase == "stability" and not armed:
+            armed.append(True)
+            env.set_faults({"error": {"count": -1, "method": "GET", **fault}})
+
+    return on_state
+
+
+@pytest.mark.parametrize("fault", [
+    {"status": 503, "error_msg": "service busy"},  # three failed rounds in a row
+    {"status": 403, "error_code": "APIGW.0302", "error_msg": "not authorised"},  # ends it at once
+], ids=["503", "403"])
+def test_a_health_check_ended_by_a_read_error_fails_strict_and_says_so(env, fault):
+    """A CI gate must not go green on jobs whose health was never judged."""
+    job = env.create_job(name="steady")
+    on_state = _refuse_reads_once_the_window_starts(env, fault)
+    with pytest.raises(api.JobsFailedError) as info:
+        api.execute("run", [job], stable=STABLE, strict=True, on_state=on_state, notify=None, retry_deadline=0.3)
+    assert info.value.job_ids == [job]
+    assert f"{job}: health not checked: " in info.value.message and fault["error_msg"] in info.value.message
+    row = info.value.frame.iloc[0]
+    assert pd.isna(row["healthy"])
+    assert "; health not checked: " in row["message"] and fault["error_msg"] in row["message"]
+    recorded = dli_magic.history()
+    assert "health not checked" in recorded[recorded.job_id == job]["message"].iloc[0]
