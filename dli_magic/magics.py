@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+import threading
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -340,6 +341,7 @@ class DliMagic(Magics, _SettingsTraits):
         super().__init__(shell=shell, **kwargs)
         self._secrets: dict[str, str] = {}  # from %dli_login only; never printed
         self._clients: dict[str | None, tuple[Settings, Any]] = {}
+        self._clients_lock = threading.Lock()  # an open panel asks for its client from its own threads
         errors.SHOW_FULL_TRACEBACK = bool(self.debug)
 
     @observe("debug")
@@ -367,24 +369,29 @@ class DliMagic(Magics, _SettingsTraits):
         from .client import DliClient
 
         current = self.settings(profile)
-        cached = self._clients.get(profile)
-        if cached is not None:
-            settings, client = cached
-            if settings == current and settings.sources == current.sources:
-                return client
-            _close_when_idle(client)  # a background wait still using it keeps it until it ends
-            del self._clients[profile]
-        client = DliClient(current)
-        self._clients[profile] = (current, client)
-        return client
+        with self._clients_lock:
+            cached = self._clients.get(profile)
+            if cached is not None:
+                settings, client = cached
+                if settings == current and settings.sources == current.sources:
+                    return client
+                _close_when_idle(client)  # a background wait still using it keeps it until it ends
+                del self._clients[profile]
+            client = DliClient(current)
+            self._clients[profile] = (current, client)
+            return client
 
     def close_clients(self) -> None:
-        for _, client in self._clients.values():
+        """Let go of the session's clients (%dli_login, unloading): each is closed once no background
+        wait uses it; an open panel asks for a new one at its next request."""
+        with self._clients_lock:
+            clients = [client for _, client in self._clients.values()]
+            self._clients.clear()
+        for client in clients:
             try:
-                client.close()
+                _close_when_idle(client)
             except Exception:  # closing is best effort; a dead socket must not block unloading
                 pass
-        self._clients.clear()
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -643,7 +650,14 @@ class DliMagic(Magics, _SettingsTraits):
         args = _parse_line(self.dli_config, line)
         if args.assignments:
             self._assign(args.assignments)
-        return self.settings_frame(args.profile)
+        try:
+            return self.settings_frame(args.profile)
+        except ConfigError as exc:
+            if exc.hint not in (ConfigError.hint, errors.UNKNOWN_SETTING_HINT):  # these send the user here
+                raise
+            exc.hint = ("This setting keeps %dli_config from showing the others: fix or unset it where the "
+                        "message says it comes from (`%dli_config NAME=none` unsets a %config value).")
+            raise
 
     def _assign(self, assignments: list[str]) -> None:
         changes: dict[str, Any] = {}
@@ -760,14 +774,15 @@ class DliMagic(Magics, _SettingsTraits):
     @magic_arguments()
     @_PROFILE_OPTION
     @argument("--no-wait", action="store_true", help="Return after the run/stop call without polling.")
-    @argument("--timeout", type=_seconds, metavar="S", help="Seconds to wait at most (default: wait_timeout).")
+    @argument("--timeout", type=_seconds, metavar="S",
+              help="Seconds to wait at most (default: wait_timeout); also with --no-wait for Restart, which waits.")
     @argument("--stable", type=_seconds, metavar="S", help="Check the health of started jobs for S seconds.")
     @argument("--refresh", type=_seconds, metavar="S", help="Refresh the job list every S seconds (default 10).")
     @argument("--no-auto-refresh", action="store_true", help="Refresh only when asked (the Refresh button).")
     @line_magic
     def dli_panel(self, line: str = ""):
         """Open the job console (pick jobs, run, stop or restart them, live statuses) with this
-        session's settings and client.
+        session's settings and client; it follows later %dli_config and %dli_login changes.
 
         Examples::
 
@@ -783,7 +798,8 @@ class DliMagic(Magics, _SettingsTraits):
         if args.stable is not None and args.no_wait:
             raise UsageError("--stable checks the started jobs' health, which needs waiting: drop --no-wait.")
         return panel(
-            client=self.client(args.profile), wait=not args.no_wait, timeout=args.timeout, stable=args.stable,
+            client_source=lambda: self.client(args.profile), wait=not args.no_wait, timeout=args.timeout,
+            stable=args.stable,
             refresh_interval=args.refresh if args.refresh is not None else REFRESH_SECONDS,
             auto_refresh=not args.no_auto_refresh,
         )

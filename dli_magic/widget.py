@@ -522,6 +522,7 @@ class DliPanel(widgets.VBox):
         auto_refresh: bool = True,
         load: bool = True,
         profile: str | None = None,
+        client_source: Callable[[], Any] | None = None,
         **settings: Any,
     ) -> None:
         _check_interval(refresh_interval)
@@ -535,7 +536,14 @@ class DliPanel(widgets.VBox):
         check_positive("max_jobs", max_jobs, integer=True)
         # A client from settings is built here, so bad settings fail the cell at once (ConfigError,
         # one line) and the settings (secrets included) live only inside the client, never in the panel.
-        self._client, self._owns_client = api.client_for(client, profile, settings)
+        if client_source is not None:
+            if client is not None or profile is not None or settings:
+                raise BadInputError("Pass client_source= alone, without client=, profile= or settings.")
+            client_source()  # bad settings fail the cell now here too
+            self._client, self._owns_client = None, False
+        else:
+            self._client, self._owns_client = api.client_for(client, profile, settings)
+        self._client_source = client_source
         self._state_key = f"dli-panel-{uuid.uuid4().hex}"
 
         self.wait = wait
@@ -686,8 +694,10 @@ class DliPanel(widgets.VBox):
 
     @property
     def client(self):
-        """The ``DliClient`` the panel sends its requests with."""
-        return self._client
+        """The ``DliClient`` the panel sends its next request with: the one it was given or made, or
+        what ``client_source()`` gives now (%dli_panel: the session's client, which follows
+        %dli_config and %dli_login)."""
+        return self._client if self._client_source is None else self._client_source()
 
     @property
     def busy(self) -> bool:
@@ -912,7 +922,7 @@ class DliPanel(widgets.VBox):
                 self._update_controls()
 
     def _read_jobs(self) -> list[Job]:
-        return list(islice(self._client.iter_jobs(), self.max_jobs))
+        return list(islice(self.client.iter_jobs(), self.max_jobs))
 
     def _set_jobs(self, jobs: list[Job]) -> None:
         """New data for the table; the selection is carried over by job id."""
@@ -1124,7 +1134,7 @@ class DliPanel(widgets.VBox):
     def _call_api(self, action: str, ids: list[int], option: bool):
         """The API call behind each button: the same functions as %dli_run / %dli_stop / %dli_restart."""
         common = dict(
-            client=self._client,
+            client=self.client,
             on_state=lambda state: self._on_wait_state(action, state),
             notify=self._show_notice,
             echo=None,
@@ -1202,7 +1212,7 @@ class DliPanel(widgets.VBox):
             self.detail.value = markup
 
     def _detail_markup(self, job_id: int) -> str:
-        return detail_html(api.job(job_id, client=self._client))  # the view of %dli_job
+        return detail_html(api.job(job_id, client=self.client))  # the view of %dli_job
 
     # -- lifecycle
 
@@ -1275,7 +1285,9 @@ def panel(client: Any = None, **kwargs: Any) -> DliPanel:
     """Open the job console: ``dli_magic.panel()``; ``%dli_panel`` calls this too.
 
     Pass a ``client`` (a ``DliClient``) or settings (``profile=``, ``endpoint=``, …) exactly as for
-    ``dli_magic.connect``. ``refresh_interval`` (seconds, default 10) and ``auto_refresh`` set the
+    ``dli_magic.connect``; or ``client_source``, a function that gives the client for each request
+    (what ``%dli_panel`` passes: the session's client, so the panel follows ``%dli_config`` and
+    ``%dli_login``). ``refresh_interval`` (seconds, default 10) and ``auto_refresh`` set the
     live refresh; ``wait=False`` returns after an action's call without polling; ``stable=S`` checks
     run jobs' health for S seconds; ``max_jobs`` caps the listing (newest first).
     """

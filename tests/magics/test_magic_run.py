@@ -240,7 +240,7 @@ def test_a_whole_call_failure_is_an_error_naming_jobs_and_request(shell, dli_env
 def test_panel_magic_uses_the_session_client(shell, dli_env, magic):
     panel = shell.run_line_magic("dli_panel", "--no-wait")
     try:
-        assert panel._client is magic.client()
+        assert panel.client is magic.client()
         assert panel.wait is False
         assert panel.wait_idle(10)
         assert 138 in [job.job_id for job in panel.jobs]

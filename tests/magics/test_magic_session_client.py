@@ -38,3 +38,45 @@ def test_the_client_is_rebuilt_when_a_setting_changes(shell, magic, dli_env, mon
     profile.write_text("[default]\nconnect_timeout = 3\n")  # an edit of the profile file, too
     fourth = magic.client()
     assert fourth is not third and fourth.settings.connect_timeout == 3.0
+
+
+def test_an_open_panel_follows_the_session_client_through_a_settings_change(shell, magic, dli_env):
+    """A %dli_config change makes the next magic build a new client and let go of the old one; the
+    panel asks the session for its client at each request, so it keeps working, with the new settings."""
+    shell.run_cell("p = %dli_panel --no-auto-refresh")
+    made = shell.user_ns["p"]
+    try:
+        assert made.wait_idle(20) and made.refresh_error is None
+        old = made.client
+        assert shell.run_cell("%dli_config wait_timeout=900").success
+        assert shell.run_cell("jobs = %dli_jobs").success  # builds the new client, closes the old one
+        assert old.closed
+        assert made.client is magic.client() and made.client.settings.wait_timeout == 900.0
+        made.refresh()
+        assert made.wait_idle(20) and made.refresh_error is None, made.refresh_error
+        made.select([138])
+        made.run_button.click()
+        assert made.wait_idle(20) and made.last_error is None, made.last_error
+        assert made.result["is_success"].tolist() == [True]
+    finally:
+        made.close()
+    assert not magic.client().closed  # the panel borrowed the session's client: closing it leaves it open
+
+
+def test_dli_login_lets_a_background_wait_finish_on_its_client(shell, magic, project_at, monkeypatch):
+    """A token pasted with %dli_login is for the next calls: a --background wait already running keeps
+    its client until it ends (as a settings change does), instead of stopping on a closed client."""
+    import getpass
+
+    from dli_magic.emulator.testing import SENTINEL_TOKEN
+
+    emu = project_at(0.5, 0.05)  # slow: the run settles while the handle waits
+    job = emu.create_job(name="slow")
+    shell.run_cell(f"h = %dli_run {job} --background")
+    handle = shell.user_ns["h"]
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": SENTINEL_TOKEN)  # the keyboard
+    assert shell.run_cell("%dli_login").success
+    frame = handle.result(30)
+    assert "wait_error" not in frame.attrs, frame.attrs.get("wait_error")
+    assert frame["status"].tolist() == ["job_running"]
+    assert handle.client.closed  # let go of once its wait ended
