@@ -40,6 +40,20 @@ def test_config_shows_values_sources_and_redacts_secrets(shell, dli_env, monkeyp
     assert SENTINEL_TOKEN not in shown and SENTINEL_SK not in shown
 
 
+@pytest.mark.parametrize("variable, value", [("DLI_POLL_INTERVAL", "5s"), ("DLI_WAIT_TIMEOUT", "-1")])
+def test_a_bad_setting_that_keeps_config_from_showing_says_where_to_fix_it(shell, dli_env, monkeypatch,
+                                                                            variable, value):
+    """Its usual hint ends "`%dli_config` shows every setting": not from %dli_config itself."""
+    monkeypatch.setenv(variable, value)
+    result = shell.run_cell("%dli_config")
+    error = result.error_in_exec
+    assert isinstance(error, ConfigError) and f"env {variable}" in str(error)
+    assert "shows every setting" not in error.hint
+    assert "where the message says it comes from" in error.hint
+    assert "What to do: This setting keeps %dli_config from showing the others" in "\n".join(
+        error._render_traceback_())
+
+
 def test_config_assignments_set_session_values(shell, dli_env):
     frame = shell.run_line_magic("dli_config", "wait_timeout=42 poll_interval=0.5 history=false")
     table = _table(frame)
