@@ -35,6 +35,8 @@ from typing import Any, Callable
 
 from . import contract
 from .batch import INTERRUPTED_IN_FLIGHT, NOT_SENT_INTERRUPTED, failure_row_message
+from .checks import check_count
+from .config import CHUNK_SIZE_MAX
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
 from .redaction import exception_line
 from .results import Job, JobOutcome
@@ -215,7 +217,8 @@ class Restart(_Operation):
         self.stable = stable
         self.allow_no_savepoint = allow_no_savepoint
         self.start_stopped = start_stopped
-        self.chunk_size = chunk_size
+        # Checked as client.batch checks it, but before the read: it is input, not a stop refused.
+        self.chunk_size = None if chunk_size is None else check_count("chunk_size", chunk_size, 1, CHUNK_SIZE_MAX)
         self.tracks: dict[int, _Track] = {}
         self.names: dict[int, str | None] = {}
         self.halted: str | None = None  # why sending stopped (Ctrl-C, an error)

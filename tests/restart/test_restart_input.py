@@ -14,7 +14,9 @@ from restart_helpers import posts, running
     [({"stable": -1}, "stable must be a number of seconds"), ({"stable": "30"}, "stable must be"),
      ({"allow_no_savepoint": "yes"}, "allow_no_savepoint must be True or False"),
      ({"start_stopped": 1}, "start_stopped must be True or False"), ({"timeout": 0}, "timeout must be a positive"),
-     ({"chunk_size": 2.5}, "chunk_size must be a positive integer"), ({"dry_run": "false"}, "dry_run must be")],
+     ({"chunk_size": 2.5}, "chunk_size must be a positive integer"), ({"dry_run": "false"}, "dry_run must be"),
+     ({"chunk_size": 10_001}, "chunk_size must be an integer from 1 to 10000, not 10001."),
+     ({"chunk_size": 20_000, "dry_run": True}, "chunk_size must be an integer from 1 to 10000, not 20000.")],
 )
 def test_bad_options_are_refused_before_anything_is_sent(emu, settings, kwargs, words):
     job = running(emu)
@@ -22,6 +24,17 @@ def test_bad_options_are_refused_before_anything_is_sent(emu, settings, kwargs, 
         api.restart_jobs([job], **settings, **kwargs)
     assert words in info.value.message and "\n" not in info.value.message
     assert emu.request_log() == []
+
+
+def test_a_chunk_size_beyond_the_limit_is_the_error_stop_jobs_gives(emu, client):
+    job = running(emu)
+    with pytest.raises(BadInputError) as stopping:
+        client.stop_jobs([job], chunk_size=20_000)
+    with pytest.raises(BadInputError) as restarting:
+        api.restart_jobs([job], client=client, chunk_size=20_000)
+    assert restarting.value.message == stopping.value.message
+    assert emu.request_log() == []  # not even the read before the stop
+    assert emu.get_job(job)["status"] == "job_running"
 
 
 @pytest.mark.parametrize("ids", [[], "131", [1.5], [0], None])
