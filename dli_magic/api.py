@@ -21,7 +21,7 @@ from .ids import check_request_count
 from .redaction import exception_line
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .batch import ReadPool
-from .waiting import WaitState, changed_reads_max, check_health, read_names, wait_for_jobs
+from .waiting import WaitState, changed_reads_max, check_health, read_jobs, wait_for_jobs
 
 
 class JobsFailedError(DLIError):
@@ -168,15 +168,19 @@ def _check_stable(stable: Any) -> float | None:
     return float(stable)
 
 
-def _start_names_lookup(client: Any, ids: list[int], wait: bool):
-    """Names of the jobs this client does not know, read concurrently with the run/stop request
-    (a safe GET that never delays or repeats it); None when every name is known. A call that
-    waits reads its jobs anyway: only a few names are then looked up on their own."""
-    unknown = [i for i in ids if i not in client.job_names]
-    if not unknown or (wait and len(unknown) > changed_reads_max(client)):
+def _start_lookup(client: Any, ids: list[int], wait: bool, *, before_stop: bool):
+    """The jobs this client has no name for, read concurrently with the run/stop request (a safe
+    GET that never delays or repeats it); None when there is nothing to read. A call that waits
+    reads its jobs anyway: only a few names are then looked up on their own. ``before_stop`` (a
+    stop with savepoint that waits): every job, for the savepoint it had before the stop."""
+    wanted = list(ids) if before_stop else [i for i in ids if i not in client.job_names]
+    many = len(wanted) > changed_reads_max(client)
+    if not wanted or (wait and not before_stop and many):
         return None
+    # Many jobs: a stop's savepoint is of running ones, found with a listing rather than one by one.
+    expected = sorted(contract.RESTARTABLE_STATUSES) if before_stop and many else ()
     pool = ReadPool(max_workers=1, thread_name_prefix="dli-names")
-    future = pool.submit(read_names, client, unknown)
+    future = pool.submit(lambda: read_jobs(client, wanted, expected=expected))
     pool.shutdown(cancel_pending=False)  # the lookup runs; its thread ends after it
     return future
 
@@ -185,11 +189,21 @@ def _take_names(call: "_Call", lookup, timeout: float | None) -> None:
     """The names read beside the request, if they are there within ``timeout`` seconds; the rows
     then show names (a slower lookup still teaches the client its names for the next call)."""
     try:
-        call.state.names.update(lookup.result(timeout=timeout))
+        call.state.names.update({job_id: job.name for job_id, job in lookup.result(timeout=timeout).items()})
     except (concurrent.futures.TimeoutError, KeyboardInterrupt):  # the rows come back without the names
         pass
     except Exception as exc:
         call.notify(f"Could not read the job names: {exception_line(exc)}")
+
+
+def _read_before_stop(call: "_Call") -> dict[int, Any]:
+    """Each job as the lookup beside a stop read it, where that read found it untouched by the stop
+    (still in a status the stop is accepted from): the savepoint it had before. A read that is not
+    back, or failed, tells nothing."""
+    lookup = call.lookup
+    if lookup is None or not lookup.done() or lookup.cancelled() or lookup.exception() is not None:
+        return {}
+    return {job_id: job for job_id, job in lookup.result().items() if job.status in call.spec.accepted_from}
 
 
 @dataclass
@@ -212,7 +226,7 @@ class _Call:
     notify: Callable[[str], None]
     extra_attrs: dict[str, Any]
     run_id: str | None = None  # recorded "waiting" right after the request, recorded again at the end
-    names_lookup: Any = None  # a background call's names, read beside the request: taken by the worker
+    lookup: Any = None  # the jobs read beside the request (names; a stop's savepoints before it)
     exiting: bool = False  # the interpreter exits: the run is recorded as not waited, nothing more
 
     @property
@@ -280,7 +294,7 @@ def execute(
             "add --yes" if source == "magic" else "pass yes=True",
         )
 
-        names_lookup = _start_names_lookup(client, ids, wait)
+        lookup = _start_lookup(client, ids, wait, before_stop=action == "stop" and option and wait)
         sent = time.monotonic()
         try:
             result = client.batch(action, ids, option, chunk_size=chunk_size)
@@ -302,13 +316,11 @@ def execute(
                      extra_attrs)
         if wait:  # recorded now: a kernel that dies while waiting leaves a run to re-attach to
             call.run_id = _record(call, "waiting")
-        if names_lookup is not None:
-            if background:  # the handle's worker takes them; the handle comes back now
-                call.names_lookup = names_lookup
-            elif result.interrupted:
-                pass  # Ctrl-C: the rows now, without waiting for names
-            else:  # the lookup went out with the request: wait for it about as long as the request took
-                _take_names(call, names_lookup, timeout=max(answered, 0.2))
+        call.lookup = lookup
+        # The lookup went out with the request: wait for it about as long as the request took. A
+        # background handle's worker takes it; after Ctrl-C the rows come now, without names.
+        if lookup is not None and not background and not result.interrupted:
+            _take_names(call, lookup, timeout=max(answered, 0.2))
         handed_over = True
         return _continue(call, background, progress, on_state)
     finally:
@@ -335,8 +347,8 @@ def _continue(call: _Call, background: bool, progress, on_state):
                 updates(state)
 
         try:
-            if call.names_lookup is not None:
-                _take_names(call, call.names_lookup, timeout=call.client.settings.read_timeout)
+            if call.lookup is not None:
+                _take_names(call, call.lookup, timeout=call.client.settings.read_timeout)
             _settle(call, both, sleep=sleep)
             return _finish(call)
         finally:
@@ -405,8 +417,9 @@ def _attrs(call: _Call) -> dict[str, Any]:
     return attrs
 
 
-def _outcomes(call: _Call) -> list[JobOutcome]:
-    return [_finish_outcome(o, call.state, call.spec, call.option, call.timeout, call.stable)
+def _outcomes(call: _Call, before: dict[int, Any] | None = None) -> list[JobOutcome]:
+    before = _read_before_stop(call) if before is None else before
+    return [_finish_outcome(o, call.state, call.spec, call.option, call.timeout, call.stable, before)
             for o in call.result.outcomes]
 
 
@@ -446,7 +459,8 @@ def _finish(call: _Call):
     if state.read_errors and "wait_error" not in call.extra_attrs:  # the ones that ended the wait are said
         notify(f"Could not read job statuses in {len(state.read_errors)} round(s), read again in the next: "
                f"{state.read_errors[-1]}")
-    outcomes = _outcomes(call)
+    before = _read_before_stop(call)  # once: the rows and --strict judge the same reads
+    outcomes = _outcomes(call, before)
     frame = outcomes_frame(outcomes, attrs=_attrs(call))
     if state.interrupted:
         notify(f"Stopped waiting ({state.stop_reason}); the jobs were not cancelled. {_pending_note(state)}")
@@ -461,7 +475,8 @@ def _finish(call: _Call):
     if run_id:
         frame.attrs["history_run_id"] = run_id
     if call.strict:
-        failing = [(o, reason) for o in outcomes if (reason := _failure(o, call.wait, call.spec, state)) is not None]
+        failing = [(o, reason) for o in outcomes
+                   if (reason := _failure(o, call.wait, call.spec, call.option, state, before)) is not None]
         if failing:
             raise JobsFailedError(
                 _strict_message(call.action, failing, len(outcomes)),
@@ -472,7 +487,8 @@ def _finish(call: _Call):
     return frame
 
 
-def _failure(row: JobOutcome, waited: bool, spec: contract.Action, state: WaitState) -> str | None:
+def _failure(row: JobOutcome, waited: bool, spec: contract.Action, option: bool, state: WaitState,
+             before: dict[int, Any]) -> str | None:
     """Why a row counts as failed for --strict, in a few words; None when it did what was asked."""
     if row.is_success is not True:
         return row.message or ("refused" if row.is_success is False else "outcome unknown")
@@ -486,6 +502,8 @@ def _failure(row: JobOutcome, waited: bool, spec: contract.Action, state: WaitSt
         return "accepted, status unknown"
     if row.status in spec.failed:
         return f"accepted, then {row.status}" + (f": {row.status_desc}" if row.status_desc else "")
+    if spec.name == "stop" and option and row.status == _STOPPED:
+        return _stop_savepoint(state.jobs[row.job_id], before.get(row.job_id))[1] or None  # not known new
     return None
 
 
@@ -519,10 +537,24 @@ def _pending_note(state: WaitState) -> str:
     return f"Still pending: {_format_ids(sorted(state.pending))}."
 
 
+def _stop_savepoint(job: Any, before: Any) -> tuple[str | None, str]:
+    """The savepoint_path of a job stopped with savepoint, and what the row says of it: a path
+    only when it is new compared with the job read before the stop (as a restart decides); with no
+    such read it is the job's latest savepoint, not claimed to be this stop's."""
+    latest = job.savepoint_path if job.has_savepoint else None
+    if before is not None and _new_savepoint(job, before):
+        return latest, ""
+    if before is not None or not latest:
+        older = f"; it still has the older {latest}" if latest else ""
+        return None, f"stopped, but no new savepoint was recorded{older}"
+    return latest, "savepoint_path is the job's latest savepoint (not read before the stop: it may be older)"
+
+
 def _finish_outcome(outcome: JobOutcome, state: WaitState, spec: contract.Action, option: bool,
-                    timeout: float, stable: float | None) -> JobOutcome:
+                    timeout: float, stable: float | None, before: dict[int, Any]) -> JobOutcome:
     """The client's outcome + what was read of the job (name, status and its description, the
-    savepoint) + what waiting and the health check found. Nothing that was not read is filled in."""
+    savepoint) + what waiting and the health check found. Nothing that was not read is filled in.
+    ``before``: jobs read before a stop took effect (their savepoints then)."""
     job_id = outcome.job_id
     job = None if job_id in state.missing else state.jobs.get(job_id)  # gone: an older read says nothing now
     message = outcome.message
@@ -542,11 +574,14 @@ def _finish_outcome(outcome: JobOutcome, state: WaitState, spec: contract.Action
         elif note:  # an unknown health's note says so itself ("health unknown: …")
             message = f"{message}; unhealthy: {note}" if healthy is False else f"{message}; {note}"
     savepoint = None
-    if job is not None and option and job.has_savepoint and job.status not in spec.pending:
-        # A stop's savepoint is known taken once the job stopped (a failed one leaves it running,
-        # with its older savepoint); a run resumed from the one it has.
-        if spec.name != "stop" or job.status == "job_cancel_success":
-            savepoint = job.savepoint_path
+    if job is not None and option and job.status not in spec.pending:
+        if spec.name == "run":  # it resumed from the one it has
+            savepoint = job.savepoint_path if job.has_savepoint else None
+        elif job.status == _STOPPED and outcome.is_success is not False:
+            # A failed stop leaves the job running with its older savepoint: only a stopped job's counts.
+            savepoint, said = _stop_savepoint(job, before.get(job_id))
+            if said:
+                message = f"{message}; {said}"
     if job is not None and spec.name == "stop" and outcome.is_success and job.status in spec.failed:
         reason = f" ({job.status_desc})" if job.status_desc else ""
         message = f"{message}; not stopped: still {job.status}{reason}"
@@ -773,7 +808,8 @@ def wait_for(
 
 # What a row's message says after a wait ended (the history keeps the row as it was then); a
 # re-attached wait starts from the service's own words again.
-_WAIT_NOTES = ("; still ", "; status unknown: ", "; healthy: ", "; unhealthy: ", "; health ", "; not stopped: ")
+_WAIT_NOTES = ("; still ", "; status unknown: ", "; healthy: ", "; unhealthy: ", "; health ", "; not stopped: ",
+               "; stopped, but no new savepoint", "; savepoint_path is the job's latest")
 
 
 def _original_message(message: str | None) -> str:
@@ -1055,6 +1091,6 @@ def savepoint_jobs(
             client.close()
 
 
-from .restart import SavepointApiUnavailableError  # noqa: E402 -- beside the savepoint steps; light
+from .restart import STOPPED as _STOPPED, SavepointApiUnavailableError, _new_savepoint  # noqa: E402 -- light
 
 __all__ += ["restart_jobs", "savepoint_jobs", "SavepointApiUnavailableError"]

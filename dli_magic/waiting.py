@@ -209,11 +209,6 @@ def _read_each(client: Any, job_ids: list[int]) -> dict[int, Job]:
     return {job.job_id: job for job in jobs if job is not None}
 
 
-def read_names(client: Any, job_ids: Iterable[int]) -> dict[int, str | None]:
-    """Names of jobs the client does not know yet (a safe read; their statuses are not used)."""
-    return {job_id: job.name for job_id, job in read_jobs(client, job_ids).items()}
-
-
 # --- waiting -------------------------------------------------------------------------------------
 
 
