@@ -49,6 +49,28 @@ class _ChunkInFlight:
     job_ids: list[int]  # Ctrl-C while its request was out: it may have been sent and processed
 
 
+@dataclass(frozen=True)
+class NotSentOutcome(JobOutcome):
+    """A row whose request provably never reached the service (its chunk was not started, or failed
+    before anything left this machine): nothing was done for the job. Its message starts "not sent"."""
+
+
+def never_sent(error: DLIError) -> bool:
+    """The failed request provably did not reach the service: no answer, and the error says it
+    cannot have acted (a refused connection, an unknown host, a failed TLS handshake)."""
+    return error.status is None and not error.may_have_taken_effect
+
+
+def failed_request_rows(error: DLIError, job_ids: Sequence[int]) -> list[JobOutcome]:
+    """The rows of a request (a chunk) that failed: not sent; refused by the service (nothing was
+    done: False); or no answer, or one that may have acted (the outcome is not known: None)."""
+    row = failure_row_message(error)
+    if never_sent(error):
+        return [NotSentOutcome(j, None, f"not sent: {row}", request_id=error.request_id) for j in job_ids]
+    refused = False if not error.may_have_taken_effect else None
+    return [JobOutcome(j, refused, row, request_id=error.request_id) for j in job_ids]
+
+
 INTERRUPTED_IN_FLIGHT = f"interrupted (Ctrl-C) while the request was out: it may have been sent; {MAY_HAVE_TAKEN_EFFECT_ROW}"
 
 
@@ -160,13 +182,8 @@ def send_in_chunks(
             outcomes.extend(result.outcomes)
             attempts += result.attempts
         elif isinstance(result, _ChunkFailed):
-            error = result.error
-            attempts += error.attempts or 1
-            row = failure_row_message(error)
-            # The service answered and refused (nothing was done): False. No answer, or one that
-            # may have acted: <NA>, the outcome is not known.
-            refused = False if error.status is not None and not error.may_have_taken_effect else None
-            outcomes.extend(JobOutcome(j, refused, row, request_id=error.request_id) for j in result.job_ids)
+            attempts += result.error.attempts or 1
+            outcomes.extend(failed_request_rows(result.error, result.job_ids))
         elif isinstance(result, _ChunkInFlight):
             attempts += 1
             outcomes.extend(JobOutcome(j, None, INTERRUPTED_IN_FLIGHT) for j in result.job_ids)
@@ -176,7 +193,7 @@ def send_in_chunks(
             else:
                 cause = halted_by[0]
                 message = f"not sent: stopped after {type(cause).__name__} in another chunk: {cause.message}"
-            outcomes.extend(JobOutcome(j, None, message) for j in result.job_ids)
+            outcomes.extend(NotSentOutcome(j, None, message) for j in result.job_ids)
     return BatchRows(
         outcomes=outcomes,
         attempts=attempts,

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import contract
-from .batch import INTERRUPTED_IN_FLIGHT, NOT_SENT_INTERRUPTED, failure_row_message
+from .batch import INTERRUPTED_IN_FLIGHT, NOT_SENT_INTERRUPTED, NotSentOutcome, failed_request_rows
 from .checks import check_count
 from .config import CHUNK_SIZE_MAX
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
@@ -101,9 +101,7 @@ def _request_step(step: str, outcome: JobOutcome, **options: Any) -> dict[str, A
 
 def _was_sent(outcome: JobOutcome) -> bool:
     """False only when the request for this job provably did not reach the service."""
-    # batch.send_in_chunks words the rows of chunks it never sent "not sent (interrupted)" or
-    # "not sent: stopped after …"
-    return outcome.is_success is not None or not outcome.message.startswith("not sent")
+    return not isinstance(outcome, NotSentOutcome)
 
 
 @dataclass
@@ -405,9 +403,7 @@ class Restart(_Operation):
         except DLIError as error:  # the call failed as a whole: its error on every row
             self.requests += 1
             self.attempts += error.attempts or 1
-            known = None if error.may_have_taken_effect else False
-            row = failure_row_message(error)
-            return [JobOutcome(i, known, row, request_id=error.request_id) for i in ids]
+            return failed_request_rows(error, ids)
         self.requests += result.requests
         self.attempts += result.attempts
         if result.interrupted:
@@ -1005,18 +1001,15 @@ class Savepoints(_Operation):
     def _trigger(self, job_id: int, probe: bool = False) -> JobOutcome:
         try:
             message = self.client.trigger_savepoint(job_id, self.targets[job_id])
-        except NotFoundError as error:
-            if probe and error.error_code in _API_NOT_FOUND_CODES:
+        except DLIError as error:
+            if probe and isinstance(error, NotFoundError) and error.error_code in _API_NOT_FOUND_CODES:
                 raise SavepointApiUnavailableError(
                     "This region does not offer the savepoint API: POST …/jobs/{job_id}/savepoint answered "
                     f"HTTP {error.status} {error.error_code} (documented on Huawei Cloud only); no savepoint was taken.",
                     status=error.status, error_code=error.error_code, request_id=error.request_id,
                     job_ids=[job_id],
                 ) from None
-            return JobOutcome(job_id, False, failure_row_message(error), request_id=error.request_id)
-        except DLIError as error:
-            return JobOutcome(job_id, None if error.may_have_taken_effect else False, failure_row_message(error),
-                              request_id=error.request_id)
+            return failed_request_rows(error, [job_id])[0]
         return JobOutcome(job_id, True, message)
 
     def run(self) -> None:
@@ -1045,7 +1038,7 @@ class Savepoints(_Operation):
                             if job_id in self.sent:
                                 continue
                             if future.cancelled():
-                                self.sent[job_id] = JobOutcome(job_id, None, NOT_SENT_INTERRUPTED)
+                                self.sent[job_id] = NotSentOutcome(job_id, None, NOT_SENT_INTERRUPTED)
                             else:  # already out: its answer says what happened
                                 self.sent[job_id] = future.result()
                                 self.requests += 1
@@ -1057,7 +1050,7 @@ class Savepoints(_Operation):
                 outcome = JobOutcome(job_id, None, "interrupted (Ctrl-C) during the savepoint request: it may "
                                                    "have been sent")
             elif outcome is None:  # Ctrl-C came before the others were sent
-                outcome = JobOutcome(job_id, None, NOT_SENT_INTERRUPTED)
+                outcome = NotSentOutcome(job_id, None, NOT_SENT_INTERRUPTED)
             self.sent[job_id] = outcome
             self.steps[job_id].append(_request_step("savepoint", outcome, savepoint_path=self.targets[job_id]))
         waiting = [job_id for job_id in ids if _was_sent(self.sent[job_id]) and self.sent[job_id].is_success is not False]

@@ -118,3 +118,39 @@ class Enqueued:
         """Until every forwarded request was answered by the emulator."""
         for timer in self._timers:
             timer.join()
+
+
+class Unreachable:
+    """A ``requests`` adapter for ``client.session.mount``: the POSTs whose path ends with ``path``
+    and that are for ``job_id`` (in the body's job_ids, or the path) go to ``port`` on the loopback,
+    where nothing listens: the connection is refused and nothing reaches the emulator. Every other
+    request goes to the emulator."""
+
+    def __init__(self, port: int, job_id: int, path: str = "/jobs/stop"):
+        import requests.adapters
+
+        outer = self
+
+        class Adapter(requests.adapters.HTTPAdapter):
+            def send(self, request, **kwargs):
+                if outer._matches(request):
+                    outer.refused += 1
+                    request = request.copy()
+                    request.url = request.url.replace(request.url.split("/")[2], f"127.0.0.1:{outer.port}", 1)
+                return super().send(request, **kwargs)
+
+        self.adapter = Adapter(max_retries=0)
+        self.port, self.job_id, self.path = port, job_id, path
+        self.refused = 0
+
+    def _matches(self, request) -> bool:
+        import json
+
+        if request.method != "POST" or not request.path_url.split("?")[0].endswith(self.path):
+            return False
+        return (f"/jobs/{self.job_id}/" in request.path_url
+                or self.job_id in json.loads(request.body).get("job_ids", []))
+
+    def mount(self, client) -> "Unreachable":
+        client.session.mount(client.endpoint, self.adapter)
+        return self
