@@ -1039,6 +1039,7 @@ def savepoint_jobs(
     timeout: float | None = None,
     strict: bool = False,
     dry_run: bool = False,
+    yes: bool = False,
     profile: str | None = None,
     client: Any = None,
     progress: Callable[[dict[str, int]], None] | None = None,
@@ -1056,11 +1057,12 @@ def savepoint_jobs(
     ``job_config.obs_bucket`` + ``/{job_id}/savepoint/`` (read from its detail). The requests go
     out concurrently (``max_workers``), the first one alone: a region without the API (404
     APIGW.0101, Open Telekom Cloud) answers it and ``SavepointApiUnavailableError`` is raised.
-    Jobs that are not running are left alone. In the history as action "savepoint".
+    Jobs that are not running are left alone. In the history as action "savepoint". ``yes``:
+    needed for more than 300 jobs (one request each), as in ``run_jobs``.
     """
     _check_keywords(savepoint_jobs, settings)
     _check_call_args(profile, client, progress)
-    _operation_flags(strict=strict, dry_run=dry_run)
+    _operation_flags(strict=strict, dry_run=dry_run, yes=yes)
     _check_number("timeout", timeout)
     from .restart import Savepoints, savepoint_directory
 
@@ -1071,6 +1073,8 @@ def savepoint_jobs(
     try:
         if validated.notice():
             notify(validated.notice())
+        if not dry_run:  # one request per job, counted on every id (before the jobs are read)
+            check_request_count(len(validated.ids), 1, yes, "add --yes" if source == "magic" else "pass yes=True")
         savepoints = Savepoints(client, validated.ids, directory=directory, timeout=timeout,
                                 on_state=_fan_out(progress, on_state), on_step=on_step, notify=notify)
         savepoints.read()
