@@ -14,7 +14,8 @@ A restart, for the jobs that are read running (``job_running``, ``job_running_ex
    service only enqueues a stop: a read that still shows the job as step 1 did is no answer, so
    such a job is read again until it changes, or until a grace has passed (``_wait_for_effect``);
 4. ``POST jobs/run`` with ``resume_savepoint`` for those jobs only;
-5. wait until they leave ``job_submitting``; with ``stable``, the health window.
+5. wait until they leave ``job_submitting`` (a read that still shows the job as before the run is
+   no answer either, as in step 3); with ``stable``, the health window.
 
 Safety: a job whose stop or savepoint failed is never started again (``allow_no_savepoint`` stops
 such a job without a savepoint and starts it afresh). Ctrl-C or an error part-way stops sending:
@@ -123,7 +124,7 @@ class _Track:
     resume: bool = False  # the run is sent with resume_savepoint
     failure: str | None = None  # why --strict counts it (None: it did what was asked, or was left alone)
     sent_unknown: bool = False  # the latest request's outcome is unknown: a read decides
-    reference: Job | None = None  # the read taken before the latest stop: a read like it is no answer
+    reference: Job | None = None  # the read taken before the latest request: a read like it is no answer
 
     def note(self, text: str) -> None:
         self.parts.append(text)
@@ -510,16 +511,19 @@ class Restart(_Operation):
     def _no_effect(self, track: _Track, job: Job, state: WaitState, *, what: str, unknown: bool) -> None:
         """The job was read as it was before the stop until the last read: the stop may still be
         queued, so the row says what was read and that it may still stop; nothing more is sent."""
-        if state.interrupted or state.timed_out or self.read_error:
-            when = _pending_when(state, self.timeout, self.read_error)
-        else:
-            when = "when last read"
+        when = self._last_read_when(state)
         lost = " (the stop request's outcome was unknown)" if unknown else ""
         track.note(f"no sign of the {what} yet: still {_described(job)}, as before it, {when}{lost}")
         if not (self.halted or state.interrupted):  # else the read after the interruption says where it is
             track.note(f"not restarted: it may still stop — check `%dli_job {track.job_id}`, and once it is "
                        f"job_cancel_success, {_resume_hint(track.job_id)}")
         track.conclude("stopping", f"not restarted: no sign of the {what} yet (still {job.status} {when})", None)
+
+    def _last_read_when(self, state: WaitState) -> str:
+        """When a job read as before its request was read so: why the reading stopped, if it did."""
+        if state.interrupted or state.timed_out or self.read_error:
+            return _pending_when(state, self.timeout, self.read_error)
+        return "when last read"
 
     # 4. run
 
@@ -537,6 +541,7 @@ class Restart(_Operation):
                 self._not_started(track, f"the run was {outcome.message}", None)
             else:
                 track.stage = "run-sent"
+                track.reference = track.last
                 track.last = None
                 track.sent_unknown = outcome.is_success is None
                 if outcome.is_success is None:
@@ -563,7 +568,8 @@ class Restart(_Operation):
         if not tracks:
             return
         self.on_step("waiting until running")
-        state, _ = self._wait([t.job_id for t in tracks], _RUN)
+        state, changed = self._wait([t.job_id for t in tracks], _RUN,
+                                    references={t.job_id: t.reference for t in tracks})
         started: list[int] = []
         for track in tracks:
             job = None if track.job_id in state.missing else state.jobs.get(track.job_id)
@@ -594,6 +600,14 @@ class Restart(_Operation):
                 track.note(f"{lost}{how}; {job.status}")
                 track.conclude("started", None, True)
                 started.append(track.job_id)
+            elif track.job_id not in changed:  # read as before the run, up to the last read: maybe still queued
+                when = self._last_read_when(state)
+                track.note(f"run sent, but no sign of it yet: still {_described(job)}, as before it, {when}")
+                if not (self.halted or state.interrupted):  # else the read after the interruption says it
+                    again = (_resume_hint(track.job_id) if track.resume
+                             else f"start it with `%dli_run {track.job_id}`")
+                    track.note(f"it may still start — check `%dli_job {track.job_id}`; if it does not, {again}")
+                track.conclude("run-sent", f"no sign of the run yet (still {job.status} {when})", None)
             else:
                 again = f"; it can be resumed again from {track.savepoint}" if track.savepoint else ""
                 track.note(f"{lost}{how}; then {_described(job)}{again}")
@@ -637,23 +651,18 @@ class Restart(_Operation):
     # ---- reading ------------------------------------------------------------------------------------
 
     def _wait(self, ids: list[int], spec: contract.Action,
-              references: dict[int, Job | None] | None = None) -> tuple[WaitState, set[int]]:
-        """Wait for ``ids`` to leave ``spec``'s pending statuses; with ``references``, also until
-        each read differs from its reference (``_wait_for_effect``). Also returns those read changed."""
+              references: dict[int, Job | None]) -> tuple[WaitState, set[int]]:
+        """Wait for ``ids`` to leave ``spec``'s pending statuses, and until each read differs from its
+        reference, the read before the request (``_wait_for_effect``). Also returns those read changed."""
         state = WaitState(job_ids=list(ids))
         state.names.update({i: self.names.get(i) for i in ids})
         state.pending = set(ids)
         self.read_error = None
-        changed: set[int] = set(ids) if references is None else set()
+        changed: set[int] = set()
         try:
-            if references is None:
-                wait_for_jobs(self.client, state, spec.pending, timeout=self.timeout, expected=spec.passes_through,
-                              poll_interval=self.poll_interval, on_update=self._show, sleep=self.sleep)
-            else:
-                _wait_for_effect(
-                    self.client, state, spec.pending, references, changed, timeout=self.timeout, grace=self.grace,
-                    poll_interval=self.poll_interval, expected=spec.passes_through, on_update=self._show,
-                    sleep=self.sleep)
+            _wait_for_effect(self.client, state, spec.pending, references, changed, timeout=self.timeout,
+                             grace=self.grace, poll_interval=self.poll_interval, expected=spec.passes_through,
+                             on_update=self._show, sleep=self.sleep)
         except DLIError as exc:  # reading failed round after round: say so, keep what was read
             self.read_error = type(exc).__name__
             self.errors.append(f"waiting after the {spec.name}: {exception_line(exc)}")

@@ -53,7 +53,7 @@ class CtrlC:
 
 class Enqueued:
     """A ``requests`` adapter for ``client.session.mount``: it answers the POSTs whose path ends with
-    ``path`` (a stop, or a savepoint trigger) at once, as the real service does once it has queued
+    ``path`` (a stop, a run, or a savepoint trigger) at once, as the real service does once it has queued
     them ("delivered successfully"), and forwards each to the emulator ``delay`` seconds later
     (``delay=None``: never), so the reads right after the answer still show the jobs untouched."""
 
@@ -85,7 +85,7 @@ class Enqueued:
         import requests
         from requests.structures import CaseInsensitiveDict
 
-        from dli_magic.emulator.handlers import SAVEPOINT_OK, STOP_ACCEPTED
+        from dli_magic.emulator.handlers import RUN_ACCEPTED, SAVEPOINT_OK, STOP_ACCEPTED
 
         self.answered += 1
         if self.delay is not None:
@@ -93,8 +93,9 @@ class Enqueued:
             timer.daemon = True
             timer.start()
             self._timers.append(timer)
-        if self.path.endswith("/jobs/stop"):
-            body = [{"is_success": True, "message": STOP_ACCEPTED}] * len(json.loads(request.body)["job_ids"])
+        if self.path.endswith(("/jobs/stop", "/jobs/run")):
+            accepted = STOP_ACCEPTED if self.path.endswith("/jobs/stop") else RUN_ACCEPTED
+            body = [{"is_success": True, "message": accepted}] * len(json.loads(request.body)["job_ids"])
         else:
             body = {"is_success": True, "message": SAVEPOINT_OK}
         response = requests.Response()
