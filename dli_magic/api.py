@@ -168,6 +168,11 @@ def _check_stable(stable: Any) -> float | None:
     return float(stable)
 
 
+def _check_stable_applies(action: str, stable: float | None) -> None:
+    if stable is not None and action != "run":
+        raise BadInputError("stable= checks jobs that were started: it applies to run (and restart), not stop.")
+
+
 def _start_lookup(client: Any, ids: list[int], wait: bool, *, before_stop: bool):
     """The jobs this client has no name for, read concurrently with the run/stop request (a safe
     GET that never delays or repeats it); None when there is nothing to read. A call that waits
@@ -274,8 +279,7 @@ def execute(
     _check_number("timeout", timeout)
     _check_number("chunk_size", chunk_size, integer=True)
     stable = _check_stable(stable)
-    if stable is not None and action != "run":
-        raise BadInputError("stable= checks jobs that were started: it applies to run (and restart), not stop.")
+    _check_stable_applies(action, stable)
     # A stability window needs the jobs running first; a background handle is there to wait.
     wait = wait or stable is not None or background
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
@@ -780,6 +784,7 @@ def wait_for(
         if stable is None and options.get("stable") is not None:
             stable = options["stable"]
         stable = _check_stable(stable)
+        _check_stable_applies(spec.name, stable)  # before the history is written or a job read
         option = bool(options.get(spec.option, False))
         outcomes = [
             JobOutcome(row["job_id"], row["is_success"], _original_message(row["message"]),
