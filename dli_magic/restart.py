@@ -225,6 +225,7 @@ class Restart(_Operation):
         self.timed_out: list[str] = []  # the waits that reached the timeout
         self.health: WaitState | None = None
         self.read_error: str | None = None  # why the latest wait stopped reading, if it failed
+        self.unread: str | None = None  # why the read after the latest wait failed, when it had read nothing
         # Every job's latest read across the steps: what a background handle shows. Its stop_reason
         # is what interrupted the waiting (a handle's stop_waiting() sets it).
         self.live = WaitState(job_ids=list(ids))
@@ -455,8 +456,11 @@ class Restart(_Operation):
             lost = " (the stop request's outcome was unknown; the job was read afterwards)" if track.sent_unknown else ""
             unknown, track.sent_unknown = track.sent_unknown, False
             if job is None:
-                if state.interrupted or not state.rounds:
+                if state.interrupted or self.halted:
                     continue  # not read: the final read says where it is
+                if not state.rounds:  # neither the wait nor the read after it read anything
+                    self._left_unread(track, self._unread_why(state))
+                    continue
                 track.note(f"not found in the job list after the stop{lost}" if track.job_id in state.missing
                            else "status not read after the stop")
                 track.note("not restarted")
@@ -576,8 +580,11 @@ class Restart(_Operation):
             track.read(job, "after run")
             unknown, track.sent_unknown = track.sent_unknown, False
             if job is None:
-                if state.interrupted or not state.rounds:
+                if state.interrupted or self.halted:
                     continue  # not read: the final read says where it is
+                if not state.rounds:  # neither the wait nor the read after it read anything
+                    self._left_unread(track, self._unread_why(state))
+                    continue
                 where = "not found in the job list" if track.job_id in state.missing else "status not read"
                 track.note(f"{where} after the run")
                 track.conclude("ended", f"{where} after the run", None)
@@ -657,7 +664,7 @@ class Restart(_Operation):
         state = WaitState(job_ids=list(ids))
         state.names.update({i: self.names.get(i) for i in ids})
         state.pending = set(ids)
-        self.read_error = None
+        self.read_error = self.unread = None
         changed: set[int] = set()
         try:
             _wait_for_effect(self.client, state, spec.pending, references, changed, timeout=self.timeout,
@@ -676,7 +683,41 @@ class Restart(_Operation):
         if state.read_errors:
             self.notify(f"Could not read job statuses in {len(state.read_errors)} round(s), read again in the next: "
                         f"{state.read_errors[-1]}")
+        if not (state.rounds or state.interrupted or self.halted):
+            self._read_once(state, spec, references, changed)
         return state, changed
+
+    def _read_once(self, state: WaitState, spec: contract.Action, references: dict[int, Job | None],
+                   changed: set[int]) -> None:
+        """The wait ended before any read succeeded (reads failing up to the timeout, or a 0 s
+        timeout): one more read, so that each row says where its job is, whatever the timeout."""
+        try:
+            jobs = read_jobs(self.client, list(references), expected=spec.passes_through)
+        except KeyboardInterrupt:
+            state.interrupted = True
+            return
+        except DLIError as exc:
+            self.unread = type(exc).__name__
+            self.errors.append(f"reading after the {spec.name}: {exception_line(exc)}")
+            self.notify(f"Could not read the job statuses after the wait for the {spec.name}: {exception_line(exc)}")
+            return
+        state.rounds += 1
+        self.read_rounds += 1
+        for job_id, reference in references.items():
+            job = jobs.get(job_id)
+            if job is None:
+                state.missing.add(job_id)
+                state.pending.discard(job_id)
+                continue
+            state.note(job)
+            if _touched(job, reference):
+                changed.add(job_id)
+            if job.status not in spec.pending:
+                state.pending.discard(job_id)
+        self._show(state)
+
+    def _unread_why(self, state: WaitState) -> str:
+        return f"its status could not be read {_pending_when(state, self.timeout)} ({self.unread})"
 
     def _leave_the_rest(self) -> None:
         """Jobs the steps did not reach because the sending stopped: stopped ones say so."""
@@ -701,14 +742,15 @@ class Restart(_Operation):
             jobs = read_jobs(self.client, [t.job_id for t in tracks])
         except (KeyboardInterrupt, DLIError) as exc:
             for track in tracks:
-                self._left_unread(track, f"its status could not be read afterwards ({type(exc).__name__})")
+                self._left_unread(track, f"{self.halted}; its status could not be read afterwards "
+                                         f"({type(exc).__name__})")
             return
         self.read_rounds += 1
         for track in tracks:
             job = jobs.get(track.job_id)
             track.read(job, "read after the interruption" if self.interrupted else "read after the failure")
             if job is None:
-                self._left_unread(track, "not found in the job list afterwards")
+                self._left_unread(track, f"{self.halted}; not found in the job list afterwards")
                 continue
             new = _new_savepoint(job, track.before)
             if track.stage in ("stop-sent", "stopping"):
@@ -738,13 +780,15 @@ class Restart(_Operation):
                                          f"{_described(job)} when read afterwards", None)
 
     def _left_unread(self, track: _Track, why: str) -> None:
+        """A job with no read after its latest request: the row says what was sent, ``why`` it was
+        not read, and what to do."""
         if track.stage == "run-sent":
             saved = f"; savepoint {track.savepoint}" if track.savepoint else ""
-            track.note(f"run sent, then {self.halted}; {why}{saved} — check `%dli_job {track.job_id}`")
+            track.note(f"run sent, then {why}{saved} — check `%dli_job {track.job_id}`")
         else:
-            track.note(f"stop sent, then {self.halted}; {why}; not restarted — check `%dli_job {track.job_id}`, "
+            track.note(f"stop sent, then {why}; not restarted — check `%dli_job {track.job_id}`, "
                        "and once it is job_cancel_success, " + _resume_hint(track.job_id))
-        track.conclude(track.stage, track.failure or f"{self.halted}; {why}", None)
+        track.conclude(track.stage, track.failure or why, None)
 
     def snapshot(self, where: str) -> Outcome:
         """The rows as they stand while the restart goes on elsewhere (``where``: a background
