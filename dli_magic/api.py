@@ -21,7 +21,7 @@ from .ids import check_request_count
 from .redaction import exception_line
 from .results import JobOutcome, jobs_frame, outcomes_frame
 from .batch import ReadPool
-from .waiting import WaitState, changed_reads_max, check_health, read_jobs, wait_for_jobs
+from .waiting import WaitState, changed_reads_max, check_health, read_jobs, until_stopped, wait_for_jobs
 
 
 class JobsFailedError(DLIError):
@@ -194,7 +194,8 @@ def _take_names(call: "_Call", lookup, timeout: float | None) -> None:
     """The names read beside the request, if they are there within ``timeout`` seconds; the rows
     then show names (a slower lookup still teaches the client its names for the next call)."""
     try:
-        call.state.names.update({job_id: job.name for job_id, job in lookup.result(timeout=timeout).items()})
+        read = until_stopped(call.state, lookup, timeout)
+        call.state.names.update({job_id: job.name for job_id, job in read.items()})
     except (concurrent.futures.TimeoutError, KeyboardInterrupt):  # the rows come back without the names
         pass
     except Exception as exc:

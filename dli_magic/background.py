@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .display import StatusView, status_line
 from .redaction import exception_line
-from .waiting import WaitState
+from .waiting import STOP_WAITING, WaitState
 
 _RUNNING: "weakref.WeakSet[RunHandle]" = weakref.WeakSet()
 
@@ -50,6 +50,7 @@ class RunHandle:
         self._work = work
         self._on_exit = on_exit
         self._stop = threading.Event()
+        state.stop_event = self._stop  # the reads of the wait are abandoned when it is set
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[RunHandle], Any]] = []
@@ -66,7 +67,7 @@ class RunHandle:
     def _sleep(self, seconds: float) -> None:
         """The wait's pause between rounds; ``stop_waiting()`` ends it at once."""
         if self._stop.wait(seconds):
-            self.state.stop_reason = "stop_waiting()"
+            self.state.stop_reason = STOP_WAITING
             raise KeyboardInterrupt  # the wait's own "stop waiting" path: rows kept, jobs untouched
 
     def _update(self, state: WaitState) -> None:

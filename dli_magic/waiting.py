@@ -14,6 +14,8 @@ draw progress (the magic, the panel, a terminal).
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Iterable
@@ -44,6 +46,8 @@ def effect_grace(poll_interval: float) -> float:
     """How long a job read unchanged after a request is read again."""
     return max(EFFECT_GRACE_POLLS * poll_interval, EFFECT_GRACE_MIN_SECONDS)
 _PASSING_FAILURES = ("TransportError", "ServiceError", "ThrottledError", "MalformedResponseError")
+STOP_WAITING = "stop_waiting()"  # the stop_reason of a background handle's stop
+_STOP_CHECK_SECONDS = 0.05
 
 
 def changed_reads_max(client: Any) -> int:
@@ -68,6 +72,9 @@ class WaitState:
     timed_out: bool = False
     interrupted: bool = False
     stop_reason: str = "Ctrl-C"  # what interrupted the wait (a background handle's stop_waiting())
+    # A background handle's stop_waiting(): reads are then made on a reader thread and abandoned
+    # when it is set, as Ctrl-C abandons them in the foreground.
+    stop_event: threading.Event | None = None
     # health (``stable=``)
     phase: str = "waiting"  # "waiting", "stability", "final check", "done"
     stable_seconds: float | None = None
@@ -133,6 +140,40 @@ class WaitState:
 
 
 # --- reading ---------------------------------------------------------------------------------------
+
+
+def until_stopped(state: WaitState, future: concurrent.futures.Future, timeout: float | None = None) -> Any:
+    """``future.result(timeout)``; once a background handle's stop is set (``state.stop_event``),
+    KeyboardInterrupt instead: the wait's own "stop waiting" path, the read's answer dropped."""
+    stop = state.stop_event
+    if stop is None:
+        return future.result(timeout=timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if stop.is_set():
+            state.stop_reason = STOP_WAITING
+            raise KeyboardInterrupt
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise concurrent.futures.TimeoutError
+        try:
+            return future.result(timeout=_STOP_CHECK_SECONDS if left is None else min(left, _STOP_CHECK_SECONDS))
+        except concurrent.futures.TimeoutError:
+            continue
+
+
+def _unless_stopped(state: WaitState, read: Callable[[], Any]) -> Any:
+    """``read()`` here, or for a background handle on a reader thread that ``stop_waiting()``
+    abandons (``until_stopped``); nothing is read once the stop is set."""
+    if state.stop_event is None:
+        return read()
+    if state.stop_event.is_set():
+        state.stop_reason = STOP_WAITING
+        raise KeyboardInterrupt
+    pool = ReadPool(max_workers=1, thread_name_prefix="dli-wait")
+    future = pool.submit(read)
+    pool.shutdown(cancel_pending=False)
+    return until_stopped(state, future)
 
 
 def _listed(client: Any, wanted: set[int], statuses: Collection[str]) -> dict[int, Job]:
@@ -288,7 +329,7 @@ def _read_round(client: Any, state: WaitState, ids: Collection[int], expected: C
                 then: Collection[str] = ()):
     """One read round; None when it failed for a passing reason (noted in ``state.read_errors``)."""
     try:
-        read = read_jobs(client, ids, expected=expected, then=then)
+        read = _unless_stopped(state, lambda: read_jobs(client, ids, expected=expected, then=then))
     except DLIError as exc:
         if type(exc).__name__ not in _PASSING_FAILURES:
             raise
@@ -413,8 +454,11 @@ def _check_flink_states(client: Any, state: WaitState) -> None:
         except DLIError as exc:
             return job_id, None, exc
 
-    with ReadPool(max_workers=min(client.settings.max_workers, len(ids)), thread_name_prefix="dli-graph") as pool:
-        answers = list(pool.map(graph, ids))
+    def graphs():
+        with ReadPool(max_workers=min(client.settings.max_workers, len(ids)), thread_name_prefix="dli-graph") as pool:
+            return list(pool.map(graph, ids))
+
+    answers = _unless_stopped(state, graphs)
     for job_id, answer, error in answers:
         state.watched.discard(job_id)
         if error is not None:

@@ -4,6 +4,7 @@ the foreground call, stop_waiting, callbacks, several handles at once, the exit,
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -75,7 +76,8 @@ def test_stop_waiting_keeps_the_rows_and_never_touches_the_jobs(slow_env):
     handle.stop_waiting()
     frame = handle.result(timeout=10)
     assert frame.attrs["wait_interrupted"] is True and frame["is_success"].tolist() == [True]
-    assert "still job_submitting when waiting was interrupted" in frame["message"].iloc[0]
+    # Stopped at once: before the first status read, or while it was out (the read is abandoned).
+    assert re.search(r"still (job_submitting|unread) when waiting was interrupted", frame["message"].iloc[0])
     assert [r["path"].rsplit("/", 1)[-1] for r in _posts(slow_env)] == ["run"]  # no stop was sent
     assert _wait_of(handle.run_id) == "stopped waiting"
 
