@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import contract, runlog
-from .checks import check_bool, check_positive, list_query
+from .checks import check_bool, check_count, check_positive, list_query
 from .errors import BadInputError, ConfigError, DLIError, _format_ids
 from .ids import check_request_count
 from .redaction import exception_line
@@ -117,6 +117,15 @@ def _coerce_ids(job_ids: Any):
 def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
     if value is not None:  # None: not given
         check_positive(name, value, integer=integer)
+
+
+def _check_chunk_size(chunk_size: Any) -> None:
+    """The range client.batch checks, here before any request (the names read beside it included)."""
+    from .config import CHUNK_SIZE_MAX
+
+    _check_number("chunk_size", chunk_size, integer=True)  # a wrong type in the other numbers' words
+    if chunk_size is not None:  # None: the setting's
+        check_count("chunk_size", chunk_size, 1, CHUNK_SIZE_MAX)
 
 
 def _check_type(name: str, value: Any, kinds: tuple[type, ...], wanted: str) -> None:
@@ -278,7 +287,7 @@ def execute(
                         ("background", background)):
         check_bool(name, value)
     _check_number("timeout", timeout)
-    _check_number("chunk_size", chunk_size, integer=True)
+    _check_chunk_size(chunk_size)
     stable = _check_stable(stable)
     _check_stable_applies(action, stable)
     # A stability window needs the jobs running first; a background handle is there to wait.
@@ -936,7 +945,7 @@ def restart_jobs(
     if background and dry_run:
         raise BadInputError("dry_run sends nothing, so there is nothing to wait for in the background.")
     _check_number("timeout", timeout)
-    _check_number("chunk_size", chunk_size, integer=True)
+    _check_chunk_size(chunk_size)
     stable = _check_stable(stable)
     validated = _coerce_ids(job_ids)  # BadInputError before any client or request exists
     notify = _scrubbed(notify or (lambda text: None))

@@ -3,6 +3,8 @@ misspelt keyword named as the function's own parameter before it is taken for a 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import dli_magic
@@ -101,4 +103,19 @@ def test_list_jobs_refuses_a_bad_filter_before_using_the_client(dli_env, client_
     client.close()  # a closed client raises ConfigError on use: the filter is named first
     with pytest.raises(BadInputError, match="order must be 'asc' or 'desc'"):
         dli_magic.list_jobs(order="up", client=client)
+    assert dli_env.request_log() == []
+
+
+@pytest.mark.parametrize("call", [
+    lambda **kw: dli_magic.run_jobs([131, 142], **kw),
+    lambda **kw: dli_magic.stop_jobs([131, 142], wait=True, **kw),
+    lambda **kw: dli_magic.run_jobs([131, 142], dry_run=True, **kw),
+], ids=["run", "stop --wait", "dry run"])
+def test_a_chunk_size_beyond_the_maximum_sends_no_request_at_all(dli_env, call):
+    """Not even the names read beside the request: the range is checked before it starts."""
+    with dli_magic.connect() as client:  # a new client: it knows no names, so it would look them up
+        dli_env.clear_request_log()
+        with pytest.raises(BadInputError, match="chunk_size must be an integer from 1 to 10000"):
+            call(chunk_size=10**6, client=client)
+    time.sleep(0.3)  # a lookup started anyway would show up here
     assert dli_env.request_log() == []
