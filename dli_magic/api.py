@@ -177,6 +177,11 @@ def _check_stable(stable: Any) -> float | None:
     return float(stable)
 
 
+def _check_not_both(dry_run: bool, background: bool) -> None:
+    if background and dry_run:
+        raise BadInputError("dry_run sends nothing, so there is nothing to wait for in the background.")
+
+
 def _check_stable_applies(action: str, stable: float | None) -> None:
     if stable is not None and action != "run":
         raise BadInputError("stable= checks jobs that were started: it applies to run (and restart), not stop.")
@@ -286,6 +291,7 @@ def execute(
     for name, value in ((spec.option, option), ("wait", wait), ("strict", strict), ("dry_run", dry_run),
                         ("background", background)):
         check_bool(name, value)
+    _check_not_both(dry_run, background)
     _check_number("timeout", timeout)
     _check_chunk_size(chunk_size)
     stable = _check_stable(stable)
@@ -942,8 +948,7 @@ def restart_jobs(
     _check_call_args(profile, client, progress)
     _operation_flags(allow_no_savepoint=allow_no_savepoint, start_stopped=start_stopped, dry_run=dry_run,
                      strict=strict, yes=yes, background=background)
-    if background and dry_run:
-        raise BadInputError("dry_run sends nothing, so there is nothing to wait for in the background.")
+    _check_not_both(dry_run, background)
     _check_number("timeout", timeout)
     _check_chunk_size(chunk_size)
     stable = _check_stable(stable)

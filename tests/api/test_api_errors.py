@@ -119,3 +119,11 @@ def test_a_chunk_size_beyond_the_maximum_sends_no_request_at_all(dli_env, call):
             call(chunk_size=10**6, client=client)
     time.sleep(0.3)  # a lookup started anyway would show up here
     assert dli_env.request_log() == []
+
+
+@pytest.mark.parametrize("function", [dli_magic.run_jobs, dli_magic.stop_jobs, dli_magic.restart_jobs])
+def test_a_dry_run_in_the_background_is_refused_before_anything_is_sent(dli_env, function):
+    dli_env.clear_request_log()
+    with pytest.raises(BadInputError, match="dry_run sends nothing"):
+        function([131], dry_run=True, background=True)
+    assert dli_env.request_log() == []
