@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Callable, Iterator, Sequence
 
-from .errors import DLIError, MAY_HAVE_TAKEN_EFFECT_TEXT, NotFoundError, RequestRejectedError
+from .errors import DLIError, InterruptedBeforeRetry, MAY_HAVE_TAKEN_EFFECT_TEXT, NotFoundError, RequestRejectedError
 from .results import JobOutcome
 
 # Errors about one chunk's content (an unknown id, a refused job): the other chunks still go out.
@@ -42,6 +42,7 @@ class _ChunkFailed:
 class _ChunkSkipped:
     job_ids: list[int]
     interrupted: bool = False  # never started because of Ctrl-C (else: an error elsewhere stopped sending)
+    retry_after: str | None = None  # Ctrl-C came while its retry waited after this (nothing was done)
 
 
 @dataclass
@@ -135,10 +136,12 @@ def send_in_chunks(
     if len(chunks) == 1:
         try:
             results = [send(chunks[0])]
-        except KeyboardInterrupt:
-            # Ctrl-C while the one request was out: it may have been sent and processed.
+        except KeyboardInterrupt as stop:
             interrupted = True
-            results = [_ChunkInFlight(chunks[0])]
+            if isinstance(stop, InterruptedBeforeRetry) and stop.took_no_effect:
+                results = [_ChunkSkipped(chunks[0], interrupted=True, retry_after=stop.after)]
+            else:  # Ctrl-C while the one request was out: it may have been sent and processed
+                results = [_ChunkInFlight(chunks[0])]
         if isinstance(results[0], _ChunkFailed) and not interrupted:
             raise results[0].error  # one request for every id: its error says all there is
     else:
@@ -188,7 +191,9 @@ def send_in_chunks(
             attempts += 1
             outcomes.extend(JobOutcome(j, None, INTERRUPTED_IN_FLIGHT) for j in result.job_ids)
         else:
-            if result.interrupted or not halted_by:
+            if result.retry_after is not None:
+                message = f"not sent again (interrupted while waiting to retry after {result.retry_after}): nothing was done"
+            elif result.interrupted or not halted_by:
                 message = NOT_SENT_INTERRUPTED
             else:
                 cause = halted_by[0]
@@ -197,7 +202,7 @@ def send_in_chunks(
     return BatchRows(
         outcomes=outcomes,
         attempts=attempts,
-        requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped)),
+        requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped) or r.retry_after is not None),
         interrupted=interrupted,
     )
 

@@ -208,6 +208,17 @@ class MalformedResponseError(DLIError):
     hint = "The answer did not match the DLI API; quote the request id to support. Nothing was guessed."
 
 
+class InterruptedBeforeRetry(KeyboardInterrupt):
+    """Ctrl-C while waiting to send a request again: no attempt was out. ``took_no_effect``: every
+    attempt was refused unprocessed (HTTP 429, 401) or never left (a refused connection), so nothing
+    was done; False when an idempotent request was repeated after an answer that may have acted."""
+
+    def __init__(self, after: str, took_no_effect: bool) -> None:
+        super().__init__(after)
+        self.after = after  # what the retry waited after: "HTTP 429", "connect failure", ...
+        self.took_no_effect = took_no_effect
+
+
 def excerpt(body: bytes | str | None, limit: int = 160) -> str:
     """A short, single-line view of a response body for error messages."""
     if body is None:

@@ -30,6 +30,7 @@ from . import __version__, contract
 from .config import Settings, env_var
 from .errors import (
     ConfigError,
+    InterruptedBeforeRetry,
     classify_transport_failure,
     config_error_before_sending,
     retry_after_seconds,
@@ -151,6 +152,7 @@ class HttpSender:
         timeout = (s.connect_timeout, s.read_timeout)
         attempts = retries = 0
         reauthenticated = False
+        acted = False  # an attempt may have been processed: a Ctrl-C before the next cannot say "nothing done"
         while True:
             self.check_open()  # a client closed during a retry's backoff sends nothing more
             attempts += 1
@@ -174,7 +176,8 @@ class HttpSender:
                     retryable, budget = True, min(budget, REFUSED_RETRIES)
                 if retryable and retries < budget and time.monotonic() < deadline:
                     retries += 1
-                    self._backoff(retries, None, deadline, f"{kind} failure")
+                    acted = acted or kind == "dropped"
+                    self._backoff(retries, None, deadline, f"connection failure ({kind})", acted)
                     continue
                 raise transport_error(
                     exc, kind, url=url, label=what or f"{method} request", idempotent=idempotent,
@@ -192,14 +195,18 @@ class HttpSender:
             retryable = status == 429 or (idempotent and status in RETRY_STATUSES_IDEMPOTENT)
             if retryable and retries < s.max_retries and time.monotonic() < deadline:
                 retries += 1
-                self._backoff(retries, retry_after_seconds(response), deadline, f"HTTP {status}")
+                acted = acted or status != 429  # a 429 is refused by the gateway, unprocessed
+                self._backoff(retries, retry_after_seconds(response), deadline, f"HTTP {status}", acted)
                 continue
             return response, attempts
 
-    def _backoff(self, retry: int, retry_after: float | None, deadline: float, why: str) -> None:
+    def _backoff(self, retry: int, retry_after: float | None, deadline: float, why: str, acted: bool) -> None:
         base = self.settings.backoff_base
         delay = retry_after if retry_after is not None else base * 2 ** (retry - 1) * random.uniform(0.5, 1.5)
         delay = max(0.0, min(delay, deadline - time.monotonic()))
         log.debug("retry %d after %s in %.3f s", retry, why, delay)
         if delay:
-            self.sleep(delay)
+            try:
+                self.sleep(delay)
+            except KeyboardInterrupt:
+                raise InterruptedBeforeRetry(why, took_no_effect=not acted) from None

@@ -21,6 +21,7 @@ from dli_magic.errors import (
     ThrottledError,
     TransportError,
 )
+from dli_magic.batch import NotSentOutcome
 from dli_magic.results import Job, jobs_frame
 
 MAY = "may have taken effect — check %dli_jobs"
@@ -217,6 +218,49 @@ def test_ctrl_c_while_a_single_request_is_out_is_rows_that_may_have_taken_effect
     assert [o.is_success for o in result.outcomes] == [None, None]  # sent, answer not awaited
     assert all("may have been sent" in o.message and MAY in o.message for o in result.outcomes)
     assert len(api_requests(emulator, "/jobs/run")) == 1
+
+
+@pytest.mark.parametrize("faults, after", [
+    ({"throttle": {"count": 1, "retry_after": 3, "path": "jobs/run"}}, "HTTP 429"),
+])
+def test_ctrl_c_while_waiting_to_retry_a_refused_request_is_rows_where_nothing_was_done(
+        emulator, make_client, api_requests, faults, after):
+    """A 429 is refused by the gateway unprocessed; Ctrl-C during its Retry-After wait leaves no
+    request out: the rows must not say the call may have taken effect."""
+    emulator.set_faults(faults)
+    client = make_client(emulator, retry_deadline=30)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        result = client.run_jobs([138, 204])
+    finally:
+        timer.cancel()
+    assert result.interrupted is True
+    assert [o.is_success for o in result.outcomes] == [None, None]
+    for outcome in result.outcomes:
+        assert isinstance(outcome, NotSentOutcome)
+        assert outcome.message == f"not sent again (interrupted while waiting to retry after {after}): nothing was done"
+        assert MAY not in outcome.message
+    assert [c["status"] for c in api_requests(emulator, "/jobs/run")] == [429]
+    assert result.requests == 1
+    assert {emulator.get_job(i)["status"] for i in (138, 204)} != {"job_submitting"}
+
+
+def test_ctrl_c_while_waiting_to_retry_a_request_that_may_have_acted_still_says_so(emulator, make_client):
+    """A request repeated after a 503 may have been processed the first time: the interrupted wait
+    does not say that nothing was done."""
+    from dli_magic.errors import InterruptedBeforeRetry
+
+    emulator.set_faults({"error": {"count": 1, "status": 503, "path": "jobs/138", "retry_after": 3}})
+    client = make_client(emulator, retry_deadline=30, backoff_base=3)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(InterruptedBeforeRetry) as caught:
+            client.get_job(138)
+    finally:
+        timer.cancel()
+    assert caught.value.took_no_effect is False and caught.value.after == "HTTP 503"
 
 
 def test_batch_result_not_interrupted_by_default(emulator, make_client):
