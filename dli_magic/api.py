@@ -738,6 +738,8 @@ def job(job_id: Any, *, profile: str | None = None, client: Any = None, **settin
     try:
         return read_job_view(client, job_id)
     except NotFoundError as exc:
+        if exc.error_code != contract.JOB_NOT_FOUND_CODE:
+            raise  # e.g. the gateway's APIGW.0101 (no such API): not about the job id
         raise JobNotFoundError(
             exc.error_msg or f"There is no job {job_id} in this project.",
             status=exc.status, error_code=exc.error_code, request_id=exc.request_id,

@@ -76,3 +76,18 @@ def test_bad_ids_are_one_line_and_send_nothing(shell, dli_env, line):
     result = shell.run_cell(f"%dli_job {line}")
     assert not result.success
     assert dli_env.request_log() == []
+
+
+def test_only_the_services_job_not_found_is_an_unknown_job(dli_env):
+    """A 404 from the gateway (APIGW.0101: no such API) is not about the job id."""
+    from dli_magic.errors import NotFoundError
+
+    dli_env.set_faults({"error": {"status": 404, "count": -1, "path": "/jobs/130", "error_code": "APIGW.0101",
+                                  "error_msg": "The API does not exist or has not been published"}})
+    with pytest.raises(NotFoundError) as info:
+        dli_magic.job(130)
+    assert not isinstance(info.value, JobNotFoundError)
+    assert info.value.error_code == "APIGW.0101" and "API does not exist" in info.value.message
+    dli_env.set_faults({})
+    with pytest.raises(JobNotFoundError, match="DLI.16001|not found"):
+        dli_magic.job(999999)
