@@ -1096,7 +1096,7 @@ def savepoint_jobs(
         if validated.notice():
             notify(validated.notice())
         if not dry_run:  # one request per job, counted on every id (before the jobs are read)
-            check_request_count(len(validated.ids), 1, yes, "add --yes" if source == "magic" else "pass yes=True")
+            check_request_count(len(validated.ids), None, yes, "add --yes" if source == "magic" else "pass yes=True")
         savepoints = Savepoints(client, validated.ids, directory=directory, timeout=timeout,
                                 on_state=_fan_out(progress, on_state), on_step=on_step, notify=notify)
         savepoints.read()

@@ -152,16 +152,18 @@ def validate_job_ids(values: Iterable[Any]) -> ValidatedIds:
     return ValidatedIds(list(seen), duplicates)
 
 
-def check_request_count(id_count: int, chunk_size: int, yes: Any, how_to_confirm: str) -> None:
+def check_request_count(id_count: int, chunk_size: int | None, yes: Any, how_to_confirm: str) -> None:
     """Refuse a call of more than ``MAX_REQUESTS_UNCONFIRMED`` requests unless ``yes`` is True.
 
+    ``chunk_size``: ids per request, or None for a call of one request per job (no chunks to raise).
     ``how_to_confirm`` completes "…: <how> to send them", e.g. "add --yes" or "pass yes=True"."""
     check_bool("yes", yes, show=describe_value)
-    requests = -(-id_count // chunk_size)
+    requests = -(-id_count // (chunk_size or 1))
     if requests > MAX_REQUESTS_UNCONFIRMED and not yes:
+        shape = f"{chunk_size} per request" if chunk_size else "one request per job"
         raise BadInputError(
-            f"This call would send {requests:,} requests ({id_count:,} job ids, {chunk_size} per request), "
-            f"more than {MAX_REQUESTS_UNCONFIRMED} without a confirmation: {how_to_confirm} to send them, "
-            "or raise the chunk size.",
+            f"This call would send {requests:,} requests ({id_count:,} job ids, {shape}), "
+            f"more than {MAX_REQUESTS_UNCONFIRMED} without a confirmation: {how_to_confirm} to send them"
+            + (", or raise the chunk size." if chunk_size else "."),
             hint=f"{how_to_confirm[0].upper()}{how_to_confirm[1:]} if you mean it; nothing was sent.",
         )

@@ -901,6 +901,7 @@ class DliMagic(Magics, _SettingsTraits):
     @argument("--strict", action="store_true", help="Raise JobsFailedError if a savepoint failed or is unknown.")
     @_OUT_OPTION
     @_PROFILE_OPTION
+    @argument("--yes", action="store_true", help="Take more than 300 savepoints in one call (one request per job).")
     @needs_local_scope
     @no_var_expand
     @line_magic
@@ -914,7 +915,7 @@ class DliMagic(Magics, _SettingsTraits):
             %dli_savepoint 130-138 --path obs://my-bucket/savepoints/
         """
         return self._operation("savepoint", self.dli_savepoint, line, local_ns, lambda args, ids, **kw: api.savepoint_jobs(
-            ids, args.path, timeout=args.timeout, strict=args.strict, dry_run=args.dry_run, **kw,
+            ids, args.path, timeout=args.timeout, strict=args.strict, dry_run=args.dry_run, yes=args.yes, **kw,
         ))
 
 

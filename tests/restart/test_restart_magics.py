@@ -118,6 +118,19 @@ def test_dli_savepoint_with_a_path_and_by_default(shell, env):
     assert re.fullmatch(rf"obs://dli-emulator/{job}/savepoint/savepoint-\d+", df.loc[0, "savepoint_path"])
 
 
+def test_dli_savepoint_of_more_than_300_jobs_needs_yes(shell, env):
+    """One request per job: the call is confirmed with --yes, as %dli_run / %dli_restart confirm theirs."""
+    env.clear_request_log()
+    result = shell.run_cell("%dli_savepoint 1-301")
+    error = str(result.error_in_exec)
+    assert isinstance(result.error_in_exec, BadInputError) and "add --yes" in error
+    assert "one request per job" in error and "chunk size" not in error  # no chunks to raise
+    assert env.request_log() == []
+    result = shell.run_cell("%dli_savepoint 1-301 --yes")
+    assert isinstance(result.error_in_exec, NotFoundError)  # confirmed: the jobs were read (none exists)
+    assert env.request_log()
+
+
 @pytest.mark.parametrize("line, words", [("--path s3://bucket/x/", "is not an OBS path"),
                                          ("--path Bad_Bucket/x", "is not an OBS path"), ("", "No job ids")])
 def test_bad_savepoint_lines_send_nothing(shell, env, line, words):
