@@ -166,6 +166,8 @@ ERROR_CODES: dict[str, tuple[int, str, str]] = {
 THROTTLED_CODE = "APIGW.0308"
 JOB_NOT_FOUND_CODE = "DLI.16001"
 API_NOT_FOUND_CODE = "APIGW.0101"
+# The gateway's "API does not exist", as both gateway generations spell it.
+API_NOT_FOUND_CODES = (API_NOT_FOUND_CODE, "APIG.0101")
 
 
 def error_kind(status: int, code: str | None) -> str:

@@ -151,6 +151,13 @@ class NotFoundError(DLIError):
     hint = "Check the job id; `%dli_jobs` lists the jobs of this project."
 
 
+# The gateway has no such API: the URL is wrong, not the job id.
+API_NOT_FOUND_HINT = (
+    "Check the endpoint (`%dli_config` shows it and where it came from): it must be the DLI endpoint of "
+    "your region, without a path; this region may also not offer this call."
+)
+
+
 class JobNotFoundError(NotFoundError):
     """A job id this project does not have (DLI.16001): one line says all there is."""
 
@@ -259,6 +266,8 @@ def error_from_response(
         text = f"HTTP {status} with a non-JSON body: {excerpt(raw)}"
     else:
         text = f"HTTP {status}"
+    if error_code in contract.API_NOT_FOUND_CODES:
+        common["hint"] = API_NOT_FOUND_HINT
     kind = contract.error_kind(status, str(error_code) if error_code else None)
     if kind == "throttled":
         return ThrottledError(text, retry_after=retry_after, **common)

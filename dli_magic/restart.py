@@ -55,7 +55,6 @@ _RUN = contract.ACTIONS["run"]
 # bucket name is 3-63 characters of a-z, 0-9, "." and "-"); no blanks, no "..".
 _OBS_PATH = re.compile(r"(?:obs://)?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[^\s\x00-\x1f\x7f]*)?")
 SAVEPOINT_PATH_MAX = 1024
-_API_NOT_FOUND_CODES = (contract.API_NOT_FOUND_CODE, "APIG.0101")
 
 Callback = Callable[[WaitState], None]
 
@@ -1055,7 +1054,7 @@ class Savepoints(_Operation):
         try:
             message = self.client.trigger_savepoint(job_id, self.targets[job_id])
         except DLIError as error:
-            if probe and isinstance(error, NotFoundError) and error.error_code in _API_NOT_FOUND_CODES:
+            if probe and isinstance(error, NotFoundError) and error.error_code in contract.API_NOT_FOUND_CODES:
                 raise SavepointApiUnavailableError(
                     "This region does not offer the savepoint API: POST …/jobs/{job_id}/savepoint answered "
                     f"HTTP {error.status} {error.error_code} (documented on Huawei Cloud only); no savepoint was taken.",

@@ -88,6 +88,7 @@ def test_only_the_services_job_not_found_is_an_unknown_job(dli_env):
         dli_magic.job(130)
     assert not isinstance(info.value, JobNotFoundError)
     assert info.value.error_code == "APIGW.0101" and "API does not exist" in info.value.message
+    assert "Check the endpoint" in info.value.hint and "job id" not in info.value.hint  # the URL, not the id
     dli_env.set_faults({})
     with pytest.raises(JobNotFoundError, match="DLI.16001|not found"):
         dli_magic.job(999999)
