@@ -19,7 +19,9 @@ A restart, for the jobs that are read running (``job_running``, ``job_running_ex
 
 Safety: a job whose stop or savepoint failed is never started again (``allow_no_savepoint`` stops
 such a job without a savepoint and starts it afresh). Ctrl-C or an error part-way stops sending:
-every job gets a row that says where it was left and the savepoint it can be resumed from. Jobs
+every job gets a row that says where it was left and the savepoint it can be resumed from (a
+background handle's stop_waiting() too, at once: a read in flight is abandoned, none is made after
+it, and a job not read since its latest request says so). Jobs
 not running are left alone, or started with ``start_stopped`` (resuming from their savepoint when
 they have one).
 """
@@ -41,7 +43,7 @@ from .config import CHUNK_SIZE_MAX
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
 from .redaction import exception_line
 from .results import Job, JobOutcome
-from .waiting import WaitState, check_health, effect_grace, read_jobs, wait_for_jobs
+from .waiting import STOP_WAITING, WaitState, _unless_stopped, check_health, effect_grace, read_jobs, wait_for_jobs
 
 RUNNING = "job_running"
 STOPPED = "job_cancel_success"
@@ -627,7 +629,7 @@ class Restart(_Operation):
         rounds = state.rounds
         try:
             check_health(self.client, state, started, stable=self.stable, poll_interval=self.poll_interval,
-                         on_update=self._show, sleep=self.sleep)
+                         on_update=self._show, sleep=self._step_sleep(state))
         except DLIError as exc:  # reading failed round after round: health unknown, the rows stay
             self.errors.append(f"health check: {exception_line(exc)}")
             self.notify(f"Stopped the health check: {exception_line(exc)}")
@@ -636,6 +638,7 @@ class Restart(_Operation):
                     state.healthy[job_id] = None
                     state.health_notes[job_id] = f"health unknown: the statuses could not be read ({type(exc).__name__})"
         self.read_rounds += state.rounds - rounds
+        self._take_stop_reason(state)
         self.health = state
         for job_id in started:
             track = self.tracks[job_id]
@@ -660,7 +663,8 @@ class Restart(_Operation):
               references: dict[int, Job | None]) -> tuple[WaitState, set[int]]:
         """Wait for ``ids`` to leave ``spec``'s pending statuses, and until each read differs from its
         reference, the read before the request (``_wait_for_effect``). Also returns those read changed."""
-        state = WaitState(job_ids=list(ids))
+        # A background handle's stop_waiting() abandons the step's reads in flight (``_unless_stopped``).
+        state = WaitState(job_ids=list(ids), stop_event=self.live.stop_event)
         state.names.update({i: self.names.get(i) for i in ids})
         state.pending = set(ids)
         self.read_error = self.unread = None
@@ -668,7 +672,7 @@ class Restart(_Operation):
         try:
             _wait_for_effect(self.client, state, spec.pending, references, changed, timeout=self.timeout,
                              grace=self.grace, poll_interval=self.poll_interval, expected=spec.passes_through,
-                             on_update=self._show, sleep=self.sleep)
+                             on_update=self._show, sleep=self._step_sleep(state))
         except DLIError as exc:  # reading failed round after round: say so, keep what was read
             self.read_error = type(exc).__name__
             self.errors.append(f"waiting after the {spec.name}: {exception_line(exc)}")
@@ -684,14 +688,34 @@ class Restart(_Operation):
                         f"{state.read_errors[-1]}")
         if not (state.rounds or state.interrupted or self.halted):
             self._read_once(state, spec, references, changed)
+        self._take_stop_reason(state)
         return state, changed
+
+    def _step_sleep(self, state: WaitState) -> Callable[[float], None]:
+        """``self.sleep`` for a step's wait: when it is interrupted (a background handle's
+        stop_waiting() sets the reason on ``live``), the step's state says why too."""
+
+        def sleep(seconds: float) -> None:
+            try:
+                self.sleep(seconds)
+            except KeyboardInterrupt:
+                state.stop_reason = self.live.stop_reason
+                raise
+
+        return sleep
+
+    def _take_stop_reason(self, state: WaitState) -> None:
+        """A step's read abandoned at a handle's stop_waiting() says so on the step's state: so does ``live``."""
+        if state.interrupted and state.stop_reason == STOP_WAITING:
+            self.live.stop_reason = STOP_WAITING
 
     def _read_once(self, state: WaitState, spec: contract.Action, references: dict[int, Job | None],
                    changed: set[int]) -> None:
         """The wait ended before any read succeeded (reads failing up to the timeout, or a 0 s
         timeout): one more read, so that each row says where its job is, whatever the timeout."""
         try:
-            jobs = read_jobs(self.client, list(references), expected=spec.passes_through)
+            jobs = _unless_stopped(state, lambda: read_jobs(self.client, list(references),
+                                                            expected=spec.passes_through))
         except KeyboardInterrupt:
             state.interrupted = True
             return
@@ -737,12 +761,17 @@ class Restart(_Operation):
         tracks = [t for t in self.tracks.values() if t.stage in ("stop-sent", "stopping", "run-sent")]
         if not tracks:
             return
-        try:
-            jobs = read_jobs(self.client, [t.job_id for t in tracks])
+        try:  # a background handle's stop_waiting() ends it at once: none starts after the stop
+            jobs = _unless_stopped(self.live, lambda: read_jobs(self.client, [t.job_id for t in tracks]))
         except (KeyboardInterrupt, DLIError) as exc:
+            stop = self.live.stop_event
+            stopped = isinstance(exc, KeyboardInterrupt) and stop is not None and stop.is_set()
+            why = "was not read afterwards" if stopped else f"could not be read afterwards ({type(exc).__name__})"
             for track in tracks:
-                self._left_unread(track, f"{self.halted}; its status could not be read afterwards "
-                                         f"({type(exc).__name__})")
+                if stopped and track.last is not None:  # read after its request: that read is its row's
+                    self._left_as_read(track)
+                else:
+                    self._left_unread(track, f"{self.halted}; its status {why}")
             return
         self.read_rounds += 1
         for track in tracks:
@@ -777,6 +806,17 @@ class Restart(_Operation):
             else:  # the run did not take effect
                 self._not_started(track, f"{self.halted} during the run request, and the job was "
                                          f"{_described(job)} when read afterwards", None)
+
+    def _left_as_read(self, track: _Track) -> None:
+        """A background handle's stop_waiting() came after a read of the job that followed its latest
+        request (its row says what it was, when waiting was interrupted): no read after the stop, so
+        the row ends with what to do."""
+        if track.stage == "run-sent":
+            track.note(f"check `%dli_job {track.job_id}`")
+        else:
+            track.note(f"not restarted — check `%dli_job {track.job_id}`, and once it is job_cancel_success, "
+                       + _resume_hint(track.job_id))
+        track.conclude(track.stage, track.failure or f"not restarted: {self.halted}", None)
 
     def _left_unread(self, track: _Track, why: str) -> None:
         """A job with no read after its latest request: the row says what was sent, ``why`` it was

@@ -91,18 +91,19 @@ def test_stop_waiting_after_the_stop_sends_no_run_and_the_row_has_the_savepoint(
     assert _run(handle.run_id)["message"].tolist() == [row["message"]]
 
 
-def test_stop_waiting_during_the_stop_reads_where_the_job_was_left(slow):
+def test_stop_waiting_during_the_stop_keeps_where_the_job_was_read(slow):
     emu, client = slow
     job = running(emu)
     handle = api.restart_jobs([job], client=client, background=True, notify=None)
-    handle.stop_waiting()
+    handle.watch(lambda h: h.state.status(job) == "job_savepointing" and h.stop_waiting())
     frame = handle.result(timeout=60)
     row = frame.iloc[0]
+    # no read after the stop (stop_waiting() starts none): the row keeps the read before it
     assert row["status"] == "job_savepointing" and row["is_success"] is pd.NA
     assert row["message"] == (
-        "stop requested; still job_savepointing when waiting was interrupted; the stop is under way "
-        "(job_savepointing, read afterwards), not restarted — once it is job_cancel_success, resume it with "
-        f"`%dli_run {job} --resume-savepoint`")
+        "stop requested; still job_savepointing when waiting was interrupted; not restarted — check "
+        f"`%dli_job {job}`, and once it is job_cancel_success, resume it with `%dli_run {job} --resume-savepoint`")
+    assert _run(handle.run_id)["wait"].tolist() == ["stopped waiting"]
     assert frame.attrs["interrupted"] is True and frame.attrs["halted"].startswith("interrupted (stop_waiting())")
     assert not posts(emu, "/jobs/run") and len(posts(emu, "/jobs/stop")) == 1
 
