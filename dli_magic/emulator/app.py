@@ -10,6 +10,7 @@ drop connections.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import os
@@ -193,11 +194,12 @@ class GatewayApp:
 
     def _admin_checks(self, scope: dict, method: str, headers: dict[str, str]) -> None:
         """A web page must not reach the admin routes: refuse another origin and non-JSON bodies (a
-        form or a cross-site fetch sends one of these), and a Host that is not this server's (a page
-        whose own name was made to resolve to 127.0.0.1 sends its name, and no Origin on a GET)
+        form or a cross-site fetch sends one of these), and a Host name that is not this server's (a
+        page whose own name was made to resolve to 127.0.0.1 sends its name, and no Origin on a GET;
+        an IP address cannot be rebound, so any is accepted: the URL printed for 0.0.0.0 included)
         before anything is done."""
         host = headers.get("host")
-        if host is not None and _host_name(host) not in self._own_hosts(scope):
+        if host is not None and not _ip_literal(_host_name(host)) and _host_name(host) not in self._own_hosts(scope):
             raise ApiError(403, "EMULATOR.FOREIGN_HOST",
                            f"The admin routes answer only to this server's own address, not {host[:80]!r}.")
         origin = headers.get("origin")
@@ -310,6 +312,14 @@ class GatewayApp:
 class _Dropped(Exception):
     pass
 
+
+
+def _ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _host_name(host: str) -> str:
