@@ -7,10 +7,12 @@ plain modules so the Python API and the panel behave the same way.
 
 from __future__ import annotations
 
+import collections
 import importlib
 import re
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -342,6 +344,9 @@ class DliMagic(Magics, _SettingsTraits):
         self._secrets: dict[str, str] = {}  # from %dli_login only; never printed
         self._clients: dict[str | None, tuple[Settings, Any]] = {}
         self._clients_lock = threading.Lock()  # an open panel asks for its client from its own threads
+        self._users: collections.Counter[int] = collections.Counter()  # id(client) -> calls using it now
+        self._retired: dict[int, Any] = {}  # let go of while in use: closed when its last call ends
+        self._unloaded = False
         errors.SHOW_FULL_TRACEBACK = bool(self.debug)
 
     @observe("debug")
@@ -357,41 +362,80 @@ class DliMagic(Magics, _SettingsTraits):
 
     def settings(self, profile: str | None = None) -> Settings:
         """The settings of this call, resolved afresh: a --profile named on the line > %dli_login >
-        %config > environment > profile file (``config.resolve_settings``)."""
-        resolved = resolve_settings(login=self._secrets, magic_config=self.magic_config(), profile=profile)
+        %config > environment > profile file (``config.resolve_settings``). A magic line's settings
+        also decide whether errors show full tracebacks (``debug``)."""
+        resolved = self._resolved_settings(profile)
         errors.SHOW_FULL_TRACEBACK = bool(resolved.debug)
         return resolved
+
+    def _resolved_settings(self, profile: str | None) -> Settings:
+        if self._unloaded:
+            raise ConfigError("dli_magic was unloaded: `%load_ext dli_magic` again (and open a new panel).",
+                              hint="Load the extension again; its settings and login start afresh.")
+        return resolve_settings(login=self._secrets, magic_config=self.magic_config(), profile=profile)
 
     def client(self, profile: str | None = None):
         """The session's client for a profile, kept while its settings stay the same (keep-alive
         connections, known job names) and rebuilt when they change. Proxy and CA-bundle variables
         are read by requests on every call, so `%env HTTPS_PROXY=...` needs no new client."""
+        with self._clients_lock:
+            return self._session_client(self.settings(profile), profile)
+
+    @contextmanager
+    def using_client(self, profile: str | None = None, *, line: bool = True):
+        """The session's client (``client``), held for one call: a client let go of while calls use
+        it (settings changed, %dli_login, unloading) is closed when the last of them ends, and no
+        background wait uses it. ``line=False``: for a panel's request, which leaves the debug flag
+        of the user's lines alone."""
+        with self._clients_lock:  # resolved under the lock: a client is never cached from stale settings
+            client = self._session_client(self.settings(profile) if line else self._resolved_settings(profile), profile)
+            self._users[id(client)] += 1
+        try:
+            yield client
+        finally:
+            with self._clients_lock:
+                self._users[id(client)] -= 1
+                idle = self._users[id(client)] == 0
+                if idle:
+                    del self._users[id(client)]
+                retired = self._retired.pop(id(client), None) if idle else None
+            if retired is not None:
+                _close_when_idle(retired)
+
+    def _session_client(self, current: Settings, profile: str | None):
+        """The cached client when ``current`` is what it was built with, else a new one. Hold the lock."""
         from .client import DliClient
 
-        current = self.settings(profile)
-        with self._clients_lock:
-            cached = self._clients.get(profile)
-            if cached is not None:
-                settings, client = cached
-                if settings == current and settings.sources == current.sources:
-                    return client
-                _close_when_idle(client)  # a background wait still using it keeps it until it ends
-                del self._clients[profile]
-            client = DliClient(current)
-            self._clients[profile] = (current, client)
-            return client
+        cached = self._clients.get(profile)
+        if cached is not None:
+            settings, client = cached
+            if settings == current and settings.sources == current.sources:
+                return client
+            del self._clients[profile]
+            self._let_go(client)
+        client = DliClient(current)
+        self._clients[profile] = (current, client)
+        return client
+
+    def _let_go(self, client: Any) -> None:
+        """Close a client the session no longer hands out, once no call or background wait uses it.
+        Hold the lock."""
+        if self._users[id(client)]:
+            self._retired[id(client)] = client
+        else:
+            _close_when_idle(client)
 
     def close_clients(self) -> None:
-        """Let go of the session's clients (%dli_login, unloading): each is closed once no background
-        wait uses it; an open panel asks for a new one at its next request."""
+        """Let go of the session's clients (%dli_login, unloading): each is closed once no call or
+        background wait uses it; an open panel gets a new one at its next request."""
         with self._clients_lock:
             clients = [client for _, client in self._clients.values()]
             self._clients.clear()
-        for client in clients:
-            try:
-                _close_when_idle(client)
-            except Exception:  # closing is best effort; a dead socket must not block unloading
-                pass
+            for client in clients:
+                try:
+                    self._let_go(client)
+                except Exception:  # closing is best effort; a dead socket must not block unloading
+                    pass
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -459,7 +503,6 @@ class DliMagic(Magics, _SettingsTraits):
             raise UsageError("--dry-run sends nothing, so there is nothing to wait for in the background.")
         # Ids are checked before settings: a typo is reported first, and nothing is sent.
         validated = validate_job_ids(collect_ids(args.ids, self.shell.user_ns, local_ns))
-        client = self.client(args.profile)
         # A background handle draws its own view (updated by its worker while other cells run).
         live = (_LiveStatus(self.shell, action, self.live_status)
                 if wait and not background and self.live_status != "off" else None)
@@ -468,23 +511,24 @@ class DliMagic(Magics, _SettingsTraits):
             return live
 
         notify = _notices_after(view)
-        frame = self._keeping_rows(args.out, view, lambda: api.execute(
-            action,
-            validated,
-            getattr(args, contract.ACTIONS[action].option),
-            wait=wait,
-            timeout=args.timeout,
-            **({"stable": stable} if stable is not None else {}),
-            strict=args.strict,
-            dry_run=args.dry_run,
-            yes=args.yes,
-            background=background,
-            chunk_size=args.chunk_size,
-            client=client,
-            on_state=live,
-            notify=notify,
-            source="magic",
-        ))
+        with self.using_client(args.profile) as client:  # held until the call returns (or its handle exists)
+            frame = self._keeping_rows(args.out, view, lambda: api.execute(
+                action,
+                validated,
+                getattr(args, contract.ACTIONS[action].option),
+                wait=wait,
+                timeout=args.timeout,
+                **({"stable": stable} if stable is not None else {}),
+                strict=args.strict,
+                dry_run=args.dry_run,
+                yes=args.yes,
+                background=background,
+                chunk_size=args.chunk_size,
+                client=client,
+                on_state=live,
+                notify=notify,
+                source="magic",
+            ))
         result = self._store(args.out, frame)  # --out stores even when `;` silences the display
         return None if silenced else result
 
@@ -554,13 +598,10 @@ class DliMagic(Magics, _SettingsTraits):
         _refuse_secrets(line.split())
         args = _parse_line(self.dli_jobs, line)
         self._check_out(args.out)
-        frame = api.list_jobs(
-            status=args.status,
-            name=args.name,
-            job_type=args.job_type,
-            queue_name=args.queue_name,
-            client=self.client(args.profile),
-        )
+        with self.using_client(args.profile) as client:
+            frame = api.list_jobs(
+                status=args.status, name=args.name, job_type=args.job_type, queue_name=args.queue_name, client=client,
+            )
         return self._store(args.out, frame)
 
     @magic_arguments()
@@ -585,7 +626,8 @@ class DliMagic(Magics, _SettingsTraits):
         ids = validate_job_ids(collect_ids([args.job_id], self.shell.user_ns, None)).ids
         if len(ids) != 1:
             raise _usage_error(f"%dli_job shows one job; {args.job_id!r} names {len(ids)}. Use %dli_jobs for several.")
-        view = api.job(ids[0], client=self.client(args.profile))
+        with self.using_client(args.profile) as client:
+            view = api.job(ids[0], client=client)
         return self._store(args.out, view)
 
     @magic_arguments()
@@ -612,7 +654,6 @@ class DliMagic(Magics, _SettingsTraits):
         _refuse_secrets(line.split())
         args = _parse_line(self.dli_wait, line)
         self._check_out(args.out)
-        client = self.client(args.profile)
         live = (_LiveStatus(self.shell, "wait", self.live_status)
                 if not args.background and self.live_status != "off" else None)
 
@@ -620,10 +661,11 @@ class DliMagic(Magics, _SettingsTraits):
             return live
 
         notify = _notices_after(view)
-        result = self._keeping_rows(args.out, view, lambda: api.wait_for(
-            args.run_id, timeout=args.timeout, stable=args.stable, strict=args.strict,
-            background=args.background, client=client, on_state=live, notify=notify, source="magic",
-        ))
+        with self.using_client(args.profile) as client:  # held until the call returns (or its handle exists)
+            result = self._keeping_rows(args.out, view, lambda: api.wait_for(
+                args.run_id, timeout=args.timeout, stable=args.stable, strict=args.strict,
+                background=args.background, client=client, on_state=live, notify=notify, source="magic",
+            ))
         return self._store(args.out, result)
 
     @magic_arguments()
@@ -798,7 +840,8 @@ class DliMagic(Magics, _SettingsTraits):
         if args.stable is not None and args.no_wait:
             raise UsageError("--stable checks the started jobs' health, which needs waiting: drop --no-wait.")
         return panel(
-            client_source=lambda: self.client(args.profile), wait=not args.no_wait, timeout=args.timeout,
+            client_source=lambda: self.using_client(args.profile, line=False), wait=not args.no_wait,
+            timeout=args.timeout,
             stable=args.stable,
             refresh_interval=args.refresh if args.refresh is not None else REFRESH_SECONDS,
             auto_refresh=not args.no_auto_refresh,
@@ -818,7 +861,6 @@ class DliMagic(Magics, _SettingsTraits):
             raise UsageError("--dry-run sends nothing, so there is nothing to wait for in the background.")
         # Ids are checked before settings: a typo is reported first, and nothing is sent.
         validated = validate_job_ids(collect_ids(args.ids, self.shell.user_ns, local_ns))
-        client = self.client(args.profile)
         shell, mode = self.shell, "off" if background else self.live_status
         views: list[_LiveStatus] = []  # one per step: a notebook keeps each step's view
 
@@ -837,9 +879,10 @@ class DliMagic(Magics, _SettingsTraits):
             return views[-1] if views else None
 
         notify = _notices_after(view)
-        frame = self._keeping_rows(args.out, view, lambda: call(
-            args, validated, client=client, on_state=on_state, on_step=on_step, notify=notify, source="magic",
-        ))
+        with self.using_client(args.profile) as client:  # held until the call returns (or its handle exists)
+            frame = self._keeping_rows(args.out, view, lambda: call(
+                args, validated, client=client, on_state=on_state, on_step=on_step, notify=notify, source="magic",
+            ))
         result = self._store(args.out, frame)  # --out stores even when `;` silences the display
         return None if silenced else result
 
@@ -934,6 +977,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     magic = _LOADED.pop(id(ipython), None)
     if magic is None:
         return
+    magic._unloaded = True  # an open panel can no longer use this session
+    magic._secrets.clear()
     magic.close_clients()
     for kind, names in magic.magics.items():
         for name in names:

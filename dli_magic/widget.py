@@ -26,6 +26,7 @@ import html
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -539,7 +540,8 @@ class DliPanel(widgets.VBox):
         if client_source is not None:
             if client is not None or profile is not None or settings:
                 raise BadInputError("Pass client_source= alone, without client=, profile= or settings.")
-            client_source()  # bad settings fail the cell now here too
+            with client_source():  # bad settings fail the cell now here too
+                pass
             self._client, self._owns_client = None, False
         else:
             self._client, self._owns_client = api.client_for(client, profile, settings)
@@ -695,9 +697,19 @@ class DliPanel(widgets.VBox):
     @property
     def client(self):
         """The ``DliClient`` the panel sends its next request with: the one it was given or made, or
-        what ``client_source()`` gives now (%dli_panel: the session's client, which follows
+        the one ``client_source()`` gives now (%dli_panel: the session's client, which follows
         %dli_config and %dli_login)."""
-        return self._client if self._client_source is None else self._client_source()
+        with self._request_client() as client:
+            return client
+
+    @contextmanager
+    def _request_client(self):
+        """The client of one request (a listing, an action, a job's detail), held until it ends."""
+        if self._client_source is None:
+            yield self._client
+        else:
+            with self._client_source() as client:
+                yield client
 
     @property
     def busy(self) -> bool:
@@ -922,7 +934,8 @@ class DliPanel(widgets.VBox):
                 self._update_controls()
 
     def _read_jobs(self) -> list[Job]:
-        return list(islice(self.client.iter_jobs(), self.max_jobs))
+        with self._request_client() as client:
+            return list(islice(client.iter_jobs(), self.max_jobs))
 
     def _set_jobs(self, jobs: list[Job]) -> None:
         """New data for the table; the selection is carried over by job id."""
@@ -1133,8 +1146,12 @@ class DliPanel(widgets.VBox):
 
     def _call_api(self, action: str, ids: list[int], option: bool):
         """The API call behind each button: the same functions as %dli_run / %dli_stop / %dli_restart."""
+        with self._request_client() as client:
+            return self._call_api_with(client, action, ids, option)
+
+    def _call_api_with(self, client: Any, action: str, ids: list[int], option: bool):
         common = dict(
-            client=self.client,
+            client=client,
             on_state=lambda state: self._on_wait_state(action, state),
             notify=self._show_notice,
             echo=None,
@@ -1212,7 +1229,8 @@ class DliPanel(widgets.VBox):
             self.detail.value = markup
 
     def _detail_markup(self, job_id: int) -> str:
-        return detail_html(api.job(job_id, client=self.client))  # the view of %dli_job
+        with self._request_client() as client:
+            return detail_html(api.job(job_id, client=client))  # the view of %dli_job
 
     # -- lifecycle
 
@@ -1285,9 +1303,9 @@ def panel(client: Any = None, **kwargs: Any) -> DliPanel:
     """Open the job console: ``dli_magic.panel()``; ``%dli_panel`` calls this too.
 
     Pass a ``client`` (a ``DliClient``) or settings (``profile=``, ``endpoint=``, …) exactly as for
-    ``dli_magic.connect``; or ``client_source``, a function that gives the client for each request
-    (what ``%dli_panel`` passes: the session's client, so the panel follows ``%dli_config`` and
-    ``%dli_login``). ``refresh_interval`` (seconds, default 10) and ``auto_refresh`` set the
+    ``dli_magic.connect``; or ``client_source``, a function that returns a context manager giving the
+    client for one request and holding it until the request ends (what ``%dli_panel`` passes: the
+    session's client, so the panel follows ``%dli_config`` and ``%dli_login``). ``refresh_interval`` (seconds, default 10) and ``auto_refresh`` set the
     live refresh; ``wait=False`` returns after an action's call without polling; ``stable=S`` checks
     run jobs' health for S seconds; ``max_jobs`` caps the listing (newest first).
     """
