@@ -43,6 +43,7 @@ class _ChunkSkipped:
     job_ids: list[int]
     interrupted: bool = False  # never started because of Ctrl-C (else: an error elsewhere stopped sending)
     retry_after: str | None = None  # Ctrl-C came while its retry waited after this (nothing was done)
+    attempts: int = 0  # HTTP attempts that went out before it was left (refused unprocessed)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def send_in_chunks(
         except KeyboardInterrupt as stop:
             interrupted = True
             if isinstance(stop, InterruptedBeforeRetry) and stop.took_no_effect:
-                results = [_ChunkSkipped(chunks[0], interrupted=True, retry_after=stop.after)]
+                results = [_ChunkSkipped(chunks[0], interrupted=True, retry_after=stop.after, attempts=stop.attempts)]
             else:  # Ctrl-C while the one request was out: it may have been sent and processed
                 results = [_ChunkInFlight(chunks[0])]
         if isinstance(results[0], _ChunkFailed) and not interrupted:
@@ -191,6 +192,7 @@ def send_in_chunks(
             attempts += 1
             outcomes.extend(JobOutcome(j, None, INTERRUPTED_IN_FLIGHT) for j in result.job_ids)
         else:
+            attempts += result.attempts
             if result.retry_after is not None:
                 message = f"not sent again (interrupted while waiting to retry after {result.retry_after}): nothing was done"
             elif result.interrupted or not halted_by:
@@ -202,7 +204,7 @@ def send_in_chunks(
     return BatchRows(
         outcomes=outcomes,
         attempts=attempts,
-        requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped) or r.retry_after is not None),
+        requests=sum(1 for r in results if not isinstance(r, _ChunkSkipped) or r.attempts),
         interrupted=interrupted,
     )
 

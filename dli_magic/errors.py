@@ -218,12 +218,14 @@ class MalformedResponseError(DLIError):
 class InterruptedBeforeRetry(KeyboardInterrupt):
     """Ctrl-C while waiting to send a request again: no attempt was out. ``took_no_effect``: every
     attempt was refused unprocessed (HTTP 429, 401) or never left (a refused connection), so nothing
-    was done; False when an idempotent request was repeated after an answer that may have acted."""
+    was done; False when an idempotent request was repeated after an answer that may have acted.
+    ``attempts``: the attempts that went out before it."""
 
-    def __init__(self, after: str, took_no_effect: bool) -> None:
+    def __init__(self, after: str, took_no_effect: bool, attempts: int) -> None:
         super().__init__(after)
         self.after = after  # what the retry waited after: "HTTP 429", "connect failure", ...
         self.took_no_effect = took_no_effect
+        self.attempts = attempts
 
 
 def excerpt(body: bytes | str | None, limit: int = 160) -> str:

@@ -177,7 +177,7 @@ class HttpSender:
                 if retryable and retries < budget and time.monotonic() < deadline:
                     retries += 1
                     acted = acted or kind == "dropped"
-                    self._backoff(retries, None, deadline, f"connection failure ({kind})", acted)
+                    self._backoff(retries, None, deadline, f"connection failure ({kind})", acted, attempts)
                     continue
                 raise transport_error(
                     exc, kind, url=url, label=what or f"{method} request", idempotent=idempotent,
@@ -196,11 +196,13 @@ class HttpSender:
             if retryable and retries < s.max_retries and time.monotonic() < deadline:
                 retries += 1
                 acted = acted or status != 429  # a 429 is refused by the gateway, unprocessed
-                self._backoff(retries, retry_after_seconds(response), deadline, f"HTTP {status}", acted)
+                self._backoff(retries, retry_after_seconds(response), deadline, f"HTTP {status}", acted, attempts)
                 continue
             return response, attempts
 
-    def _backoff(self, retry: int, retry_after: float | None, deadline: float, why: str, acted: bool) -> None:
+    def _backoff(
+        self, retry: int, retry_after: float | None, deadline: float, why: str, acted: bool, attempts: int
+    ) -> None:
         base = self.settings.backoff_base
         delay = retry_after if retry_after is not None else base * 2 ** (retry - 1) * random.uniform(0.5, 1.5)
         delay = max(0.0, min(delay, deadline - time.monotonic()))
@@ -209,4 +211,4 @@ class HttpSender:
             try:
                 self.sleep(delay)
             except KeyboardInterrupt:
-                raise InterruptedBeforeRetry(why, took_no_effect=not acted) from None
+                raise InterruptedBeforeRetry(why, took_no_effect=not acted, attempts=attempts) from None

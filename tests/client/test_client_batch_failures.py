@@ -243,6 +243,7 @@ def test_ctrl_c_while_waiting_to_retry_a_refused_request_is_rows_where_nothing_w
         assert MAY not in outcome.message
     assert [c["status"] for c in api_requests(emulator, "/jobs/run")] == [429]
     assert result.requests == 1
+    assert result.attempts == 1  # the 429 went out: an attempt, though nothing was done
     assert {emulator.get_job(i)["status"] for i in (138, 204)} != {"job_submitting"}
 
 
@@ -261,6 +262,7 @@ def test_ctrl_c_while_waiting_to_retry_a_request_that_may_have_acted_still_says_
     finally:
         timer.cancel()
     assert caught.value.took_no_effect is False and caught.value.after == "HTTP 503"
+    assert caught.value.attempts == 1
 
 
 def test_batch_result_not_interrupted_by_default(emulator, make_client):
