@@ -37,7 +37,14 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from . import contract
-from .batch import INTERRUPTED_IN_FLIGHT, NOT_SENT_INTERRUPTED, NotSentOutcome, failed_request_rows
+from .batch import (
+    INTERRUPTED_IN_FLIGHT,
+    NOT_SENT_INTERRUPTED,
+    ChunkAnswered,
+    NotSentOutcome,
+    failed_request_rows,
+    send_in_chunks,
+)
 from .checks import check_count
 from .config import CHUNK_SIZE_MAX
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
@@ -1111,9 +1118,16 @@ class Savepoints(_Operation):
         self.on_step("triggering savepoints")
         try:
             # The first request alone: a region without the API answers it, and no other is sent.
-            self.requests += 1
-            self.sent[ids[0]] = self._trigger(ids[0], probe=True)
-            rest = ids[1:]
+            # batch's one-chunk send words its Ctrl-C: one while a retry waited after a 429 (nothing
+            # out, nothing done) is a NotSentOutcome "not sent again (…)", one while it was out may
+            # have been sent (INTERRUPTED_IN_FLIGHT, said below in a savepoint's words).
+            first = send_in_chunks([ids[0]], 1, 1,
+                                   lambda chunk: ChunkAnswered([self._trigger(chunk[0], probe=True)], 1))
+            self.requests += first.requests
+            self.interrupted = first.interrupted
+            if first.outcomes[0].message != INTERRUPTED_IN_FLIGHT:
+                self.sent[ids[0]] = first.outcomes[0]
+            rest = [] if first.interrupted else ids[1:]
             if rest:
                 with ThreadPoolExecutor(max_workers=min(self.workers, len(rest)),
                                         thread_name_prefix="dli-savepoint") as pool:

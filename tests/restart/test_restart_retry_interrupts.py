@@ -1,0 +1,91 @@
+"""Ctrl-C while a stop, run or savepoint request waits to be sent again after an HTTP 429: the
+gateway refused it unprocessed and nothing is out, so the job's row says nothing was done (batch's
+NotSentOutcome "not sent again (…)"), and no read follows for it."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+
+import pandas as pd
+import pytest
+
+import dli_magic
+from dli_magic import api
+from dli_magic.batch import NotSentOutcome
+from restart_helpers import CtrlC, dli_calls, posts, running
+
+NOT_SENT_AGAIN = "not sent again (interrupted while waiting to retry after HTTP 429): nothing was done"
+
+
+@pytest.fixture
+def patient(settings):
+    """A client whose retry deadline outlasts the 429's Retry-After: the Ctrl-C lands in that wait."""
+    with dli_magic.connect(**{**settings, "retry_deadline": 30}) as client:
+        yield client
+
+
+def _reads_after_the_post(emu, path):
+    calls = dli_calls(emu)
+    last = max(i for i, c in enumerate(calls) if c["method"] == "POST" and c["path"].endswith(path))
+    return [c for c in calls[last + 1:] if c["method"] == "GET"]
+
+
+def test_ctrl_c_while_a_savepoint_request_waits_to_retry_after_a_429_is_a_row_where_nothing_was_done(
+        emu, settings, capsys, tmp_path):
+    job = running(emu)
+    emu.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "/savepoint"}})
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        df = api.savepoint_jobs([job], "obs://bucket/sp/", **{**settings, "retry_deadline": 30})
+    finally:
+        timer.cancel()
+    assert [p["status"] for p in posts(emu, "/savepoint")] == [429]
+    assert not _reads_after_the_post(emu, "/savepoint")  # not waited for, not read again
+    row = df.iloc[0]
+    assert row["is_success"] is pd.NA and row["status"] == "job_running"  # as read before
+    assert row["message"] == f"savepoint {NOT_SENT_AGAIN}"
+    assert "may have been sent" not in row["message"]
+    assert df.attrs["interrupted"] is True and df.attrs["requests"] == 1
+    assert df.attrs["steps"][job][-1]["message"] == NOT_SENT_AGAIN
+    assert emu.get_job(job)["status"] == "job_running" and not emu.get_job(job)["savepoint_path"]
+    history = dli_magic.history()
+    assert history[history.job_id == job]["message"].tolist() == [f"savepoint {NOT_SENT_AGAIN}"]
+    assert "Interrupted (Ctrl-C)" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_restarts_stop_waits_to_retry_after_a_429_leaves_the_job_running(emu, patient):
+    job = running(emu)
+    client = patient
+    emu.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "/jobs/stop"}})
+    ctrl_c = CtrlC("stopping with a savepoint", delay=0.5)
+    try:
+        df = api.restart_jobs([job], client=client, on_step=ctrl_c.on_step, notify=None)
+    finally:
+        ctrl_c.cancel()
+    assert [p["status"] for p in posts(emu, "/jobs/stop")] == [429] and not posts(emu, "/jobs/run")
+    assert not _reads_after_the_post(emu, "/jobs/stop")
+    row = df.iloc[0]
+    assert row["is_success"] is pd.NA and row["status"] == "job_running"
+    assert row["message"] == (f"stop with savepoint {NOT_SENT_AGAIN}; not restarted: nothing changed "
+                              "(job_running when read before)")
+    assert df.attrs["interrupted"] is True
+    assert emu.get_job(job)["status"] == "job_running"
+
+
+def test_ctrl_c_while_the_restarts_run_waits_to_retry_after_a_429_leaves_the_job_stopped(emu, patient):
+    job = running(emu, status="job_cancel_success")
+    client = patient
+    emu.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "/jobs/run"}})
+    ctrl_c = CtrlC("starting", delay=0.5)
+    try:
+        df = api.restart_jobs([job], client=client, start_stopped=True, on_step=ctrl_c.on_step, notify=None)
+    finally:
+        ctrl_c.cancel()
+    assert [p["status"] for p in posts(emu, "/jobs/run")] == [429]
+    assert not _reads_after_the_post(emu, "/jobs/run")
+    row = df.iloc[0]
+    assert row["is_success"] is pd.NA and row["status"] == "job_cancel_success"
+    assert row["message"] == f"not started: the run was {NOT_SENT_AGAIN}"
+    assert emu.get_job(job)["status"] == "job_cancel_success"
