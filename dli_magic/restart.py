@@ -15,7 +15,8 @@ A restart, for the jobs that are read running (``job_running``, ``job_running_ex
    such a job is read again until it changes, or until a grace has passed (``_wait_for_effect``);
 4. ``POST jobs/run`` with ``resume_savepoint`` for those jobs only;
 5. wait until they leave ``job_submitting`` (a read that still shows the job as before the run is
-   no answer either, as in step 3); with ``stable``, the health window.
+   no answer either, as in step 3, unless it is a run's failure whose ``update_time`` moved on: a job
+   that failed to submit again); with ``stable``, the health window.
 
 Safety: a job whose stop or savepoint failed is never started again (``allow_no_savepoint`` stops
 such a job without a savepoint and starts it afresh). Ctrl-C or an error part-way stops sending:
@@ -615,6 +616,18 @@ class Restart(_Operation):
                 track.note(f"{lost}{how}; {job.status}")
                 track.conclude("started", None, True)
                 started.append(track.job_id)
+            elif track.job_id not in changed and job.status in _RUN.failed:
+                # Read as before the run (same status and status_desc) with no update_time that moved
+                # on to tell: the run may have failed again the same way, or not started yet.
+                when = self._last_read_when(state)
+                track.note(f"run sent; still {_described(job)} as before it, {when}")
+                if not (self.halted or state.interrupted):  # else the read after the interruption says it
+                    again = (_resume_hint(track.job_id) if track.resume
+                             else f"start it with `%dli_run {track.job_id}`")
+                    track.note(f"it may have failed again or not started yet — check `%dli_job {track.job_id}`; "
+                               f"if it has not started, {again}")
+                track.conclude("run-sent", f"still {job.status} as before the run {when}: failed again or not "
+                                           "started yet", None)
             elif track.job_id not in changed:  # read as before the run, up to the last read: maybe still queued
                 when = self._last_read_when(state)
                 track.note(f"run sent, but no sign of it yet: still {_described(job)}, as before it, {when}")
@@ -679,7 +692,7 @@ class Restart(_Operation):
         try:
             _wait_for_effect(self.client, state, spec.pending, references, changed, timeout=self.timeout,
                              grace=self.grace, poll_interval=self.poll_interval, expected=spec.passes_through,
-                             on_update=self._show, sleep=self._step_sleep(state))
+                             on_update=self._show, sleep=self._step_sleep(state), ended_in=_ended_in(spec))
         except DLIError as exc:  # reading failed round after round: say so, keep what was read
             self.read_error = type(exc).__name__
             self.errors.append(f"waiting after the {spec.name}: {exception_line(exc)}")
@@ -740,7 +753,7 @@ class Restart(_Operation):
                 state.pending.discard(job_id)
                 continue
             state.note(job)
-            if _touched(job, reference):
+            if _touched(job, reference, _ended_in(spec)):
                 changed.add(job_id)
             if job.status not in spec.pending:
                 state.pending.discard(job_id)
@@ -806,10 +819,14 @@ class Restart(_Operation):
                 how = f"resuming from savepoint {track.savepoint}" if track.resume and track.savepoint else "started"
                 track.note(f"{job.status} when read afterwards: the run reached the service ({how})")
                 track.conclude(track.stage, track.failure or f"{self.halted} after the run request", None)
-            elif job.status in _RUN.failed:
+            elif job.status in _RUN.failed and _touched(job, track.reference, _RUN.failed):
                 again = f"; it can be resumed again from savepoint {track.savepoint}" if track.savepoint else ""
                 track.note(f"{_described(job)} when read afterwards{again}")
                 track.conclude("ended", f"{_described(job)} after the run request", False)
+            elif job.status in _RUN.failed:  # as before the run: nothing tells a second failure from no start
+                track.note(f"{_described(job)} when read afterwards, as before the run: it may have failed again "
+                           f"or not started yet — check `%dli_job {track.job_id}`")
+                track.conclude(track.stage, track.failure or f"{self.halted} after the run request", None)
             else:  # the run did not take effect
                 self._not_started(track, f"{self.halted} during the run request, and the job was "
                                          f"{_described(job)} when read afterwards", None)
@@ -935,6 +952,13 @@ class Restart(_Operation):
         return Outcome(outcomes, attrs, {})
 
 
+def _ended_in(spec: contract.Action) -> frozenset[str]:
+    """The statuses whose later update_time shows that ``spec``'s request went through a job read
+    as before it: a run's failures (job_submit_fail again). Not a stop's: a crash-looping job's
+    update_time moves on with each restart while it keeps running (the emulator's does)."""
+    return spec.failed if spec is _RUN else frozenset()
+
+
 def _fresh_reason(job: Job, reference: Job | None) -> str | None:
     """The job's status_desc when it is new since the read before the request (the reason the
     request failed); the description the job had before says nothing about the request."""
@@ -943,27 +967,36 @@ def _fresh_reason(job: Job, reference: Job | None) -> str | None:
     return None
 
 
-def _touched(job: Job, reference: Job | None) -> bool:
-    """The read differs from the one taken before the request: the job did something since."""
+def _touched(job: Job, reference: Job | None, ended_in: Any = ()) -> bool:
+    """The read differs from the one taken before the request: the job did something since.
+
+    ``ended_in``: statuses the request can end in that the job may already have been in (a run of a
+    job in job_submit_fail that fails to submit again, with the same status_desc): a job read in one
+    of them whose ``update_time`` (detail reads only) is later than the reference's went through the
+    request. Without both update_times such a read says nothing either way."""
     if reference is None:
         return True
-    return ((job.status, job.status_desc, job.has_savepoint, job.savepoint_path)
-            != (reference.status, reference.status_desc, reference.has_savepoint, reference.savepoint_path))
+    if ((job.status, job.status_desc, job.has_savepoint, job.savepoint_path)
+            != (reference.status, reference.status_desc, reference.has_savepoint, reference.savepoint_path)):
+        return True
+    return (job.status in ended_in and job.update_time is not None and reference.update_time is not None
+            and job.update_time > reference.update_time)
 
 
 def _wait_for_effect(client: Any, state: WaitState, pending: Any, references: dict[int, Job | None],
                      changed: set[int], *, timeout: float, grace: float, poll_interval: float, expected: Any,
-                     on_update: Callback | None, sleep: Callable[[float], None]) -> None:
+                     on_update: Callback | None, sleep: Callable[[float], None], ended_in: Any = ()) -> None:
     """``wait_for_jobs`` over ``state.pending``, where a read that still matches ``references`` (the
     reads taken before the request) is no answer: the service queues a request before the job shows
     it. Such jobs are read again until they change or ``grace`` seconds have passed since the call
     began, within ``timeout``; the last read comes after the grace. ``changed`` gets the ids read
-    changed as they are read (it holds them even when reading fails part-way)."""
+    changed as they are read (it holds them even when reading fails part-way); ``ended_in`` as in
+    ``_touched``."""
 
     def observe(current: WaitState) -> None:
         for job_id, reference in references.items():
             job = current.jobs.get(job_id)
-            if job is not None and job_id not in current.missing and _touched(job, reference):
+            if job is not None and job_id not in current.missing and _touched(job, reference, ended_in):
                 changed.add(job_id)
         if on_update is not None:
             on_update(current)
