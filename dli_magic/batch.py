@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import DLIError, InterruptedBeforeRetry, MAY_HAVE_TAKEN_EFFECT_TEXT, NotFoundError, RequestRejectedError
+from .http import cancelled_by
 from .results import JobOutcome
 
 # Errors about one chunk's content (an unknown id, a refused job): the other chunks still go out.
@@ -23,6 +24,9 @@ from .results import JobOutcome
 CHUNK_SPECIFIC_ERRORS = (NotFoundError, RequestRejectedError)
 
 NOT_SENT_INTERRUPTED = "not sent (interrupted)"
+# The caller waits for its chunks in steps this long: a Ctrl-C delivered without a signal
+# (``_thread.interrupt_main``, how a Windows kernel interrupts) is only raised between them.
+INTERRUPT_CHECK_SECONDS = 0.05
 MAY_HAVE_TAKEN_EFFECT_ROW = "may have taken effect — check %dli_jobs"
 
 
@@ -41,8 +45,8 @@ class _ChunkFailed:
 @dataclass
 class _ChunkSkipped:
     job_ids: list[int]
-    interrupted: bool = False  # never started because of Ctrl-C (else: an error elsewhere stopped sending)
-    retry_after: str | None = None  # Ctrl-C came while its retry waited after this (nothing was done)
+    interrupted: bool = False  # left because of Ctrl-C (else: an error elsewhere stopped sending)
+    retry_after: str | None = None  # left while its retry waited after this (nothing was done)
     attempts: int = 0  # HTTP attempts that went out before it was left (refused unprocessed)
 
 
@@ -109,7 +113,10 @@ def send_in_chunks(
     """Send ``ids`` in chunks with ``send_chunk`` (which raises DLIError for a failed chunk).
 
     Ctrl-C during a multi-chunk call stops sending, waits for the requests in flight and returns
-    the rows (``interrupted=True``); with one chunk there is no pool and Ctrl-C propagates.
+    the rows (``interrupted=True``); with one chunk there is no pool and Ctrl-C propagates, unless
+    it came while the request waited to be retried. Each chunk is sent inside
+    ``http.cancelled_by(halt)``: once sending stops (Ctrl-C, or an error that would fail every
+    chunk), a chunk waiting to retry is not sent again.
     """
     chunks = chunked(ids, chunk_size)
     halt = threading.Event()
@@ -127,7 +134,13 @@ def send_in_chunks(
         if halt.is_set():
             return _ChunkSkipped(chunk)
         try:
-            return send_chunk(chunk)
+            with cancelled_by(halt):
+                return send_chunk(chunk)
+        except InterruptedBeforeRetry as stop:  # halted (or Ctrl-C, one chunk) while no attempt was out
+            if not stop.took_no_effect:  # an earlier attempt may have been processed
+                return _ChunkInFlight(chunk)
+            # No error stopped the sending: Ctrl-C did.
+            return _ChunkSkipped(chunk, interrupted=not halted_by, retry_after=stop.after, attempts=stop.attempts)
         except DLIError as error:
             if not isinstance(error, CHUNK_SPECIFIC_ERRORS):
                 stop_sending(error)
@@ -137,13 +150,12 @@ def send_in_chunks(
     if len(chunks) == 1:
         try:
             results = [send(chunks[0])]
-        except KeyboardInterrupt as stop:
+            # Nothing halts a lone chunk before it is answered: left while its retry waited, it was Ctrl-C.
+            interrupted = isinstance(results[0], (_ChunkSkipped, _ChunkInFlight))
+        except KeyboardInterrupt:  # Ctrl-C while the one request was out: it may have been sent and processed
             interrupted = True
-            if isinstance(stop, InterruptedBeforeRetry) and stop.took_no_effect:
-                results = [_ChunkSkipped(chunks[0], interrupted=True, retry_after=stop.after, attempts=stop.attempts)]
-            else:  # Ctrl-C while the one request was out: it may have been sent and processed
-                results = [_ChunkInFlight(chunks[0])]
-        if isinstance(results[0], _ChunkFailed) and not interrupted:
+            results = [_ChunkInFlight(chunks[0])]
+        if isinstance(results[0], _ChunkFailed):
             raise results[0].error  # one request for every id: its error says all there is
     else:
         with ThreadPoolExecutor(max_workers=min(max_workers, len(chunks)), thread_name_prefix="dli-chunk") as pool:
@@ -151,6 +163,8 @@ def send_in_chunks(
             try:
                 for chunk in chunks:
                     futures.append(pool.submit(send, chunk))
+                while not all(future.done() for future in futures):
+                    wait(futures, timeout=INTERRUPT_CHECK_SECONDS)
                 results = [future.result() for future in futures]  # id order
             except KeyboardInterrupt:
                 # Send nothing more, but keep what was done: requests in flight are already out,
@@ -171,7 +185,7 @@ def send_in_chunks(
     if (
         failures
         and not interrupted
-        and not any(isinstance(r, ChunkAnswered) for r in results)
+        and not any(isinstance(r, (ChunkAnswered, _ChunkInFlight)) for r in results)
         and not any(f.error.may_have_taken_effect for f in failures)
     ):
         # Nothing took effect for sure: one error about every id of the call (failed and skipped
@@ -193,13 +207,16 @@ def send_in_chunks(
             outcomes.extend(JobOutcome(j, None, INTERRUPTED_IN_FLIGHT) for j in result.job_ids)
         else:
             attempts += result.attempts
-            if result.retry_after is not None:
-                message = f"not sent again (interrupted while waiting to retry after {result.retry_after}): nothing was done"
-            elif result.interrupted or not halted_by:
-                message = NOT_SENT_INTERRUPTED
+            if result.interrupted or not halted_by:
+                message = NOT_SENT_INTERRUPTED if result.retry_after is None else (
+                    f"not sent again (interrupted while waiting to retry after {result.retry_after}): nothing was done"
+                )
             else:
                 cause = halted_by[0]
-                message = f"not sent: stopped after {type(cause).__name__} in another chunk: {cause.message}"
+                stopped = f"stopped after {type(cause).__name__} in another chunk: {cause.message}"
+                message = f"not sent: {stopped}" if result.retry_after is None else (
+                    f"not sent again after {result.retry_after} (nothing was done): {stopped}"
+                )
             outcomes.extend(NotSentOutcome(j, None, message) for j in result.job_ids)
     return BatchRows(
         outcomes=outcomes,

@@ -216,14 +216,18 @@ class MalformedResponseError(DLIError):
 
 
 class InterruptedBeforeRetry(KeyboardInterrupt):
-    """Ctrl-C while waiting to send a request again: no attempt was out. ``took_no_effect``: every
-    attempt was refused unprocessed (HTTP 429, 401) or never left (a refused connection), so nothing
-    was done; False when an idempotent request was repeated after an answer that may have acted.
-    ``attempts``: the attempts that went out before it."""
+    """Ctrl-C while waiting to send a request again, or the call cancelled (``http.cancelled_by``: a
+    batch halted, a background wait stopped) while no attempt was out: nothing more was sent.
 
-    def __init__(self, after: str, took_no_effect: bool, attempts: int) -> None:
-        super().__init__(after)
-        self.after = after  # what the retry waited after: "HTTP 429", "connect failure", ...
+    ``after``: what the last attempt met ("HTTP 429", "connection failure (refused)", ...); None
+    when the call was cancelled before its first attempt. ``attempts``: the attempts that went out.
+    ``took_no_effect``: every attempt was refused unprocessed (HTTP 429, 401) or never left (a
+    refused connection), so nothing was done; False when an idempotent request was repeated after
+    an answer that may have acted."""
+
+    def __init__(self, after: str | None, took_no_effect: bool, attempts: int) -> None:
+        super().__init__(after or "cancelled before the first attempt")
+        self.after = after
         self.took_no_effect = took_no_effect
         self.attempts = attempts
 

@@ -13,15 +13,20 @@ object (``NO_AUTH`` on the IAM login), so requests never looks for one.
 
 The session is public (``DliClient.session``): mount your own adapter on it, or intercept its
 calls with ``responses`` / ``requests-mock`` in your tests.
+
+A caller that may give up on its calls (a batch halted by Ctrl-C or an error, a background wait
+stopped) runs them inside ``cancelled_by(event)``: once the event is set they send nothing more.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
 import random
 import threading
 import time
-from typing import Callable, Sequence
+from typing import Iterator, Sequence
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -64,6 +69,23 @@ class NoAuth(requests.auth.AuthBase):
 
 NO_AUTH = NoAuth()
 
+# The event that cancels the calls made in this context (``cancelled_by``); a context variable so
+# that no signature between the caller and ``send`` has to carry it.
+_CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("dli_cancel", default=None)
+
+
+@contextlib.contextmanager
+def cancelled_by(event: threading.Event) -> Iterator[None]:
+    """Every ``HttpSender.send`` made inside the block (on this thread, and in the reads it hands to
+    a ``batch.ReadPool``, which carries the context along) sends nothing more once ``event`` is set:
+    a retry's back-off ends at once, no further attempt goes out, and ``send`` raises
+    InterruptedBeforeRetry. A request already out is not cut short: its answer is still read."""
+    token = _CANCEL.set(event)
+    try:
+        yield
+    finally:
+        _CANCEL.reset(token)
+
 
 class CallRateLimit:
     """At most ``calls`` requests in any window of ``per`` seconds, shared by every thread of a
@@ -77,8 +99,9 @@ class CallRateLimit:
         self._sent: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
-        while True:
+    def acquire(self, cancel: threading.Event) -> None:
+        """Take a slot; return without one as soon as ``cancel`` is set (nothing is then sent)."""
+        while not cancel.is_set():
             with self._lock:
                 now = time.monotonic()
                 while self._sent and now - self._sent[0] >= self.per:
@@ -87,7 +110,7 @@ class CallRateLimit:
                     self._sent.append(now)
                     return
                 wait = self.per - (now - self._sent[0])
-            time.sleep(wait)
+            cancel.wait(wait)
 
 
 class HttpSender:
@@ -105,7 +128,6 @@ class HttpSender:
             {"User-Agent": USER_AGENT, "Accept": "application/json", "Content-Type": "application/json"}
         )
         self.rate_limit = CallRateLimit()
-        self.sleep: Callable[[float], None] = time.sleep
         self._closed = False
 
     # ---- lifecycle
@@ -146,17 +168,25 @@ class HttpSender:
         ``idempotent``: the call changes nothing (or may safely be repeated), so it is retried after
         a dropped connection or a 502/503/504 too. ``setting`` names where the URL came from, for
         messages about a host that cannot be reached.
+
+        Raises InterruptedBeforeRetry (a KeyboardInterrupt) on Ctrl-C during a retry's back-off,
+        and, inside ``cancelled_by(event)``, once the event is set while no attempt is out (during a
+        back-off, or before an attempt): nothing more is sent.
         """
         s = self.settings
         deadline = time.monotonic() + s.retry_deadline
         timeout = (s.connect_timeout, s.read_timeout)
+        cancel = _CANCEL.get() or threading.Event()  # none: only Ctrl-C ends a back-off early
         attempts = retries = 0
         reauthenticated = False
         acted = False  # an attempt may have been processed: a Ctrl-C before the next cannot say "nothing done"
+        why: str | None = None  # what the last attempt met, once it is to be sent again
         while True:
             self.check_open()  # a client closed during a retry's backoff sends nothing more
+            self.rate_limit.acquire(cancel)
+            if cancel.is_set():  # no attempt is out: nothing more is sent
+                raise InterruptedBeforeRetry(why, took_no_effect=not acted, attempts=attempts)
             attempts += 1
-            self.rate_limit.acquire()
             started = time.monotonic()
             try:
                 response = self.session.request(
@@ -174,41 +204,41 @@ class HttpSender:
                 budget = s.max_retries
                 if kind == "refused":
                     retryable, budget = True, min(budget, REFUSED_RETRIES)
-                if retryable and retries < budget and time.monotonic() < deadline:
-                    retries += 1
-                    acted = acted or kind == "dropped"
-                    self._backoff(retries, None, deadline, f"connection failure ({kind})", acted, attempts)
+                if not (retryable and retries < budget and time.monotonic() < deadline):
+                    raise transport_error(
+                        exc, kind, url=url, label=what or f"{method} request", idempotent=idempotent,
+                        job_ids=job_ids, attempts=attempts, settings=s, setting=setting,
+                    ) from None
+                acted = acted or kind == "dropped"
+                why, retry_after = f"connection failure ({kind})", None
+            else:
+                status = response.status_code
+                log.debug(
+                    "%s %s attempt %d -> HTTP %d in %.0f ms (request id %s)", method, url, attempts, status,
+                    (time.monotonic() - started) * 1000, response.headers.get(contract.REQUEST_ID_HEADER),
+                )
+                if status == 401 and not reauthenticated and getattr(auth, "invalidate", lambda: False)():
+                    reauthenticated = True  # the IAM token may have expired early: renew once
+                    log.debug("HTTP 401: renewing the IAM token and retrying once")
+                    why = "HTTP 401"
                     continue
-                raise transport_error(
-                    exc, kind, url=url, label=what or f"{method} request", idempotent=idempotent,
-                    job_ids=job_ids, attempts=attempts, settings=s, setting=setting,
-                ) from None
-            status = response.status_code
-            log.debug(
-                "%s %s attempt %d -> HTTP %d in %.0f ms (request id %s)", method, url, attempts, status,
-                (time.monotonic() - started) * 1000, response.headers.get(contract.REQUEST_ID_HEADER),
-            )
-            if status == 401 and not reauthenticated and getattr(auth, "invalidate", lambda: False)():
-                reauthenticated = True  # the IAM token may have expired early: renew once
-                log.debug("HTTP 401: renewing the IAM token and retrying once")
-                continue
-            retryable = status == 429 or (idempotent and status in RETRY_STATUSES_IDEMPOTENT)
-            if retryable and retries < s.max_retries and time.monotonic() < deadline:
-                retries += 1
+                retryable = status == 429 or (idempotent and status in RETRY_STATUSES_IDEMPOTENT)
+                if not (retryable and retries < s.max_retries and time.monotonic() < deadline):
+                    return response, attempts
                 acted = acted or status != 429  # a 429 is refused by the gateway, unprocessed
-                self._backoff(retries, retry_after_seconds(response), deadline, f"HTTP {status}", acted, attempts)
-                continue
-            return response, attempts
+                why, retry_after = f"HTTP {status}", retry_after_seconds(response)
+            retries += 1
+            try:
+                self._backoff(retries, retry_after, deadline, why, cancel)
+            except KeyboardInterrupt:  # Ctrl-C while no attempt is out: ends as a cancelled call does
+                raise InterruptedBeforeRetry(why, took_no_effect=not acted, attempts=attempts) from None
 
-    def _backoff(
-        self, retry: int, retry_after: float | None, deadline: float, why: str, acted: bool, attempts: int
-    ) -> None:
+    def _backoff(self, retry: int, retry_after: float | None, deadline: float, why: str,
+                 cancel: threading.Event) -> None:
+        """The wait before retry ``retry``; it ends early when ``cancel`` is set."""
         base = self.settings.backoff_base
         delay = retry_after if retry_after is not None else base * 2 ** (retry - 1) * random.uniform(0.5, 1.5)
         delay = max(0.0, min(delay, deadline - time.monotonic()))
         log.debug("retry %d after %s in %.3f s", retry, why, delay)
         if delay:
-            try:
-                self.sleep(delay)
-            except KeyboardInterrupt:
-                raise InterruptedBeforeRetry(why, took_no_effect=not acted, attempts=attempts) from None
+            cancel.wait(delay)

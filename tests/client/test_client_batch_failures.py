@@ -247,6 +247,58 @@ def test_ctrl_c_while_waiting_to_retry_a_refused_request_is_rows_where_nothing_w
     assert {emulator.get_job(i)["status"] for i in (138, 204)} != {"job_submitting"}
 
 
+def test_ctrl_c_while_a_chunk_waits_to_retry_does_not_send_it_again(emulator, make_client, api_requests):
+    """With several chunks the throttled one waits on a worker thread: Ctrl-C ends that wait, so its
+    request is not sent again and the call returns before the Retry-After is over."""
+    emulator.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "jobs/run"}})
+    client = make_client(emulator, retry_deadline=30, chunk_size=1, max_workers=2)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    started = time.monotonic()
+    try:
+        result = client.run_jobs([138, 204])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.0, "the call waited for the retry"
+    runs = api_requests(emulator, "/jobs/run")
+    assert sorted(c["status"] for c in runs) == [200, 429]
+    throttled = next(c["body"]["job_ids"][0] for c in runs if c["status"] == 429)
+    assert result.interrupted is True
+    for outcome in result.outcomes:
+        if outcome.job_id == throttled:
+            assert isinstance(outcome, NotSentOutcome) and outcome.is_success is None
+            assert outcome.message == (
+                "not sent again (interrupted while waiting to retry after HTTP 429): nothing was done"
+            )
+        else:
+            assert outcome.is_success is True
+    assert result.requests == 2 and result.attempts == 2
+    assert emulator.get_job(throttled)["status"] != "job_submitting"
+
+
+def test_an_error_that_stops_sending_ends_another_chunks_retry_wait(emulator, make_client, api_requests):
+    """An error that would fail every chunk stops the sending: a chunk waiting to retry after a 429
+    is not sent again, and its rows say why."""
+    # The first run request is throttled, the second answered 500 (the service may have acted).
+    emulator.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "jobs/run"},
+                         "error": {"count": 1, "status": 500, "path": "jobs/run"}})
+    client = make_client(emulator, retry_deadline=30, chunk_size=1, max_workers=2)
+    started = time.monotonic()
+    result = client.run_jobs([138, 204])
+    assert time.monotonic() - started < 2.0, "the call waited for the retry"
+    runs = api_requests(emulator, "/jobs/run")
+    assert sorted(c["status"] for c in runs) == [429, 500]
+    throttled = next(c["body"]["job_ids"][0] for c in runs if c["status"] == 429)
+    assert result.interrupted is False
+    for outcome in result.outcomes:
+        if outcome.job_id == throttled:
+            assert isinstance(outcome, NotSentOutcome) and outcome.is_success is None
+            assert outcome.message.startswith("not sent again after HTTP 429 (nothing was done): stopped after ServiceError")
+        else:
+            assert MAY in outcome.message
+    assert result.requests == 2 and result.attempts == 2
+
+
 def test_ctrl_c_while_waiting_to_retry_a_request_that_may_have_acted_still_says_so(emulator, make_client):
     """A request repeated after a 503 may have been processed the first time: the interrupted wait
     does not say that nothing was done."""
