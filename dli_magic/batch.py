@@ -8,6 +8,7 @@ Reads go on a ``ReadPool``; ``fetch_pages`` reads a paged listing with it (the j
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -234,6 +235,9 @@ class ReadPool:
     flight: its answer is dropped and reads not yet started are cancelled. (A thread pool joins
     its threads, so a slow GET would hold up a Ctrl-C or the exit for a whole read timeout.) Run
     and stop requests keep ``send_in_chunks``, which waits for the answers of requests already out.
+
+    Each read runs in the context it was submitted from, so an ``http.cancelled_by`` around the
+    caller covers the reads it hands here as well.
     """
 
     def __init__(self, max_workers: int, thread_name_prefix: str = "dli-read") -> None:
@@ -247,7 +251,7 @@ class ReadPool:
         if self._closed:
             raise RuntimeError("this read pool is shut down")
         future: Future = Future()
-        self._queue.put((future, fn, args))
+        self._queue.put((future, contextvars.copy_context(), fn, args))
         if len(self._threads) < self._workers:
             thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
             self._threads.append(thread)
@@ -263,11 +267,11 @@ class ReadPool:
             item = self._queue.get()
             if item is None:
                 return
-            future, fn, args = item
+            future, context, fn, args = item
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(fn(*args))
+                future.set_result(context.run(fn, *args))
             except BaseException as exc:  # handed to whoever waits on the future
                 future.set_exception(exc)
 

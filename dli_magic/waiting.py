@@ -22,7 +22,8 @@ from typing import Any, Callable, Collection, Iterable
 
 from .batch import ReadPool
 from .contract import LIST_PAGE_MAX
-from .errors import DLIError, NotFoundError
+from .errors import DLIError, InterruptedBeforeRetry, NotFoundError
+from .http import cancelled_by
 from .results import Job
 
 UNKNOWN = "unknown"  # no read yet (or it failed): nothing is known about the job's status
@@ -73,7 +74,7 @@ class WaitState:
     interrupted: bool = False
     stop_reason: str = "Ctrl-C"  # what interrupted the wait (a background handle's stop_waiting())
     # A background handle's stop_waiting(): reads are then made on a reader thread and abandoned
-    # when it is set, as Ctrl-C abandons them in the foreground.
+    # when it is set, as Ctrl-C abandons them in the foreground, and send nothing more.
     stop_event: threading.Event | None = None
     # health (``stable=``)
     phase: str = "waiting"  # "waiting", "stability", "final check", "done"
@@ -160,18 +161,29 @@ def until_stopped(state: WaitState, future: concurrent.futures.Future, timeout: 
             return future.result(timeout=_STOP_CHECK_SECONDS if left is None else min(left, _STOP_CHECK_SECONDS))
         except concurrent.futures.TimeoutError:
             continue
+        except InterruptedBeforeRetry:  # the stop ended the read's retry wait: the stop's path above
+            if not stop.is_set():
+                raise
 
 
 def _unless_stopped(state: WaitState, read: Callable[[], Any]) -> Any:
     """``read()`` here, or for a background handle on a reader thread that ``stop_waiting()``
-    abandons (``until_stopped``); nothing is read once the stop is set."""
-    if state.stop_event is None:
+    abandons (``until_stopped``); nothing is read once the stop is set. The abandoned read sends
+    nothing more either: it runs inside ``http.cancelled_by(stop)``, so a retry waiting to go out
+    (after a 503, say) is not sent, on a client that stays open after the handle ended."""
+    stop = state.stop_event
+    if stop is None:
         return read()
-    if state.stop_event.is_set():
+    if stop.is_set():
         state.stop_reason = STOP_WAITING
         raise KeyboardInterrupt
+
+    def cancellable() -> Any:
+        with cancelled_by(stop):
+            return read()
+
     pool = ReadPool(max_workers=1, thread_name_prefix="dli-wait")
-    future = pool.submit(read)
+    future = pool.submit(cancellable)
     pool.shutdown(cancel_pending=False)
     return until_stopped(state, future)
 

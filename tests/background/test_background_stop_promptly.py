@@ -50,3 +50,24 @@ def test_stop_waiting_abandons_a_status_round_in_flight(env):
     row = frame.iloc[0]
     assert row["is_success"] == True and pd.isna(row["healthy"])  # noqa: E712
     assert "health not checked: waiting was interrupted" in row["message"]
+
+
+def test_stop_waiting_ends_the_retry_wait_of_the_abandoned_read(env):
+    """A status read waiting to be retried (after a 503) when stop_waiting() is called is not
+    retried: on a client that stays open it would otherwise send after the handle ended."""
+    job = env.create_job(name="steady")
+    with dli_magic.connect(backoff_base=1, retry_deadline=30) as client:
+        dli_magic.list_jobs(client=client)  # the names are known: no lookup beside the request
+        env.set_faults({"error": {"status": 503, "count": 1, "method": "GET"}})
+        notices: list[str] = []
+        handle = dli_magic.run_jobs([job], background=True, client=client, notify=notices.append)
+        deadline = time.monotonic() + 5
+        while not [r for r in env.request_log() if r["status"] == 503] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stopped = time.time()
+        _stopped_promptly(handle)
+        time.sleep(2.0)  # past the longest back-off of the first retry
+        after = [(r["method"], r["path"]) for r in env.request_log()
+                 if "/streaming/" in r["path"] and r["wall_time"] >= stopped]
+        assert after == [], "the abandoned read was retried after stop_waiting()"
+    assert any(n.startswith("Stopped waiting (stop_waiting())") for n in notices), notices
