@@ -370,8 +370,9 @@ class DliMagic(Magics, _SettingsTraits):
 
     def _resolved_settings(self, profile: str | None) -> Settings:
         if self._unloaded:
-            raise ConfigError("dli_magic was unloaded: `%load_ext dli_magic` again (and open a new panel).",
-                              hint="Load the extension again; its settings and login start afresh.")
+            raise ConfigError("This dli_magic session ended (%unload_ext or %reload_ext dli_magic).",
+                              hint="Open a new panel (%dli_panel, after %load_ext dli_magic if it is not loaded); "
+                                   "its settings and login start afresh.")
         return resolve_settings(login=self._secrets, magic_config=self.magic_config(), profile=profile)
 
     def client(self, profile: str | None = None):

@@ -540,7 +540,7 @@ class DliPanel(widgets.VBox):
         if client_source is not None:
             if client is not None or profile is not None or settings:
                 raise BadInputError("Pass client_source= alone, without client=, profile= or settings.")
-            with client_source():  # bad settings fail the cell now here too
+            with _checked_source(client_source):  # bad settings fail the cell now here too
                 pass
             self._client, self._owns_client = None, False
         else:
@@ -708,7 +708,7 @@ class DliPanel(widgets.VBox):
         if self._client_source is None:
             yield self._client
         else:
-            with self._client_source() as client:
+            with _checked_source(self._client_source) as client:
                 yield client
 
     @property
@@ -1255,6 +1255,18 @@ class DliPanel(widgets.VBox):
                 handle.add_done_callback(lambda done: client.close())
             else:
                 client.close()
+
+
+def _checked_source(client_source: Callable[[], Any]):
+    """What ``client_source()`` returns: a context manager that holds a client for one request. A
+    ``DliClient`` is refused: entering it would close it at the end of the first request."""
+    from .client import DliClient
+
+    held = client_source()
+    if isinstance(held, DliClient):
+        raise BadInputError("client_source must return a context manager holding the client for one request, "
+                            "not a DliClient: pass a fixed client as client=.")
+    return held
 
 
 _PAST = {"run": "run", "stop": "stopped", "restart": "restarted"}

@@ -135,7 +135,7 @@ def test_an_open_panel_stops_with_the_extension_and_its_login(shell, magic, dli_
         dli_env.clear_request_log()
         made.refresh()
         assert made.wait_idle(20)
-        assert isinstance(made.refresh_error, ConfigError) and "unloaded" in str(made.refresh_error)
+        assert isinstance(made.refresh_error, ConfigError) and "session ended" in str(made.refresh_error)
         assert dli_env.request_log() == []
         assert magic._secrets == {} and all(client.closed for _, client in magic._clients.values())
     finally:

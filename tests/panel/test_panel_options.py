@@ -61,3 +61,16 @@ def test_closing_the_panel_while_it_waits_stops_the_wait_cleanly(emulator_factor
     history = dli_magic.history()
     assert history[history.job_id == job]["wait"].tolist() == ["stopped waiting"]
     assert [r["path"].rsplit("/", 1)[-1] for r in emu.request_log() if r["method"] == "POST"] == ["run"]
+
+
+def test_a_client_source_that_returns_a_client_is_refused_and_leaves_it_open(emulator, client_settings):
+    """client_source returns a context manager per request; a DliClient is one too, and entering it
+    would close it after the first request."""
+    from dli_magic.client import DliClient
+    from dli_magic.widget import panel
+
+    with DliClient(**client_settings(emulator)) as client:
+        with pytest.raises(BadInputError, match="client_source must return a context manager"):
+            panel(client_source=lambda: client)
+        assert not client.closed
+    assert emulator.request_log() == []
