@@ -117,12 +117,14 @@ def send_in_chunks(
     the rows (``interrupted=True``); with one chunk there is no pool and Ctrl-C propagates, unless
     it came while the request waited to be retried. Each chunk is sent inside
     ``http.cancelled_by(halt)``: once sending stops (Ctrl-C, or an error that would fail every
-    chunk), a chunk waiting to retry is not sent again.
+    chunk), a chunk waiting to retry is not sent again. A ``cancelled_by`` around the call (a
+    background handle's stop) holds in every chunk too: a chunk it ends is "not sent", as at Ctrl-C.
     """
     chunks = chunked(ids, chunk_size)
     halt = threading.Event()
     halt_lock = threading.Lock()
     halted_by: list[DLIError] = []  # the error that actually stopped the sending (none: Ctrl-C)
+    cancelled = threading.Event()  # a chunk was left by a cancelled_by around the call, not by halt
 
     def stop_sending(error: DLIError | None) -> None:
         with halt_lock:
@@ -138,9 +140,11 @@ def send_in_chunks(
             with cancelled_by(halt):
                 return send_chunk(chunk)
         except InterruptedBeforeRetry as stop:  # halted (or Ctrl-C, one chunk) while no attempt was out
+            if not halt.is_set():  # an enclosing cancelled_by (a background handle's stop): as Ctrl-C
+                cancelled.set()
             if not stop.took_no_effect:  # an earlier attempt may have been processed
                 return _ChunkInFlight(chunk)
-            # No error stopped the sending: Ctrl-C did.
+            # No error stopped the sending: Ctrl-C (or an enclosing cancelled_by) did.
             return _ChunkSkipped(chunk, interrupted=not halted_by, retry_after=stop.after, attempts=stop.attempts)
         except DLIError as error:
             if not isinstance(error, CHUNK_SPECIFIC_ERRORS):
@@ -151,7 +155,8 @@ def send_in_chunks(
     if len(chunks) == 1:
         try:
             results = [send(chunks[0])]
-            # Nothing halts a lone chunk before it is answered: left while its retry waited, it was Ctrl-C.
+            # Nothing halts a lone chunk before it is answered: left while its retry waited, it was
+            # Ctrl-C (or a cancelled_by around the call: a background handle's stop).
             interrupted = isinstance(results[0], (_ChunkSkipped, _ChunkInFlight))
         except KeyboardInterrupt:  # Ctrl-C while the one request was out: it may have been sent and processed
             interrupted = True
@@ -162,8 +167,8 @@ def send_in_chunks(
         with ThreadPoolExecutor(max_workers=min(max_workers, len(chunks)), thread_name_prefix="dli-chunk") as pool:
             futures: list[Future] = []
             try:
-                for chunk in chunks:
-                    futures.append(pool.submit(send, chunk))
+                for chunk in chunks:  # in the caller's context: its own cancelled_by holds there too
+                    futures.append(pool.submit(contextvars.copy_context().run, send, chunk))
                 while not all(future.done() for future in futures):
                     wait(futures, timeout=INTERRUPT_CHECK_SECONDS)
                 results = [future.result() for future in futures]  # id order
@@ -182,6 +187,7 @@ def send_in_chunks(
                     else:
                         results.append(future.result())
 
+    interrupted = interrupted or cancelled.is_set()
     failures = [r for r in results if isinstance(r, _ChunkFailed)]
     if (
         failures

@@ -69,22 +69,57 @@ class NoAuth(requests.auth.AuthBase):
 
 NO_AUTH = NoAuth()
 
-# The event that cancels the calls made in this context (``cancelled_by``); a context variable so
-# that no signature between the caller and ``send`` has to carry it.
-_CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("dli_cancel", default=None)
+# The events that cancel the calls made in this context (``cancelled_by``), outermost first; a
+# context variable so that no signature between the caller and ``send`` has to carry them.
+_CANCEL: contextvars.ContextVar[tuple[threading.Event, ...]] = contextvars.ContextVar("dli_cancel", default=())
+
+# How often a wait on several events looks at them (threading.Event cannot wait for any of several).
+_ANY_SET_CHECK_SECONDS = 0.05
 
 
 @contextlib.contextmanager
 def cancelled_by(event: threading.Event) -> Iterator[None]:
     """Every ``HttpSender.send`` made inside the block (on this thread, and in the reads it hands to
-    a ``batch.ReadPool``, which carries the context along) sends nothing more once ``event`` is set:
-    a retry's back-off ends at once, no further attempt goes out, and ``send`` raises
-    InterruptedBeforeRetry. A request already out is not cut short: its answer is still read."""
-    token = _CANCEL.set(event)
+    a ``batch.ReadPool`` or the chunks it hands to ``batch.send_in_chunks``, which carry the context
+    along) sends nothing more once ``event`` is set: a retry's back-off ends at once, no further
+    attempt goes out, and ``send`` raises InterruptedBeforeRetry. A request already out is not cut
+    short: its answer is still read.
+
+    Nested blocks compose: a call is cancelled when the event of any enclosing block is set (a
+    background handle's stop around a batch's halt, say)."""
+    token = _CANCEL.set(_CANCEL.get() + (event,))
     try:
         yield
     finally:
         _CANCEL.reset(token)
+
+
+class Cancellation:
+    """The events of the enclosing ``cancelled_by`` blocks, seen as one: set when any is set."""
+
+    def __init__(self, events: tuple[threading.Event, ...]) -> None:
+        self.events = events
+        self._idle = threading.Event()  # no block: a wait only ends by its timeout (or Ctrl-C)
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; return early (True) once any event is set."""
+        if len(self.events) <= 1:
+            return (self.events[0] if self.events else self._idle).wait(timeout)
+        deadline = time.monotonic() + timeout
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.events[-1].wait(min(left, _ANY_SET_CHECK_SECONDS))
+        return True
+
+
+def current_cancellation() -> Cancellation:
+    """What cancels the calls made here (``cancelled_by``); never set outside every block."""
+    return Cancellation(_CANCEL.get())
 
 
 class CallRateLimit:
@@ -99,7 +134,7 @@ class CallRateLimit:
         self._sent: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
 
-    def acquire(self, cancel: threading.Event) -> None:
+    def acquire(self, cancel: Cancellation) -> None:
         """Take a slot; return without one as soon as ``cancel`` is set (nothing is then sent)."""
         while not cancel.is_set():
             with self._lock:
@@ -176,7 +211,7 @@ class HttpSender:
         s = self.settings
         deadline = time.monotonic() + s.retry_deadline
         timeout = (s.connect_timeout, s.read_timeout)
-        cancel = _CANCEL.get() or threading.Event()  # none: only Ctrl-C ends a back-off early
+        cancel = current_cancellation()  # no cancelled_by block: only Ctrl-C ends a back-off early
         attempts = retries = 0
         reauthenticated = False
         acted = False  # an attempt may have been processed: a Ctrl-C before the next cannot say "nothing done"
@@ -234,7 +269,7 @@ class HttpSender:
                 raise InterruptedBeforeRetry(why, took_no_effect=not acted, attempts=attempts) from None
 
     def _backoff(self, retry: int, retry_after: float | None, deadline: float, why: str,
-                 cancel: threading.Event) -> None:
+                 cancel: Cancellation) -> None:
         """The wait before retry ``retry``; it ends early when ``cancel`` is set."""
         base = self.settings.backoff_base
         delay = retry_after if retry_after is not None else base * 2 ** (retry - 1) * random.uniform(0.5, 1.5)

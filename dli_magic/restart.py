@@ -29,6 +29,7 @@ they have one).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import time
@@ -49,6 +50,7 @@ from .batch import (
 from .checks import check_count
 from .config import CHUNK_SIZE_MAX
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
+from .http import cancelled_by
 from .redaction import exception_line
 from .results import Job, JobOutcome
 from .waiting import STOP_WAITING, WaitState, _unless_stopped, check_health, effect_grace, read_jobs, wait_for_jobs
@@ -404,8 +406,10 @@ class Restart(_Operation):
     def _send(self, action: str, tracks: list[_Track], option: bool) -> list[JobOutcome]:
         """One chunked batch through the client; a row per job whatever happens to the call."""
         ids = [t.job_id for t in tracks]
+        stop = self.live.stop_event  # a background handle's: its stop_waiting() cancels a request waiting to retry
         try:
-            result = self.client.batch(action, ids, option, chunk_size=self.chunk_size)
+            with cancelled_by(stop) if stop is not None else contextlib.nullcontext():
+                result = self.client.batch(action, ids, option, chunk_size=self.chunk_size)
         except KeyboardInterrupt:
             self._halt(f"interrupted (Ctrl-C) during the {action} request", interrupted=True)
             self.requests += 1
@@ -418,8 +422,11 @@ class Restart(_Operation):
         self.requests += result.requests
         self.attempts += result.attempts
         if result.interrupted:
-            self._halt(f"interrupted (Ctrl-C) during the {action} requests", interrupted=True)
-            in_flight = f"interrupted (Ctrl-C) during the {action} request: it may have been sent"
+            if stop is not None and stop.is_set():  # stop_waiting(), not Ctrl-C, ended the sending
+                self.live.stop_reason = STOP_WAITING
+            reason = self.live.stop_reason
+            self._halt(f"interrupted ({reason}) during the {action} requests", interrupted=True)
+            in_flight = f"interrupted ({reason}) during the {action} request: it may have been sent"
             return [replace(o, message=in_flight) if o.message == INTERRUPTED_IN_FLIGHT else o
                     for o in result.outcomes]
         return result.outcomes

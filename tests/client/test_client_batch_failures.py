@@ -15,6 +15,7 @@ import pytest
 from dli_magic.errors import (
     ConfigError,
     DLIError,
+    InterruptedBeforeRetry,
     MalformedResponseError,
     NotFoundError,
     ServiceError,
@@ -22,6 +23,7 @@ from dli_magic.errors import (
     TransportError,
 )
 from dli_magic.batch import NotSentOutcome
+from dli_magic.http import cancelled_by
 from dli_magic.results import Job, jobs_frame
 
 MAY = "may have taken effect — check %dli_jobs"
@@ -413,3 +415,52 @@ def test_closed_password_client_does_not_log_in(emulator, make_client):
     with pytest.raises(ConfigError, match="was closed"):
         client.auth
     assert emulator.request_log() == []
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2], ids=["two chunks", "one chunk"])
+def test_an_enclosing_cancelled_by_ends_a_chunks_retry_wait(emulator, make_client, api_requests, chunk_size):
+    """Cancellation composes: a cancelled_by around the call (a background handle's stop) still ends
+    a chunk's retry wait inside batch's own cancelled_by(halt), whether the chunk is sent on the
+    caller's thread (one chunk) or on a worker (several)."""
+    emulator.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "jobs/run"}})
+    client = make_client(emulator, retry_deadline=30, chunk_size=chunk_size, max_workers=2)
+    stop = threading.Event()
+    timer = threading.Timer(0.5, stop.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with cancelled_by(stop):
+            result = client.run_jobs([138, 204])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.0, "the call waited for the retry"
+    runs = api_requests(emulator, "/jobs/run")
+    throttled = {j for c in runs if c["status"] == 429 for j in c["body"]["job_ids"]}
+    assert throttled and not [c for c in runs[1:] if set(c["body"]["job_ids"]) & throttled]  # not sent again
+    assert result.interrupted is True
+    for outcome in result.outcomes:
+        if outcome.job_id in throttled:
+            assert isinstance(outcome, NotSentOutcome) and outcome.is_success is None
+            assert outcome.message == (
+                "not sent again (interrupted while waiting to retry after HTTP 429): nothing was done"
+            )
+        else:
+            assert outcome.is_success is True
+
+
+def test_nested_cancelled_by_blocks_compose(emulator, make_client):
+    """A send inside two cancelled_by blocks ends its back-off when the outer event is set (the inner
+    one no longer replaces it), and sends nothing more."""
+    emulator.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "jobs/138"}})
+    client = make_client(emulator, retry_deadline=30)
+    outer, inner = threading.Event(), threading.Event()
+    timer = threading.Timer(0.5, outer.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with cancelled_by(outer), cancelled_by(inner), pytest.raises(InterruptedBeforeRetry) as raised:
+            client.get_job(138)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.0, "the back-off ignored the outer event"
+    assert raised.value.after == "HTTP 429" and raised.value.attempts == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _thread
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -89,3 +90,35 @@ def test_ctrl_c_while_the_restarts_run_waits_to_retry_after_a_429_leaves_the_job
     assert row["is_success"] is pd.NA and row["status"] == "job_cancel_success"
     assert row["message"] == f"not started: the run was {NOT_SENT_AGAIN}"
     assert emu.get_job(job)["status"] == "job_cancel_success"
+
+
+def test_stop_waiting_while_a_background_restarts_run_waits_to_retry_after_a_429_sends_nothing_more(
+        emu, settings):
+    """A background restart's run request waiting out a 429's Retry-After: stop_waiting() ends that
+    wait (the request runs inside the handle's stop as well as the batch's halt), result() comes at
+    once, the run is not sent again and the row says so; the notice that nothing more was sent holds."""
+    job = running(emu)
+    notices: list[str] = []
+    with dli_magic.connect(**{**settings, "retry_deadline": 30, "poll_interval": 0.05}) as client:
+        emu.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": "/jobs/run"}})
+        handle = api.restart_jobs([job], client=client, background=True, notify=notices.append)
+        deadline = time.monotonic() + 30
+        while not [p for p in posts(emu, "/jobs/run") if p["status"] == 429]:
+            assert time.monotonic() < deadline, "the run request was not throttled"
+            time.sleep(0.01)
+        stopped_at = time.time()
+        handle.stop_waiting()
+        started = time.monotonic()
+        df = handle.result(timeout=10)
+        assert time.monotonic() - started < 1.0, "result() waited for the Retry-After"
+        time.sleep(0.3)  # a retry left behind would go out here
+    assert [p["status"] for p in posts(emu, "/jobs/run")] == [429]
+    assert not [r for r in dli_calls(emu) if r["method"] == "POST" and r["wall_time"] > stopped_at]
+    row = df.iloc[0]
+    assert row["is_success"] is pd.NA and row["status"] == "job_cancel_success"
+    assert row["message"].startswith("stopped with savepoint ")
+    assert f"stopped, not restarted: the run was {NOT_SENT_AGAIN}; savepoint " in row["message"]
+    assert df.attrs["interrupted"] is True
+    assert df.attrs["halted"] == "interrupted (stop_waiting()) during the run requests"
+    assert emu.get_job(job)["status"] == "job_cancel_success"
+    assert any(n.startswith("Interrupted (stop_waiting()): nothing more was sent") for n in notices)
