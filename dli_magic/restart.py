@@ -1069,6 +1069,9 @@ def savepoint_directory(path: Any, what: str = "path") -> str:
     return f"{match.group(1)}{rest.rstrip('/')}/"
 
 
+_SAVEPOINT_IN_FLIGHT = "interrupted (Ctrl-C) during the savepoint request: it may have been sent"
+
+
 class Savepoints(_Operation):
     """Savepoints of running jobs without stopping them: ``read()``, then ``plan_text()`` for a dry
     run or ``run()``, then ``result()``. Each job's savepoint goes to ``directory`` (documented form
@@ -1169,32 +1172,23 @@ class Savepoints(_Operation):
                 self.sent[ids[0]] = first.outcomes[0]
             rest = [] if first.interrupted else ids[1:]
             if rest:
-                with ThreadPoolExecutor(max_workers=min(self.workers, len(rest)),
-                                        thread_name_prefix="dli-savepoint") as pool:
-                    futures = {job_id: pool.submit(self._trigger, job_id) for job_id in rest}
-                    try:
-                        for job_id, future in futures.items():
-                            self.sent[job_id] = future.result()
-                            self.requests += 1
-                    except KeyboardInterrupt:
-                        self.interrupted = True
-                        for future in futures.values():
-                            future.cancel()
-                        for job_id, future in futures.items():
-                            if job_id in self.sent:
-                                continue
-                            if future.cancelled():
-                                self.sent[job_id] = NotSentOutcome(job_id, None, NOT_SENT_INTERRUPTED)
-                            else:  # already out: its answer says what happened
-                                self.sent[job_id] = future.result()
-                                self.requests += 1
+                # The others concurrently, one job per chunk: Ctrl-C halts them as it halts run/stop
+                # chunks, so one waiting to retry after a 429 is not sent again ("not sent again (…):
+                # nothing was done"), those not started are not sent, and those out are answered.
+                others = send_in_chunks(rest, 1, self.workers,
+                                        lambda chunk: ChunkAnswered([self._trigger(chunk[0])], 1))
+                self.requests += others.requests
+                self.interrupted = others.interrupted
+                for outcome in others.outcomes:
+                    if outcome.message == INTERRUPTED_IN_FLIGHT:  # in a savepoint's words, as the first's
+                        outcome = JobOutcome(outcome.job_id, None, _SAVEPOINT_IN_FLIGHT)
+                    self.sent[outcome.job_id] = outcome
         except KeyboardInterrupt:
             self.interrupted = True
         for job_id in ids:
             outcome = self.sent.get(job_id)
             if outcome is None and job_id == ids[0]:  # the first request, interrupted before its answer
-                outcome = JobOutcome(job_id, None, "interrupted (Ctrl-C) during the savepoint request: it may "
-                                                   "have been sent")
+                outcome = JobOutcome(job_id, None, _SAVEPOINT_IN_FLIGHT)
             elif outcome is None:  # Ctrl-C came before the others were sent
                 outcome = NotSentOutcome(job_id, None, NOT_SENT_INTERRUPTED)
             self.sent[job_id] = outcome

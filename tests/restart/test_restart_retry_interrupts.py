@@ -92,6 +92,35 @@ def test_ctrl_c_while_the_restarts_run_waits_to_retry_after_a_429_leaves_the_job
     assert emu.get_job(job)["status"] == "job_cancel_success"
 
 
+def test_ctrl_c_while_a_later_savepoint_request_waits_to_retry_after_a_429_does_not_send_it(
+        emu, settings, capsys):
+    """With several jobs the requests after the first go out concurrently: Ctrl-C during one's
+    Retry-After ends that wait too (it is halted as a run/stop chunk is), so it is not sent and the
+    call returns at once; the others, answered, are read as usual."""
+    jobs = [running(emu, name=f"j{i}") for i in range(3)]
+    emu.set_faults({"throttle": {"count": 1, "retry_after": 3, "path": f"/jobs/{jobs[1]}/savepoint"}})
+    timer = threading.Timer(0.7, _thread.interrupt_main)
+    timer.start()
+    started = time.monotonic()
+    try:
+        df = api.savepoint_jobs(jobs, "obs://bucket/sp/", **{**settings, "retry_deadline": 30})
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.5, "the call waited for the Retry-After"
+    time.sleep(0.3)  # a retry the call left behind would go out here
+    assert [p["status"] for p in posts(emu, f"/jobs/{jobs[1]}/savepoint")] == [429]
+    rows = df.set_index("job_id")
+    assert rows.loc[jobs[1], "is_success"] is pd.NA and rows.loc[jobs[1], "status"] == "job_running"
+    assert rows.loc[jobs[1], "message"] == f"savepoint {NOT_SENT_AGAIN}"
+    assert df.attrs["interrupted"] is True
+    assert df.attrs["steps"][jobs[1]][-1]["message"] == NOT_SENT_AGAIN
+    assert emu.get_job(jobs[1])["status"] == "job_running" and not emu.get_job(jobs[1])["savepoint_path"]
+    for job in (jobs[0], jobs[2]):
+        assert [p["status"] for p in posts(emu, f"/jobs/{job}/savepoint")] == [200]
+        assert "not sent" not in rows.loc[job, "message"]
+    assert "Interrupted (Ctrl-C)" in capsys.readouterr().err
+
+
 def test_stop_waiting_while_a_background_restarts_run_waits_to_retry_after_a_429_sends_nothing_more(
         emu, settings):
     """A background restart's run request waiting out a 429's Retry-After: stop_waiting() ends that
