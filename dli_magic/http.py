@@ -99,7 +99,6 @@ class Cancellation:
 
     def __init__(self, events: tuple[threading.Event, ...]) -> None:
         self.events = events
-        self._idle = threading.Event()  # no block: a wait only ends by its timeout (or Ctrl-C)
 
     def is_set(self) -> bool:
         return any(event.is_set() for event in self.events)
@@ -107,7 +106,9 @@ class Cancellation:
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds; return early (True) once any event is set."""
         if len(self.events) <= 1:
-            return (self.events[0] if self.events else self._idle).wait(timeout)
+            # No block: a fresh event, made only when there is a wait (every send builds a Cancellation),
+            # so only the timeout (or Ctrl-C) ends it.
+            return (self.events[0] if self.events else threading.Event()).wait(timeout)
         deadline = time.monotonic() + timeout
         while not self.is_set():
             left = deadline - time.monotonic()
