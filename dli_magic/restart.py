@@ -47,8 +47,6 @@ from .batch import (
     failed_request_rows,
     send_in_chunks,
 )
-from .checks import check_count
-from .config import CHUNK_SIZE_MAX
 from .errors import BadInputError, DLIError, NotFoundError, _format_ids
 from .http import cancelled_by
 from .redaction import exception_line
@@ -227,8 +225,7 @@ class Restart(_Operation):
         self.stable = stable
         self.allow_no_savepoint = allow_no_savepoint
         self.start_stopped = start_stopped
-        # Checked as client.batch checks it, but before the read: it is input, not a stop refused.
-        self.chunk_size = None if chunk_size is None else check_count("chunk_size", chunk_size, 1, CHUNK_SIZE_MAX)
+        self.chunk_size = chunk_size  # checked by api.restart_jobs before anything is read
         self.tracks: dict[int, _Track] = {}
         self.names: dict[int, str | None] = {}
         self.halted: str | None = None  # why sending stopped (Ctrl-C, an error)
